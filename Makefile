@@ -1,0 +1,78 @@
+# pinpipe — PGXS build.
+#   make && make install          build and install the extension and tools
+#   make unit                     pure-C unit tests of the cleaning core (no server)
+#   make fuzz                     libFuzzer target over the pin parser (clang)
+# Tests against a real server: scripts/test.sh (the README's test command).
+
+EXTENSION  = pinpipe
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pinpipe.control)
+
+MODULE_big = pinpipe
+SRCS       = $(sort $(wildcard src/*.c))
+OBJS       = $(SRCS:.c=.o)
+
+# The install script is assembled from one fragment per concern (sql/install/NN_name.sql).
+INSTALL_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(filter-out $(wildcard sql/install/*.sql),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+# pg_regress: one file per feature in sql/, expected output in expected/.
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=pinpipe
+
+# Pure modules: no backend state; also linked into unit tests, fuzzers and tools.
+PURE_SRCS = src/pin_json.c src/clean.c
+
+SHLIB_LINK = -lrdkafka -lmicrohttpd
+
+# Our own code is warning-free under -Wextra; PostgreSQL's headers are included as system
+# headers so their warnings do not count against us. Unused parameters are normal in
+# PostgreSQL callback signatures (hooks, SIGHUP handlers), hence that one exception.
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -isystem $(INCLUDEDIR_SERVER) -Isrc
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu99
+
+TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
+TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
+
+include $(PGXS)
+
+all: $(DATA_built) tools
+
+$(DATA_built): $(INSTALL_FRAGMENTS) pinpipe.control
+	{ echo '-- generated from sql/install/*.sql by make; edit the fragments, not this file'; \
+	  echo '\echo Use "CREATE EXTENSION pinpipe" to load this file. \quit'; \
+	  for f in $(INSTALL_FRAGMENTS); do echo; echo "-- ---- $$f"; cat $$f; done; } > $@
+
+tools: $(filter $(patsubst %.c,%,$(wildcard tools/*.c)),$(TOOLS))
+
+tools/pinpipe-devbroker: tools/pinpipe-devbroker.c
+	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka
+
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(PURE_SRCS)
+	$(CC) $(TOOL_CFLAGS) -o $@ $< $(PURE_SRCS) -lcurl -lpthread -lm
+
+install: install-tools
+install-tools: tools
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	for t in $(wildcard $(TOOLS)); do $(INSTALL_PROGRAM) $$t '$(DESTDIR)$(bindir)/'; done
+
+test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/pin_json.h src/clean.h
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_clean.c $(PURE_SRCS)
+
+unit: test/unit/test_clean
+	./test/unit/test_clean
+
+test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ test/fuzz/fuzz_pin.c $(PURE_SRCS)
+
+fuzz: test/fuzz/fuzz_pin
+
+format:
+	clang-format -i src/*.c src/*.h tools/*.c test/unit/*.c test/fuzz/*.c
+
+EXTRA_CLEAN = $(TOOLS) test/unit/test_clean test/fuzz/fuzz_pin results regression.diffs regression.out
+
+.PHONY: tools install-tools unit fuzz format

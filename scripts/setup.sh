@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — everything pinpipe needs on a fresh Debian 12 machine:
+# Debian packages, then build and install the extension and its tools.
+# Idempotent; run as root or as a user with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+PACKAGES=(
+	build-essential clang postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+	librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev
+	kcat curl wrk jq prometheus
+	python3-fastapi python3-uvicorn python3-confluent-kafka
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	$SUDO apt-get update -q
+	# The packaged cluster is not used (tests and the demo start private ones): do not create it.
+	$SUDO mkdir -p /etc/postgresql-common/createcluster.d
+	echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/pinpipe.conf >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+make -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG"
+$SUDO make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+echo "setup: pinpipe built and installed into $("$PG_CONFIG" --pkglibdir)"

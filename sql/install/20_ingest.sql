@@ -1,0 +1,8 @@
+-- The SQL entry to the write path (src/sink.c), shared with the HTTP and Kafka workers.
+
+CREATE FUNCTION pinpipe.ingest(pins jsonb, OUT accepted bigint, OUT dead_lettered bigint)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'pinpipe_ingest'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION pinpipe.ingest(jsonb) IS 'Ingest one pin or an array of pins in the caller''s transaction: raw log, cleaned rows, live aggregates, dead letters';
+REVOKE ALL ON FUNCTION pinpipe.ingest(jsonb) FROM PUBLIC;

@@ -1,0 +1,76 @@
+/*
+ * clean.h — the cleaning rules of DESIGN §3, one implementation for every path
+ * (SQL functions, sink, batch layer).
+ *
+ * Pure C: no PostgreSQL headers, no allocation. Cleaned text values are slices
+ * of the input (trimming and placeholder removal never need to copy).
+ */
+#ifndef CLEAN_H
+#define CLEAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pin_json.h"
+
+/* A slice of text; ptr == NULL means SQL NULL. */
+typedef struct CleanText
+{
+	const char *ptr;
+	size_t len;
+} CleanText;
+
+/* A cleaned pin: the columns of pinpipe.clean_pin() in its order. */
+typedef struct CleanPin
+{
+	int32_t ind;
+	uint8_t unique_id[16];
+	CleanText title;
+	CleanText description;
+	CleanText poster_name;
+	bool follower_count_null;
+	int64_t follower_count;
+	CleanText tag_list; /* the trimmed list text; iterate with CleanTagNext */
+	int ntags;			/* number of tags in tag_list; tag_list.ptr NULL if none */
+	CleanText is_image_or_video;
+	CleanText image_src;
+	int32_t downloaded;
+	CleanText save_location;
+	CleanText category;
+	uint32_t error_mask; /* bit (1 << PinField) per flagged field */
+} CleanPin;
+
+/* Clean a pin that PinParse accepted (PIN_OK). */
+void CleanPinRecord(const PinRecord *rec, CleanPin *out);
+
+/* Trim leading/trailing white space (ASCII, U+00A0 and the other Unicode spaces). */
+CleanText CleanTrim(const char *s, size_t len);
+
+/*
+ * follower_count: "972" → 972, "5k" → 5000, "1.5M" → 1500000, "2B"; any case.
+ * Returns true with *out set when parseable; false → NULL. *flagged is set
+ * for anything that is not a clean number (including "User Info Error").
+ */
+bool CleanFollowerCount(const char *s, size_t len, int64_t *out, bool *flagged);
+
+/*
+ * tag_list: split on ',', trim, drop empties. Returns the number of tags and
+ * sets *list to the trimmed text to iterate; 0 (and *list NULL) for the
+ * placeholder or an empty list, with *flagged set.
+ */
+int CleanTagList(const char *s, size_t len, CleanText *list, bool *flagged);
+
+/* Next tag of a list from CleanTagList; *pos starts at 0. False at the end. */
+bool CleanTagNext(CleanText list, size_t *pos, CleanText *tag);
+
+/* save_location: keep the path from the first '/'; NULL (flagged) if there is none. */
+CleanText CleanSaveLocation(const char *s, size_t len, bool *flagged);
+
+/* Parse a UUID in the forms Python's uuid.UUID accepts (hyphens optional, braces, urn:uuid:). */
+bool CleanParseUuid(const char *s, size_t len, uint8_t out[16]);
+
+/* Format 16 bytes as the canonical 36-character UUID (no NUL added). */
+void CleanFormatUuid(const uint8_t uuid[16], char out[36]);
+
+#endif /* CLEAN_H */

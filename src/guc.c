@@ -1,0 +1,183 @@
+/*
+ * guc.c — defines every pinpipe.* setting (DESIGN §6) and reserves the prefix.
+ *
+ * Settings that shape which workers exist or what they listen on are
+ * PGC_POSTMASTER; the rest are PGC_SIGHUP and picked up by the workers on reload.
+ * When the library is loaded without shared_preload_libraries (SQL functions
+ * only) the definitions still happen, so SHOW and SET behave the same.
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "guc.h"
+
+char	   *pinpipe_database = NULL;
+char	   *pinpipe_kafka_brokers = NULL;
+char	   *pinpipe_topic = NULL;
+char	   *pinpipe_consumer_group = NULL;
+char	   *pinpipe_kafka_config = NULL;
+int			pinpipe_consumer_workers = 1;
+int			pinpipe_start_offset = PINPIPE_START_EARLIEST;
+int			pinpipe_batch_size = 5000;
+int			pinpipe_batch_timeout_ms = 200;
+
+int			pinpipe_http_port = 8000;
+char	   *pinpipe_http_listen_addresses = NULL;
+char	   *pinpipe_http_auth_token = NULL;
+int			pinpipe_http_max_body = 16 * 1024 * 1024;
+int			pinpipe_http_max_connections = 256;
+int			pinpipe_http_timeout = 30;
+
+static const struct config_enum_entry start_offset_options[] = {
+	{"earliest", PINPIPE_START_EARLIEST, false},
+	{"latest", PINPIPE_START_LATEST, false},
+	{NULL, 0, false}
+};
+
+/* pinpipe.kafka_config: comma-separated librdkafka key=value pairs. */
+static bool
+CheckKafkaConfig(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval;
+
+	if (p == NULL)
+		return true;
+	while (*p)
+	{
+		const char *end = strchr(p, ',');
+		size_t		n = end ? (size_t) (end - p) : strlen(p);
+		const char *eq = memchr(p, '=', n);
+		bool		blank = true;
+
+		for (size_t i = 0; i < n; i++)
+			if (p[i] != ' ' && p[i] != '\t')
+				blank = false;
+		if (!blank && (eq == NULL || eq == p))
+		{
+			GUC_check_errdetail("Each item must be a librdkafka property written as key=value; \"%.*s\" is not.",
+								(int) n, p);
+			return false;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+/* Topic and group names must be non-empty (Kafka rejects empty ones). */
+static bool
+CheckNonEmpty(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("The value must not be empty.");
+		return false;
+	}
+	return true;
+}
+
+void
+GucInit(void)
+{
+	DefineCustomStringVariable("pinpipe.database",
+							   "Database the pinpipe workers connect to.",
+							   "The pinpipe extension must be created in this database.",
+							   &pinpipe_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.kafka_brokers",
+							   "Kafka bootstrap servers (host:port,...); empty runs the pipeline without Kafka.",
+							   "When set, the consumer workers read pinpipe.topic and the HTTP worker produces to it; "
+							   "when empty (the default) the HTTP worker writes straight into the tables.",
+							   &pinpipe_kafka_brokers, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.topic",
+							   "Kafka topic carrying pins.",
+							   NULL,
+							   &pinpipe_topic, "pinterest.pins",
+							   PGC_POSTMASTER, 0, CheckNonEmpty, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.consumer_group",
+							   "Kafka consumer group of the consumer workers.",
+							   "Offsets are stored per group in pinpipe.kafka_offsets.",
+							   &pinpipe_consumer_group, "pinpipe",
+							   PGC_POSTMASTER, 0, CheckNonEmpty, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.kafka_config",
+							   "Extra librdkafka properties, as comma-separated key=value pairs.",
+							   "Passed to both the consumer and the producer, e.g. security.protocol=SASL_SSL,sasl.mechanism=PLAIN. "
+							   "Superuser-only because it may hold credentials.",
+							   &pinpipe_kafka_config, "",
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, CheckKafkaConfig, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.consumer_workers",
+							"Number of Kafka consumer background workers.",
+							"They join one consumer group and share the topic's partitions.",
+							&pinpipe_consumer_workers, 1, 0, 64,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pinpipe.start_offset",
+							 "Where a consumer starts in a partition that has no stored offset.",
+							 "earliest reads the whole retained log; latest only new messages.",
+							 &pinpipe_start_offset, PINPIPE_START_EARLIEST, start_offset_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.batch_size",
+							"Most messages written in one consumer transaction.",
+							NULL,
+							&pinpipe_batch_size, 5000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.batch_timeout_ms",
+							"Longest a consumer waits to fill a batch before writing what it has.",
+							NULL,
+							&pinpipe_batch_timeout_ms, 200, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.http_port",
+							"TCP port of the HTTP ingestion worker; 0 turns it off.",
+							NULL,
+							&pinpipe_http_port, 8000, 0, 65535,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.http_listen_addresses",
+							   "Addresses the HTTP worker listens on (comma-separated; * for all).",
+							   NULL,
+							   &pinpipe_http_listen_addresses, "127.0.0.1",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.http_auth_token",
+							   "Bearer token required by the HTTP worker; empty means no authentication.",
+							   NULL,
+							   &pinpipe_http_auth_token, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.http_max_body",
+							"Largest request body the HTTP worker accepts (413 above).",
+							NULL,
+							&pinpipe_http_max_body, 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.http_max_connections",
+							"Most concurrent HTTP connections.",
+							NULL,
+							&pinpipe_http_max_connections, 256, 1, 65535,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.http_timeout",
+							"Idle time after which an HTTP connection is closed.",
+							"Slow clients cannot hold a connection longer than this between bytes.",
+							&pinpipe_http_timeout, 30, 1, 3600,
+							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pinpipe");
+}
+
+bool
+GucKafkaEnabled(void)
+{
+	return pinpipe_kafka_brokers != NULL && pinpipe_kafka_brokers[0] != '\0';
+}

@@ -1,0 +1,125 @@
+/*
+ * pin_json.h — parse one JSON pin into typed fields, validating it the way the
+ * reference API's pydantic (v1) model does.
+ *
+ * Pure C: no PostgreSQL headers, no allocation. The caller hands in a scratch
+ * buffer of PIN_SCRATCH_SIZE(len) bytes that receives decoded strings; every
+ * pointer in a PinRecord points into the input or into that buffer. Used by the
+ * SQL functions, the sink, the HTTP worker (before it answers 422) and the tools,
+ * and fuzzed on its own (test/fuzz/fuzz_pin.c).
+ */
+#ifndef PIN_JSON_H
+#define PIN_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The fields of a pin, in the order of the reference model (poster_name: 2023 data). */
+typedef enum PinField
+{
+	PIN_CATEGORY = 0,
+	PIN_INDEX,
+	PIN_UNIQUE_ID,
+	PIN_TITLE,
+	PIN_DESCRIPTION,
+	PIN_POSTER_NAME,
+	PIN_FOLLOWER_COUNT,
+	PIN_TAG_LIST,
+	PIN_IS_IMAGE_OR_VIDEO,
+	PIN_IMAGE_SRC,
+	PIN_DOWNLOADED,
+	PIN_SAVE_LOCATION,
+	PIN_NFIELDS
+} PinField;
+
+/* Not a field: an error about the body as a whole ("loc": ["body"]). */
+#define PIN_FIELD_BODY (-1)
+
+extern const char *const pin_field_names[PIN_NFIELDS];
+
+/* Field name → PinField, or PIN_FIELD_BODY if it is not one of ours. */
+int PinFieldLookup(const char *name, size_t len);
+
+/* True for the integer fields (index, downloaded); the others are str. */
+bool PinFieldIsInt(PinField f);
+
+/* True when the reference model lets the field be absent (only poster_name). */
+bool PinFieldIsOptional(PinField f);
+
+/*
+ * One validation error, in pydantic v1 terms (msg, type) plus the SQLSTATE that
+ * the SQL functions raise for it. field is a PinField or PIN_FIELD_BODY.
+ * offset is the byte position of a syntax error (PIN_BAD_JSON), else 0.
+ */
+typedef struct PinError
+{
+	int field;
+	const char *msg;
+	const char *type;
+	const char *sqlstate;
+	size_t offset;
+} PinError;
+
+#define PIN_MAX_ERRORS (PIN_NFIELDS + 1)
+
+typedef enum PinParseResult
+{
+	PIN_OK = 0,	  /* a valid pin: every required field present and coercible */
+	PIN_INVALID,  /* valid JSON, but fails validation: see errors (HTTP 422) */
+	PIN_BAD_JSON, /* not JSON, not UTF-8, truncated, too deep (HTTP 400) */
+} PinParseResult;
+
+/*
+ * A parsed pin. For str fields, str/len hold the value after pydantic coercion
+ * (a JSON number becomes its Python str(), true becomes "True"); not yet cleaned.
+ * For int fields, num holds the value and str/len its decimal text.
+ */
+typedef struct PinRecord
+{
+	bool present[PIN_NFIELDS];
+	const char *str[PIN_NFIELDS];
+	size_t len[PIN_NFIELDS];
+	int64_t num[PIN_NFIELDS];
+	int nerrors;
+	PinError errors[PIN_MAX_ERRORS];
+} PinRecord;
+
+/* Scratch needed to parse len bytes: decoded strings plus room for coerced numbers. */
+#define PIN_SCRATCH_SIZE(len) ((len) + 64 * PIN_NFIELDS + 64)
+
+/* Deepest nesting of arrays/objects accepted anywhere in a message. */
+#define PIN_JSON_MAX_DEPTH 64
+
+/* Parse and validate one pin (a JSON object). Never reads past json[len]. */
+PinParseResult PinParse(const char *json, size_t len, PinRecord *rec, char *scratch);
+
+/*
+ * Iterate the elements of a top-level JSON array without parsing them further:
+ * call with *pos = 0; each call returns 1 and sets *elem/*elem_len to the next
+ * element's raw text, 0 at the end of the array, -1 if the text is not a
+ * well-formed array (err then says why; *pos is the error's byte offset).
+ */
+int PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem,
+					 size_t *elem_len, PinError *err);
+
+/* True when the first non-space byte of json is '[' (a batch, not a single pin). */
+bool PinJsonIsArray(const char *json, size_t len);
+
+/* Check that s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool Utf8Valid(const char *s, size_t len);
+
+/*
+ * Write the validated pin as a JSON object (the echo of POST /pin/): the model's
+ * fields in model order with their coerced values, poster_name only if present.
+ * Returns the length it needs; writes at most cap bytes (snprintf-style).
+ */
+size_t PinRecordToJson(const PinRecord *rec, char *out, size_t cap);
+
+/* Write the errors as FastAPI's {"detail":[{"loc":["body",…],"msg":…,"type":…}]}. */
+size_t PinErrorsToJson(const PinRecord *rec, char *out, size_t cap);
+
+/* JSON-escape s into out (no quotes added); same snprintf-style contract. */
+size_t JsonEscape(const char *s, size_t len, char *out, size_t cap);
+
+#endif /* PIN_JSON_H */
