@@ -1,0 +1,29 @@
+/*
+ * kafka_config.h — librdkafka configuration built from the pinpipe.* settings,
+ * shared by the consumer workers and the HTTP worker's producer.
+ *
+ * Applies bootstrap.servers = pinpipe.kafka_brokers, then every key=value of
+ * pinpipe.kafka_config (so users can pass security settings), then the role's
+ * own required properties (which users cannot override, e.g. the producer's
+ * enable.idempotence=true and acks=all, the consumer's enable.auto.commit=false).
+ */
+#ifndef KAFKA_CONFIG_H
+#define KAFKA_CONFIG_H
+
+#include <librdkafka/rdkafka.h>
+
+typedef enum KafkaRole
+{
+	KAFKA_ROLE_CONSUMER,
+	KAFKA_ROLE_PRODUCER
+} KafkaRole;
+
+/*
+ * A new configuration for the role, or NULL with errstr filled in when a
+ * property is rejected by librdkafka. Pure librdkafka calls: safe anywhere, but
+ * reads the GUC variables, so call it from the worker's main thread.
+ */
+extern rd_kafka_conf_t *KafkaConfigNew(KafkaRole role, const char *client_id,
+									   char *errstr, size_t errlen);
+
+#endif /* KAFKA_CONFIG_H */
