@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1124,6 +1125,7 @@ typedef struct EmuSlot
 	bool in_multi;
 	double started; /* when handed to the multi handle */
 	double retry_at;	/* > 0: resend at this time */
+	double retry_after; /* the answer's Retry-After in seconds, -1 if none */
 	char errbuf[CURL_ERROR_SIZE];
 } EmuSlot;
 
@@ -1161,6 +1163,31 @@ OnResponseData(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 	if (s->resp.len < EMU_MAX_RESPONSE)
 		BufPut(&s->resp, ptr, n < EMU_MAX_RESPONSE - s->resp.len ? n : EMU_MAX_RESPONSE - s->resp.len);
+	return n;
+}
+
+/* Remember Retry-After (delay-seconds; an HTTP-date counts as one second). */
+static size_t
+OnResponseHeader(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	EmuSlot *s = userdata;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+
+	if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0)
+	{
+		char val[64];
+		size_t vlen = n - (sizeof(name) - 1);
+		char *end;
+		double v;
+
+		if (vlen >= sizeof(val))
+			vlen = sizeof(val) - 1;
+		memcpy(val, ptr + sizeof(name) - 1, vlen);
+		val[vlen] = '\0';
+		v = strtod(val, &end);
+		s->retry_after = (end != val && v >= 0 && v < 3600) ? v : 1.0;
+	}
 	return n;
 }
 
@@ -1255,6 +1282,7 @@ SlotStart(EmuSlot *s, CURLM *multi, double now)
 
 	s->resp.len = 0;
 	s->errbuf[0] = '\0';
+	s->retry_after = -1;
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body.data);
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) s->body.len);
 	s->started = now;
@@ -1289,12 +1317,11 @@ SlotFinish(EmuSlot *s, CURLcode result, const EmuOptions *o, EmuStats *st, doubl
 	retryable = result != CURLE_OK || code == 503;
 	if (retryable && s->attempts <= o->retries)
 	{
-		curl_off_t after = 0;
+		/* the server's Retry-After when it sent one, else 0.1 s doubling up to 3.2 s */
 		double delay = 0.1 * (1 << (s->attempts < 6 ? s->attempts - 1 : 5));
 
-		if (result == CURLE_OK && curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
-			after > 0)
-			delay = (double) after;
+		if (result == CURLE_OK && s->retry_after >= 0)
+			delay = s->retry_after;
 		st->retries++;
 		s->retry_at = now + delay;
 		return false;
@@ -1464,6 +1491,8 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 		curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, OnResponseData);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+		curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, OnResponseHeader);
+		curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 		curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
 		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long) (o->timeout * 1000));
 		curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) (o->timeout * 1000));

@@ -197,6 +197,7 @@ flaky = {"n": 0}
 lock = threading.Lock()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     def log_message(self, *a): pass
     def answer(self, code, body, extra=()):
         b = json.dumps(body).encode()
