@@ -1530,8 +1530,8 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 			{
 				if (now >= s->retry_at)
 					SlotStart(s, multi, now);
-				else if ((long) ((s->retry_at - now) * 1000) < wait_ms)
-					wait_ms = (long) ((s->retry_at - now) * 1000) + 1;
+				else if ((long) ceil((s->retry_at - now) * 1000) < wait_ms)
+					wait_ms = (long) ceil((s->retry_at - now) * 1000);
 			}
 		}
 		for (int i = 0; i < o->concurrency && !stopping; i++)
@@ -1546,7 +1546,8 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 
 				if (now < due)
 				{
-					long ms = (long) ((due - now) * 1000);
+					/* round up: sleeping 0 ms would spin when requests are < 1 ms apart */
+					long ms = (long) ceil((due - now) * 1000);
 
 					if (ms < wait_ms)
 						wait_ms = ms;
@@ -1602,7 +1603,15 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 		{
 			if (wait_ms > 100)
 				wait_ms = 100;
-			curl_multi_poll(multi, NULL, 0, (int) wait_ms, NULL);
+			/* nothing in flight: no socket to wait on, only the next due time */
+			if (running == 0)
+			{
+				struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+
+				nanosleep(&ts, NULL);
+			}
+			else
+				curl_multi_poll(multi, NULL, 0, (int) wait_ms, NULL);
 		}
 	}
 

@@ -159,6 +159,16 @@ check "it created the read-only trino role" "$(pp_sql "SELECT rolcanlogin, rolsu
 if [ "$(pp_sql "SELECT to_regnamespace('pinpipe_archive') IS NOT NULL")" = t ]; then
 	check "trino can read every archive table" \
 		"$(pp_sql "SELECT count(*) FILTER (WHERE NOT has_table_privilege('trino', c.oid, 'SELECT')) FROM pg_class c WHERE c.relnamespace = 'pinpipe_archive'::regnamespace AND c.relkind IN ('r','p','v')")" 0
+	if [ "$(pp_sql "SELECT to_regproc('pinpipe.run_batch') IS NOT NULL AND to_regproc('pinpipe.ingest') IS NOT NULL")" = t ]; then
+		# partitions that run_batch creates later must be readable too (default privileges)
+		nrel=$(pp_sql "SELECT count(*) FROM pg_class WHERE relnamespace = 'pinpipe_archive'::regnamespace AND relkind IN ('r','p','v')")
+		pp_sql "SELECT pinpipe.ingest(line::jsonb) FROM (VALUES (\$pin\$$(head -n 1 "$PP_SHARED_DATA/pins_sample.jsonl")\$pin\$)) v(line)" >/dev/null &&
+			pp_psql -c "CALL pinpipe.run_batch()" >/dev/null || fail "ingest + run_batch"
+		check "trino can read the archive partitions run_batch created after the init script" \
+			"$(pp_sql "SELECT count(*) > $nrel, count(*) FILTER (WHERE NOT has_table_privilege('trino', c.oid, 'SELECT')) FROM pg_class c WHERE c.relnamespace = 'pinpipe_archive'::regnamespace AND c.relkind IN ('r','p','v')")" "t|0"
+		check "and reads the archived pin as trino" \
+			"$(pp_psql -A -t -c "SET ROLE trino" -c "SELECT count(*) FROM pinpipe_archive.pins")" 1
+	fi
 	check "trino cannot write the archive" \
 		"$(pp_sql "SELECT count(*) FILTER (WHERE has_table_privilege('trino', c.oid, 'INSERT')) FROM pg_class c WHERE c.relnamespace = 'pinpipe_archive'::regnamespace")" 0
 else
