@@ -465,6 +465,9 @@ GenDescription(EmuGen *g, const CategoryWords *c, EmuBuf *d)
 
 		while (cut > 0 && d->data[cut] != ' ')
 			cut--;
+		/* Pinterest cuts mid-sentence: "…" never follows a full stop */
+		while (cut > 0 && (d->data[cut - 1] == '.' || d->data[cut - 1] == '!'))
+			cut--;
 		d->len = cut;
 		BufPuts(d, ELLIPSIS_NBSP);
 	}

@@ -7,8 +7,8 @@
 #      pinpipe.clean_pin() and is flagged like the real pins are; --invalid-rate pins fail it.
 #  (b) end to end against the embedded HTTP worker: 2,000 pins posted → 2,000 accepted and
 #      exactly those 2,000 pins in pinpipe.pins; invalid pins rejected; /pins batches.
-#      Skipped (and said so) only when nothing listens on pinpipe.http_port after start,
-#      i.e. when this build has no HTTP worker.
+#      Skipped (and said so) only when nothing listens on pinpipe.http_port after start AND
+#      pinpipe.so has no HTTP worker; a built worker that does not listen is a failure.
 #  (c) the emulator's own accounting against a scripted HTTP/1.1 server (python3):
 #      4xx/5xx/transport classes, batch answers, --retries with Retry-After, exit status.
 set -uo pipefail
@@ -185,7 +185,11 @@ if pp_wait_for "curl -s -o /dev/null http://127.0.0.1:$HTTP_PORT/healthz" 20 "th
 		"$(jq -r .unique_id "$W/replay.jsonl" | sort -u | wc -l)"
 	echo "# emulate against the embedded HTTP worker: $(jq -c '{rate_pins_s, latency_p50_ms, latency_p99_ms}' "$W/b1.json") (single), $(jq -c '{rate_pins_s, latency_p99_ms}' "$W/b3.json") (batch 100)"
 else
-	echo "# SKIP (b): nothing listens on pinpipe.http_port $HTTP_PORT after start: this build has no HTTP worker"
+	if nm -D --defined-only "$(dirname "$PP_PGBIN")/lib/pinpipe.so" 2>/dev/null | grep -qw HttpWorkerMain; then
+		fail "the HTTP worker is built into pinpipe.so but nothing listens on pinpipe.http_port $HTTP_PORT"
+	else
+		echo "# SKIP (b): nothing listens on pinpipe.http_port $HTTP_PORT after start and pinpipe.so has no HTTP worker (HttpWorkerMain)"
+	fi
 fi
 
 # ---------------------------------------------------------------- (c) accounting, scripted server

@@ -5,7 +5,7 @@
 # the PostgreSQL settings are real pinpipe settings with valid values, the init script
 # really runs against a server, the emulator accepts the command line compose gives it,
 # and — when this build has the HTTP worker — every metric the dashboard queries exists
-# in a live /metrics scrape.
+# in a live /metrics scrape (skipped only when pinpipe.so has no HTTP worker at all).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -210,7 +210,11 @@ if pp_wait_for "curl -s -o /dev/null http://127.0.0.1:$HTTP_PORT/healthz" 15 "th
 		if grep -qx "$m" "$W/exposed"; then ok "dashboard metric $m is exposed"; else fail "dashboard metric $m is not in /metrics"; fi
 	done <"$W/used"
 else
-	echo "# SKIP live /metrics: nothing listens on pinpipe.http_port $HTTP_PORT after start: this build has no HTTP worker"
+	if nm -D --defined-only "$(dirname "$PP_PGBIN")/lib/pinpipe.so" 2>/dev/null | grep -qw HttpWorkerMain; then
+		fail "the HTTP worker is built into pinpipe.so but nothing listens on pinpipe.http_port $HTTP_PORT"
+	else
+		echo "# SKIP live /metrics: nothing listens on pinpipe.http_port $HTTP_PORT after start and pinpipe.so has no HTTP worker (HttpWorkerMain)"
+	fi
 fi
 
 pp_done
