@@ -52,8 +52,9 @@ tools/pinpipe-devbroker: tools/pinpipe-devbroker.c
 	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka
 
 # Self-contained (own JSON writer): it builds on a client machine without the extension.
-tools/pinpipe-emulate: tools/pinpipe-emulate.c
-	$(CC) $(TOOL_CFLAGS) -o $@ $< -lcurl -lm
+EMULATE_SRCS = $(sort $(wildcard tools/emulate/*.c))
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h)
+	$(CC) $(TOOL_CFLAGS) -Itools/emulate -o $@ $< $(EMULATE_SRCS) -lcurl -lm
 
 install: install-tools
 install-tools: tools
@@ -72,7 +73,7 @@ test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS)
 fuzz: test/fuzz/fuzz_pin
 
 format:
-	clang-format -i src/*.c src/*.h tools/*.c test/unit/*.c test/fuzz/*.c
+	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] test/unit/*.c test/fuzz/*.c
 
 EXTRA_CLEAN = $(TOOLS) test/unit/test_clean test/fuzz/fuzz_pin results regression.diffs regression.out
 
