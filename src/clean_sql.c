@@ -71,7 +71,7 @@ pinpipe_clean_save_location(PG_FUNCTION_ARGS)
 static Datum
 CleanPinDatum(FunctionCallInfo fcinfo, const char *json, size_t len)
 {
-	TupleDesc	tupdesc;
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	PinRecord	rec;
 	CleanPin	pin;
 	PinParseResult r;
@@ -79,14 +79,23 @@ CleanPinDatum(FunctionCallInfo fcinfo, const char *json, size_t len)
 	bool		nulls[PIN_DATUM_NCOLS];
 	char	   *scratch = palloc(PIN_SCRATCH_SIZE(len));
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "clean_pin must return a composite type");
+	if (tupdesc == NULL)
+	{
+		/* building the result descriptor is costly: once per query, not per row */
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "clean_pin must return a composite type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(old);
+	}
 	r = PinParse(json, len, &rec, scratch);
 	if (r != PIN_OK)
 		PinReportErrors(&rec, r);
 	CleanPinRecord(&rec, &pin);
 	PinDatumsFromClean(&pin, values, nulls);
-	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
 /* clean_pin(jsonb) → record */
