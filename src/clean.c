@@ -300,9 +300,10 @@ HexDigit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = Lower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
@@ -377,7 +378,7 @@ CleanPinRecord(const PinRecord *rec, CleanPin *out)
 	memset(out, 0, sizeof(*out));
 	out->ind = (int32_t) rec->num[PIN_INDEX];
 	out->downloaded = (int32_t) rec->num[PIN_DOWNLOADED];
-	CleanParseUuid(rec->str[PIN_UNIQUE_ID], rec->len[PIN_UNIQUE_ID], out->unique_id);
+	memcpy(out->unique_id, rec->unique_id, sizeof(out->unique_id));
 
 	out->title = CleanTextField(rec->str[PIN_TITLE], rec->len[PIN_TITLE], title_placeholders, &flagged);
 	FLAG(PIN_TITLE);

@@ -773,9 +773,7 @@ CoerceStr(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 	}
 	if (f == PIN_UNIQUE_ID)
 	{
-		uint8_t uuid[16];
-
-		if (!CleanParseUuid(rec->str[f], rec->len[f], uuid))
+		if (!CleanParseUuid(rec->str[f], rec->len[f], rec->unique_id))
 			AddError(rec, f, "value is not a valid uuid", "type_error.uuid", SQLSTATE_BAD_TEXT);
 	}
 }

@@ -81,6 +81,7 @@ typedef struct PinRecord
 	const char *str[PIN_NFIELDS];
 	size_t len[PIN_NFIELDS];
 	int64_t num[PIN_NFIELDS];
+	uint8_t unique_id[16]; /* the parsed UUID (valid when there are no errors) */
 	int nerrors;
 	PinError errors[PIN_MAX_ERRORS];
 } PinRecord;
