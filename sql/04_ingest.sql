@@ -83,5 +83,26 @@ REVOKE ALL ON SCHEMA pinpipe FROM pinpipe_regress_user;
 REVOKE ALL ON FUNCTION pinpipe.ingest(jsonb) FROM pinpipe_regress_user;
 DROP ROLE pinpipe_regress_user;
 
+-- ingest_text: the same sink for text as received — NDJSON (a bad line is a dead letter,
+-- blank lines are skipped), a JSON array, or one pin; the raw log keeps each message verbatim.
+SELECT * FROM pinpipe.ingest_text(
+    (:'pin'::jsonb || '{"index": 400}')::text || E'\n\n' || '{"index": 401' || E'\r\n' ||
+    (:'pin'::jsonb || '{"index": 402}')::text || E'\n');
+SELECT payload FROM pinpipe.dead_letters WHERE payload LIKE '{"index": 401%';
+SELECT * FROM pinpipe.ingest_text('[' || (:'pin'::jsonb || '{"index": 403}')::text || ' ,  ' ||
+    (:'pin'::jsonb || '{"index": 404}')::text || ']');
+SELECT * FROM pinpipe.ingest_text(:'pin');
+SELECT count(*) FROM pinpipe.raw_pins r JOIN pinpipe.pins p ON p.raw_id = r.id
+WHERE p.ind IN (400, 402, 403, 404) AND r.payload::jsonb ->> 'index' = p.ind::text;
+SELECT * FROM pinpipe.ingest_text('[' || :'pin' || ', {"index": ]');
+
+-- Batches larger than the sink's internal chunk (1000 rows) and than one sink call (5000).
+SELECT * FROM pinpipe.ingest((
+    SELECT jsonb_agg(:'pin'::jsonb || jsonb_build_object('index', 10000 + i,
+        'category', 'cat' || (i % 7), 'title', CASE WHEN i % 1000 = 0 THEN 'x' ELSE 'y' END))
+    FROM generate_series(1, 6500) AS i));
+SELECT count(*), count(DISTINCT raw_id), min(ind), max(ind) FROM pinpipe.pins WHERE ind > 10000;
+SELECT sum(posts) FROM pinpipe.category_minute WHERE category LIKE 'cat%';
+
 -- Clean up for the files that follow.
 TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.dead_letters, pinpipe.category_minute;

@@ -72,6 +72,9 @@ check "live aggregates count every pin" "$(pp_sql "SELECT sum(posts) || '/' || s
 	"$n/$(jqc 'map(select(flagged)) | length')/$(jqc 'map(follower // 0) | add')"
 check "categories" "$(pp_sql "SELECT count(DISTINCT category) FROM pinpipe.category_minute")" "$(jqc 'map(.category) | unique | length')"
 
+check "clean_pin(jsonb) and clean_pin(text) agree on every pin" \
+	"$(pp_sql "SELECT count(*) FROM sample WHERE pinpipe.clean_pin(line::jsonb) IS DISTINCT FROM pinpipe.clean_pin(line)")" "0"
+
 # --- variants: the same pins with other white space, case and number forms ------------
 # Each variant must clean exactly like the original pin.
 pp_psql -c "
