@@ -232,11 +232,14 @@ Usage(FILE *f)
 		"    errors, requests by status class, the achieved rate in pins/s and requests/s, and\n"
 		"    request latency p50/p95/p99/max in milliseconds (per request, measured from the\n"
 		"    moment it is handed to the connection to the last byte of the answer; log-linear\n"
-		"    buckets, accurate to 3%). --json keys: url, sent, accepted, rejected, errors,\n"
-		"    invalid_sent, requests, status_2xx, status_4xx, status_5xx, transport_errors,\n"
-		"    retries, unparsed_batches, elapsed_s, rate_pins_s, rate_requests_s,\n"
-		"    latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,\n"
-		"    latency_mean_ms, first_failure.\n"
+		"    buckets, accurate to 3%). With --rate, it also says how far behind schedule the\n"
+		"    latest request was sent: latency does not include that wait, so a large value\n"
+		"    means the server (or --concurrency) could not keep up with the rate.\n"
+		"    --json keys: url, sent, accepted, rejected, errors, invalid_sent, requests,\n"
+		"    status_2xx, status_4xx, status_5xx, transport_errors, retries, unparsed_batches,\n"
+		"    elapsed_s, rate_pins_s, rate_requests_s, latency_p50_ms, latency_p95_ms,\n"
+		"    latency_p99_ms, latency_max_ms, latency_mean_ms, schedule_lag_max_ms,\n"
+		"    first_failure.\n"
 		"\n"
 		"EXIT STATUS\n"
 		"    0 when at least one pin was accepted (or --print wrote its pins), 1 when none\n"
@@ -475,6 +478,7 @@ typedef struct EmuStats
 	uint64_t s2xx, s4xx, s5xx, transport;
 	uint64_t retries;
 	uint64_t unparsed;
+	double schedule_lag_max; /* --rate: worst delay of a request behind its due time (s) */
 	EmuHist hist;
 	char first_failure[EMU_MAX_SAMPLE + 64];
 } EmuStats;
@@ -740,11 +744,13 @@ Report(const EmuOptions *o, const char *url, const EmuStats *st, double elapsed)
 			   ",\"unparsed_batches\":%" PRIu64
 			   ",\"elapsed_s\":%.3f,\"rate_pins_s\":%.1f,\"rate_requests_s\":%.1f"
 			   ",\"latency_p50_ms\":%.3f,\"latency_p95_ms\":%.3f,\"latency_p99_ms\":%.3f"
-			   ",\"latency_max_ms\":%.3f,\"latency_mean_ms\":%.3f,\"first_failure\":",
+			   ",\"latency_max_ms\":%.3f,\"latency_mean_ms\":%.3f,\"schedule_lag_max_ms\":%.3f"
+			   ",\"first_failure\":",
 			   st->sent, st->accepted, st->rejected, st->errors, st->invalid_sent, st->requests,
 			   st->s2xx, st->s4xx, st->s5xx, st->transport, st->retries, st->unparsed, elapsed,
 			   rate, rrate, HistQuantileMs(h, 0.50), HistQuantileMs(h, 0.95),
-			   HistQuantileMs(h, 0.99), (double) h->max_us / 1000.0, mean);
+			   HistQuantileMs(h, 0.99), (double) h->max_us / 1000.0, mean,
+			   st->schedule_lag_max * 1000.0);
 		if (st->first_failure[0])
 			PrintJsonString(stdout, st->first_failure);
 		else
@@ -771,6 +777,11 @@ Report(const EmuOptions *o, const char *url, const EmuStats *st, double elapsed)
 			st->errors, st->s2xx, st->s4xx, st->s5xx, st->transport, st->retries, rate, rrate,
 			HistQuantileMs(h, 0.50), HistQuantileMs(h, 0.95), HistQuantileMs(h, 0.99),
 			(double) h->max_us / 1000.0, mean);
+	if (o->rate > 0)
+		fprintf(stderr, "  schedule  at most %.2f ms behind the --rate schedule%s\n",
+				st->schedule_lag_max * 1000.0,
+				st->schedule_lag_max > 0.1 ? " (the server or --concurrency limited the rate)"
+										   : "");
 	if (st->unparsed)
 		fprintf(stderr,
 				"  warning   %" PRIu64
@@ -884,6 +895,8 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 			{
 				double due = t0 + (double) issued / o->rate;
 
+				if (now - due > st->schedule_lag_max)
+					st->schedule_lag_max = now - due;
 				if (now < due)
 				{
 					/* round up: sleeping 0 ms would spin when requests are < 1 ms apart */

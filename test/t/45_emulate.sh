@@ -270,6 +270,7 @@ emu --url $S/ok/pin/ --rate 200 --duration 1 --concurrency 4 >"$W/c10.json"
 # limiter against this fast server sends thousands. (No lower bound: that would be timing.)
 sent=$(jq .sent "$W/c10.json")
 if [ "$sent" -ge 1 ] && [ "$sent" -le 201 ]; then ok "--rate 200 --duration 1 never exceeds the schedule ($sent pins)"; else fail "--rate 200 --duration 1 sent $sent pins"; fi
+check "--rate reports how far behind schedule it ran" "$(jq '.schedule_lag_max_ms >= 0' "$W/c10.json")" true
 "$EMU" --count 1 --bogus >/dev/null 2>&1
 check "unknown option: exit 2" "$?" 2
 check "--help is a manual" "$("$EMU" --help | grep -cE '^(NAME|SYNOPSIS|DESCRIPTION|OPTIONS|OUTPUT|EXIT STATUS|EXAMPLES)$')" 7
