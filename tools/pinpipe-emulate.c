@@ -446,6 +446,7 @@ RunPrint(const EmuOptions *o, EmuSource *src)
 	}
 	if (fflush(stdout) != 0)
 		Die("write error: %s", strerror(errno));
+	free(b.data);
 	return n > 0 ? 0 : 1;
 }
 
@@ -980,6 +981,8 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 	curl_slist_free_all(headers);
 	curl_global_cleanup();
 	free(auth);
+	if (url != o->url)
+		free((char *) url);
 	free(slots);
 	{
 		int rc = st->accepted > 0 ? 0 : 1;
@@ -994,6 +997,7 @@ main(int argc, char **argv)
 {
 	EmuOptions o;
 	EmuSource src;
+	int rc;
 
 	ParseOptions(argc, argv, &o);
 	memset(&src, 0, sizeof(src));
@@ -1018,6 +1022,11 @@ main(int argc, char **argv)
 		src.loop = o.loop;
 	}
 	if (o.print)
-		return RunPrint(&o, &src);
-	return RunNetwork(&o, &src);
+		rc = RunPrint(&o, &src);
+	else
+		rc = RunNetwork(&o, &src);
+	free(src.file);
+	free(src.line_off);
+	free(src.line_len);
+	return rc;
 }

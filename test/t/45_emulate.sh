@@ -271,6 +271,20 @@ emu --url $S/ok/pin/ --rate 200 --duration 1 --concurrency 4 >"$W/c10.json"
 sent=$(jq .sent "$W/c10.json")
 if [ "$sent" -ge 1 ] && [ "$sent" -le 201 ]; then ok "--rate 200 --duration 1 never exceeds the schedule ($sent pins)"; else fail "--rate 200 --duration 1 sent $sent pins"; fi
 check "--rate reports how far behind schedule it ran" "$(jq '.schedule_lag_max_ms >= 0' "$W/c10.json")" true
+# The same code under AddressSanitizer/UBSan (leaks included): generation with invalid pins,
+# replay, and posting single pins, batches and retries.
+if cc -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=gnu99 \
+	-I"$PP_REPO/tools/emulate" -o "$W/emu-asan" "$PP_REPO/tools/pinpipe-emulate.c" "$PP_REPO"/tools/emulate/*.c -lcurl -lm 2>"$W/asan-build"; then
+	asan_ok=1
+	"$W/emu-asan" --print --count 3000 --seed 9 --invalid-rate 0.1 >/dev/null 2>"$W/asan1" || asan_ok=0
+	"$W/emu-asan" --print --count 100 --replay "$REAL" >/dev/null 2>>"$W/asan1" || asan_ok=0
+	"$W/emu-asan" --url $S/ok/pin/ --count 300 --concurrency 8 -q 2>>"$W/asan1" || asan_ok=0
+	"$W/emu-asan" --url $S/ok/pin/ --batch 33 --ndjson --count 300 --concurrency 3 -q 2>>"$W/asan1" || asan_ok=0
+	"$W/emu-asan" --url $S/flaky/pin/ --count 20 --concurrency 1 --retries 1 -q 2>>"$W/asan1" || asan_ok=0
+	if [ $asan_ok = 1 ] && ! grep -q 'Sanitizer' "$W/asan1"; then ok "clean under ASan/UBSan/LSan"; else fail "sanitizers: $(head -c 1500 "$W/asan1")"; fi
+else
+	fail "ASan build: $(head -c 500 "$W/asan-build")"
+fi
 "$EMU" --count 1 --bogus >/dev/null 2>&1
 check "unknown option: exit 2" "$?" 2
 check "--help is a manual" "$("$EMU" --help | grep -cE '^(NAME|SYNOPSIS|DESCRIPTION|OPTIONS|OUTPUT|EXIT STATUS|EXAMPLES)$')" 7
