@@ -203,7 +203,9 @@ CREATE FUNCTION pinpipe.batch_apply(run_id bigint, full_rebuild boolean, lo xid8
         OUT raw_rows bigint, OUT rejected_rows bigint, OUT pins_written bigint,
         OUT days_recomputed integer)
     RETURNS record
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
+    -- the dedup and top-tag sorts of a large run stay in memory
+    SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
 AS $$
 DECLARE
     days   date[];
@@ -286,7 +288,9 @@ BEGIN
                    ind, title, description, poster_name, follower_count, tag_list, is_image_or_video,
                    image_src, downloaded, save_location, category, error_fields
               FROM pp_batch_old) u
-    WINDOW w AS (PARTITION BY unique_id)
+    -- one sort serves both the window and DISTINCT ON
+    WINDOW w AS (PARTITION BY unique_id ORDER BY received_at DESC, raw_id DESC
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
      ORDER BY unique_id, received_at DESC, raw_id DESC;
 
     FOR d IN SELECT DISTINCT m.day FROM pp_batch_merged m ORDER BY 1 LOOP
