@@ -4,7 +4,8 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pinpipe;
 TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily;
+         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
+         pinpipe.archive_pin_days;
 UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
        retention_days = NULL, raw_purged_before = NULL;
 
@@ -83,12 +84,22 @@ SELECT r.sqlstate, r.error <> '' AS has_error, p.payload
   FROM pinpipe.batch_rejects r JOIN pinpipe.raw_pins p ON p.id = r.raw_id;
 SELECT count(*) AS archived FROM pinpipe_archive.pins;
 
+-- The pin → day index agrees with the incremental archive (pin 1 moved day).
+SELECT count(*) AS pins, count(k.unique_id) AS indexed,
+       (SELECT count(*) FROM pinpipe.archive_pin_days) AS index_rows
+  FROM pinpipe_archive.pins a LEFT JOIN pinpipe.archive_pin_days k USING (unique_id, day);
+
 -- A full rebuild from the raw log equals the incremental result.
 SELECT pp_archive_digest() AS digest2 \gset
 CALL pinpipe.run_batch(full => true);
 SELECT status, full_rebuild, raw_rows, rejected_rows, pins_written, days_recomputed
   FROM pinpipe.batch_runs ORDER BY id DESC LIMIT 1;
 SELECT pp_archive_digest() = :'digest2' AS full_equals_incremental;
+
+-- The pin → day index agrees with the archive.
+SELECT count(*) AS pins, count(k.unique_id) AS indexed,
+       (SELECT count(*) FROM pinpipe.archive_pin_days) AS index_rows
+  FROM pinpipe_archive.pins a LEFT JOIN pinpipe.archive_pin_days k USING (unique_id, day);
 
 -- Every event read exactly once over the incremental runs.
 SELECT sum(raw_rows) FILTER (WHERE NOT full_rebuild) AS incremental_rows,
@@ -108,6 +119,7 @@ DROP FUNCTION pp_pin(int, text, text, text, text, text);
 
 -- Leave the shared regression database as we found it.
 TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily;
+         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
+         pinpipe.archive_pin_days;
 UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
        retention_days = NULL, raw_purged_before = NULL;

@@ -4,7 +4,8 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pinpipe;
 TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily;
+         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
+         pinpipe.archive_pin_days;
 UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
        retention_days = NULL, raw_purged_before = NULL;
 
@@ -62,6 +63,7 @@ DROP FUNCTION pp_raw_pin(int, timestamptz);
 
 -- Leave the shared regression database as we found it.
 TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily;
+         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
+         pinpipe.archive_pin_days;
 UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
        retention_days = NULL, raw_purged_before = NULL;

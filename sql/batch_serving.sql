@@ -3,7 +3,8 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pinpipe;
 TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily;
+         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
+         pinpipe.archive_pin_days;
 UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
        retention_days = NULL, raw_purged_before = NULL;
 
@@ -80,6 +81,7 @@ DROP FUNCTION pp_ingest_at(int, text, timestamptz, text, text);
 
 -- Leave the shared regression database as we found it.
 TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily;
+         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
+         pinpipe.archive_pin_days;
 UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
        retention_days = NULL, raw_purged_before = NULL;

@@ -72,6 +72,15 @@ CREATE TABLE pinpipe_archive.category_daily (
 );
 COMMENT ON TABLE pinpipe_archive.category_daily IS 'Batch layer: per-day, per-category rollup of pinpipe_archive.pins, recomputed for every day a batch run touches';
 
+-- Where each archived pin lives: one probe finds a pin's partition (the archive's
+-- primary key has to include the partition key, so it cannot answer that alone).
+-- Written only by run_batch, in the same transaction as the archive.
+CREATE TABLE pinpipe.archive_pin_days (
+    unique_id uuid PRIMARY KEY,
+    day       date NOT NULL
+);
+COMMENT ON TABLE pinpipe.archive_pin_days IS 'The day partition of every pin in pinpipe_archive.pins (maintained by run_batch)';
+
 -- Batch state: a single row.
 CREATE TABLE pinpipe.batch_state (
     singleton         boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -126,6 +135,7 @@ CREATE INDEX pins_raw_id_brin ON pinpipe.pins USING brin (raw_id);
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_state', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('pinpipe.archive_pin_days', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe_archive.category_daily', '');
 
 -- Create the archive partition for one day unless it exists (lock holder only).
@@ -218,7 +228,7 @@ BEGIN
     raw_rows := 0; rejected_rows := 0; pins_written := 0; days_recomputed := 0;
 
     IF full_rebuild THEN
-        TRUNCATE pinpipe_archive.pins, pinpipe_archive.category_daily;
+        TRUNCATE pinpipe_archive.pins, pinpipe_archive.category_daily, pinpipe.archive_pin_days;
     END IF;
 
     CREATE TEMP TABLE pp_batch_new (
@@ -264,8 +274,9 @@ BEGIN
     IF NOT full_rebuild THEN
         WITH gone AS (
             DELETE FROM pinpipe_archive.pins a
-             USING (SELECT DISTINCT unique_id FROM pp_batch_new) n
-             WHERE a.unique_id = n.unique_id
+             USING pinpipe.archive_pin_days k
+             WHERE k.unique_id IN (SELECT n.unique_id FROM pp_batch_new n)
+               AND a.unique_id = k.unique_id AND a.day = k.day
             RETURNING a.*)
         INSERT INTO pp_batch_old SELECT * FROM gone;
     END IF;
@@ -307,6 +318,11 @@ BEGIN
       FROM pp_batch_merged
      ORDER BY day, unique_id;
     GET DIAGNOSTICS pins_written = ROW_COUNT;
+
+    INSERT INTO pinpipe.archive_pin_days (unique_id, day)
+    SELECT m.unique_id, m.day FROM pp_batch_merged m
+    ON CONFLICT (unique_id) DO UPDATE SET day = excluded.day
+     WHERE archive_pin_days.day <> excluded.day;
 
     -- Recompute the rollup of every day that gained or lost a pin.
     SELECT coalesce(array_agg(DISTINCT x.day ORDER BY x.day), '{}') INTO days

@@ -29,7 +29,7 @@ live AS (
 live_new AS (
     SELECT DISTINCT ON (l.unique_id) l.*
       FROM live l
-     WHERE NOT EXISTS (SELECT 1 FROM pinpipe_archive.pins a WHERE a.unique_id = l.unique_id)
+     WHERE NOT EXISTS (SELECT 1 FROM pinpipe.archive_pin_days a WHERE a.unique_id = l.unique_id)
      ORDER BY l.unique_id, l.received_at DESC, l.raw_id DESC),
 parts AS (
     SELECT cd.day, cd.category, cd.posts, cd.distinct_pins, cd.error_pins, cd.follower_known,

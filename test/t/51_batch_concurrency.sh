@@ -96,6 +96,8 @@ pp_psql -c 'CALL pinpipe.run_batch()' >/dev/null || fail "run after T"
 check "run after T: T's 20 rows and the 30 later ones" \
 	"$(pp_sql "SELECT raw_rows FROM pinpipe.batch_runs ORDER BY id DESC LIMIT 1")" 50
 check "archive: pins and events" "$(pp_sql "SELECT count(*) || ' ' || sum(events) FROM pinpipe_archive.pins")" "250 400"
+check "the pin → day index agrees with the archive" \
+	"$(pp_sql "SELECT count(*) FILTER (WHERE k.day = a.day) || ' ' || (SELECT count(*) FROM pinpipe.archive_pin_days) FROM pinpipe_archive.pins a LEFT JOIN pinpipe.archive_pin_days k USING (unique_id)")" "250 250"
 check "raw log and archive agree" "$(pp_sql 'SELECT count(*) FROM pinpipe.raw_pins')" 400
 # a full rebuild equals what the incremental runs built
 before=$(pp_sql "SELECT md5(string_agg(a::text, '|' ORDER BY unique_id)) FROM pinpipe_archive.pins a")
