@@ -547,3 +547,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pinpipe.unschedule_batch() IS 'Remove the pg_cron job "pinpipe-run-batch"; false if it was not scheduled';
+
+-- The batch layer writes the archive and deletes raw data: not for every role.
+REVOKE ALL ON FUNCTION pinpipe.archive_ensure_partition(date) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE pinpipe.run_batch(boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pinpipe.schedule_batch(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pinpipe.unschedule_batch() FROM PUBLIC;
