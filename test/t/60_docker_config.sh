@@ -169,6 +169,15 @@ if [ "$(pp_sql "SELECT to_regnamespace('pinpipe_archive') IS NOT NULL")" = t ]; 
 		check "and reads the archived pin as trino" \
 			"$(pp_psql -A -t -c "SET ROLE trino" -c "SELECT count(*) FROM pinpipe_archive.pins")" 1
 	fi
+	for v in category_stats category_daily_stats; do
+		if [ "$(pp_sql "SELECT to_regclass('pinpipe.$v') IS NOT NULL")" = t ]; then
+			if out=$(pp_psql -A -t -c "SET ROLE trino" -c "SELECT count(*) >= 0 FROM pinpipe.$v" 2>&1); then
+				check "trino can query the serving view pinpipe.$v" "$out" t
+			else
+				fail "trino cannot query pinpipe.$v: $out"
+			fi
+		fi
+	done
 	check "trino cannot write the archive" \
 		"$(pp_sql "SELECT count(*) FILTER (WHERE has_table_privilege('trino', c.oid, 'INSERT')) FROM pg_class c WHERE c.relnamespace = 'pinpipe_archive'::regnamespace")" 0
 else
