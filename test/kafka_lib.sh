@@ -9,6 +9,10 @@
 #                                         BAD_EVERY-th line (0 = none) is malformed (bad JSON or an
 #                                         invalid pin). Prints how many malformed lines it wrote.
 #   kafka_produce FILE [partitions]       every line of FILE as one message, round-robin over partitions
+#   kafka_produce_paced FILE BASE [partitions] [chunk]
+#                                         produce FILE in chunks, each only once the consumer
+#                                         has caught up to BASE + everything before that chunk
+#                                         (the dev broker retains ~5 MB per partition)
 #   kafka_consumed                        count(pins) + count(kafka dead letters)
 #   kafka_check_exact N WHAT              exactly N distinct (partition, offset), none twice,
 #                                         pins and raw log agree
@@ -58,6 +62,19 @@ PY
 kafka_produce() {
 	local file=$1 parts=${2:-4}
 	pinpipe-devbroker --produce "$file" --bootstrap "$KAFKA_BOOTSTRAP" --topic "$KAFKA_TOPIC" --partitions "$parts" >/dev/null
+}
+
+kafka_produce_paced() {
+	local file=$1 base=$2 parts=${3:-4} chunk=${4:-10000} dir total done=0 f
+	dir=$(mktemp -d /tmp/pinpipe-chunks.XXXXXX)
+	split -l "$chunk" -d -a 4 "$file" "$dir/c."
+	for f in "$dir"/c.*; do
+		pp_wait_for "[ \$(kafka_consumed 2>/dev/null || echo -1) -ge $((base + done - chunk)) ]" 180 \
+			"consumer to catch up to $((base + done - chunk))" || { rm -rf "$dir"; return 1; }
+		kafka_produce "$f" "$parts" || { rm -rf "$dir"; return 1; }
+		done=$((done + $(wc -l <"$f")))
+	done
+	rm -rf "$dir"
 }
 
 kafka_consumed() {
