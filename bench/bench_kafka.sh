@@ -21,6 +21,7 @@ PARTS=${BENCH_PARTITIONS:-$(( N / 15000 > 4 ? N / 15000 : 4 ))}
 BATCH=${BENCH_BATCH_SIZE:-5000}
 DIR=$(mktemp -d /tmp/pinpipe-bench.XXXXXX)
 chmod 755 "$DIR"
+chown "$PP_OS_USER" "$DIR" 2>/dev/null || true
 pp_cleanup "rm -rf '$DIR'"
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
@@ -42,7 +43,9 @@ consume_run() {
 	pp_conf "pinpipe.consumer_workers = $workers" "pinpipe.consumer_group = '$group'"
 	pp_cluster_up || die "restart"
 	pp_psql -c "CREATE EXTENSION pinpipe" >/dev/null
-	pp_wait_for "[ \$(kafka_consumed) -gt 0 ]" 120 "consumption to start" || die "no consumption"
+	# measured once every worker holds partitions (the group's first rebalance is not the subject)
+	pp_wait_for "[ \$(kafka_consumed) -gt 0 ] && [ \$(pp_sql \"SELECT count(*) FROM pinpipe.workers WHERE kind = 'consumer' AND partitions > 0\") -eq $workers ]" 120 \
+		"consumption to start on $workers worker(s)" || die "no consumption"
 	t1=$(now)
 	c0=$(kafka_consumed)
 	pp_wait_for "[ \$(kafka_consumed) -ge $N ]" 3600 "$N consumed" || die "timed out at $(kafka_consumed)"
@@ -50,11 +53,13 @@ consume_run() {
 	[ "$(kafka_consumed)" = "$N" ] || die "consumed $(kafka_consumed), expected $N"
 	[ "$(pp_sql "SELECT count(*) FROM pinpipe.dead_letters")" = 0 ] || die "unexpected dead letters"
 	RUN_RATE=$(rate $((N - c0)) "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")
-	RUN_HWM=0
+	RUN_HWM=0 RUN_ANON=0
 	pids=$(pp_sql "SELECT string_agg(pid::text, ' ') FROM pinpipe.workers WHERE kind = 'consumer'")
 	for p in $pids; do
 		hwm=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
 		[ "${hwm:-0}" -gt "$RUN_HWM" ] && RUN_HWM=$hwm
+		hwm=$(awk '/RssAnon/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+		[ "${hwm:-0}" -gt "$RUN_ANON" ] && RUN_ANON=$hwm
 	done
 	RUN_WORKERS_ROWS=$(pp_sql "SELECT string_agg(rows::text, '+' ORDER BY number) FROM pinpipe.workers WHERE kind = 'consumer'")
 }
@@ -63,8 +68,8 @@ pp_cluster_start "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_
 	"pinpipe.batch_size = $BATCH" "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
 
 consume_run 1 bench1
-RATE1=$RUN_RATE HWM1=$RUN_HWM
-echo "# 1 worker: $RATE1 pins/s, VmHWM ${HWM1} kB"
+RATE1=$RUN_RATE HWM1=$RUN_HWM ANON1=$RUN_ANON
+echo "# 1 worker: $RATE1 pins/s, VmHWM ${HWM1} kB, RssAnon at the end ${ANON1} kB"
 
 # Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
 pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
@@ -144,4 +149,5 @@ printf '%-34s %12s %12s %12s\n' "SQL-only (jsonb + SQL cleaning)" "$RATE_SQL" "$
 printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 1 worker" "$RATE1" "$(ratio "$RATE1" "$RATE_COPY")" "$(ratio "$RATE1" "$RATE_SQL")"
 printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 2 workers" "$RATE2" "$(ratio "$RATE2" "$RATE_COPY")" "$(ratio "$RATE2" "$RATE_SQL")"
 echo "2 workers / 1 worker: $(ratio "$RATE2" "$RATE1")"
-echo "consumer peak RSS (VmHWM): 1 worker ${HWM1} kB, 2 workers max ${HWM2} kB"
+echo "consumer peak RSS (VmHWM, includes touched shared buffers): 1 worker ${HWM1} kB, 2 workers max ${HWM2} kB"
+echo "consumer private memory at the end (RssAnon): 1 worker ${ANON1} kB"
