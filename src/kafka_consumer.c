@@ -89,6 +89,7 @@ static rd_kafka_topic_partition_list_t *pending_assignment = NULL;
 static bool revoked = false;
 static bool kafka_error_pending = false;
 static char kafka_error[256];
+static char kafka_error_logged[256];
 static int brokers_up = -1; /* from the last statistics: -1 unknown, 0 none, 1 some */
 
 /* The batch being filled: librdkafka owns the messages until written. */
@@ -699,8 +700,12 @@ ConsumerReportKafkaState(void)
 	if (kafka_error_pending)
 	{
 		kafka_error_pending = false;
-		if (brokers_up != 0)
+		/* during an outage the state says it all; otherwise each distinct error once in a row */
+		if (brokers_up != 0 && strcmp(kafka_error, kafka_error_logged) != 0)
+		{
 			ereport(LOG, (errmsg("pinpipe consumer %d: Kafka: %s", consumer_number, kafka_error)));
+			strlcpy(kafka_error_logged, kafka_error, sizeof(kafka_error_logged));
+		}
 	}
 	if (brokers_up == 0 && retry_at == 0)
 		ConsumerSetState("broker unreachable", kafka_error);
