@@ -13,14 +13,20 @@
 
 /*
  * Defaults a user may override: a stopped or crashed consumer's partitions move
- * to the others after 10 s instead of 45 s; prefetching stops at 32 MB.
+ * to the others after 10 s instead of 45 s; prefetching is bounded.
  */
 static const char *const consumer_defaults[][2] = {
 	{"session.timeout.ms", "10000"},
 	{"heartbeat.interval.ms", "1000"},
-	/* bounded prefetch: the worker's memory stays flat with any backlog */
-	{"queued.max.messages.kbytes", "32768"},
-	{"queued.min.messages", "20000"},
+	/*
+	 * Bounded prefetch, so the worker's memory does not grow with the number
+	 * of partitions or the backlog: librdkafka's defaults (100,000 messages
+	 * and 64 MB per partition queue) would buffer hundreds of MB.
+	 */
+	{"queued.max.messages.kbytes", "16384"},
+	{"queued.min.messages", "1000"},
+	{"fetch.message.max.bytes", "262144"},
+	{"fetch.max.bytes", "16777216"},
 	{NULL, NULL}};
 
 /* Properties a role needs for its guarantees; applied last, so they win. */
