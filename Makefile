@@ -43,7 +43,7 @@ all: $(DATA_built) tools
 
 $(DATA_built): $(INSTALL_FRAGMENTS) pinpipe.control
 	{ echo '-- generated from sql/install/*.sql by make; edit the fragments, not this file'; \
-	  echo '\echo Use "CREATE EXTENSION pinpipe" to load this file. \quit'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION pinpipe" to load this file. \quit'; \
 	  for f in $(INSTALL_FRAGMENTS); do echo; echo "-- ---- $$f"; cat $$f; done; } > $@
 
 tools: $(filter $(patsubst %.c,%,$(wildcard tools/*.c)),$(TOOLS))

@@ -96,7 +96,7 @@ PinParseResult PinParse(const char *json, size_t len, PinRecord *rec, char *scra
 
 /*
  * Iterate the elements of a top-level JSON array without parsing them further:
- * call with *pos = 0; each call returns 1 and sets *elem/*elem_len to the next
+ * call with *pos = 0; each call returns 1 and sets *elem and *elem_len to the next
  * element's raw text, 0 at the end of the array, -1 if the text is not a
  * well-formed array (err then says why; *pos is the error's byte offset).
  */

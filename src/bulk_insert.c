@@ -1,0 +1,213 @@
+/*
+ * bulk_insert.c — COPY-style multi-row inserts for the sink (see bulk_insert.h).
+ *
+ * Without row triggers, rows are buffered in slots and written with
+ * table_multi_insert, then their index entries (unique checks included) are
+ * added, as copyfrom.c does. With row triggers, each row goes through BEFORE
+ * triggers, a single insert and AFTER triggers. CHECK and NOT NULL constraints
+ * are always checked. Everything lives in the memory context current at open.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parsetree.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "bulk_insert.h"
+
+struct BulkWriter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	TupleTableSlot **slots;
+	int			nslots;
+	int			capacity;
+	bool		row_triggers;	/* BEFORE/AFTER ROW INSERT triggers: one row at a time */
+	bool		check_constraints;
+	bool		has_indexes;
+};
+
+BulkWriter *
+BulkWriterOpen(Oid relid, int capacity)
+{
+	BulkWriter *w = palloc0(sizeof(BulkWriter));
+	RangeTblEntry *rte;
+	AclResult	aclresult;
+	TriggerDesc *trig;
+
+	w->rel = table_open(relid, RowExclusiveLock);
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(w->rel->rd_rel->relkind),
+					   RelationGetRelationName(w->rel));
+	if (w->rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a plain table", RelationGetRelationName(w->rel)),
+				 errhint("pinpipe writes into its own tables; do not replace them with views or partitioned tables.")));
+
+	w->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = w->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM < 160000
+	rte->requiredPerms = ACL_INSERT;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+#else
+	ExecInitRangeTable(w->estate, list_make1(rte), NIL);
+#endif
+	w->rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(w->estate, w->rri, 1);
+	CheckValidResultRel(w->rri, CMD_INSERT);
+	ExecOpenIndices(w->rri, false);
+	w->has_indexes = w->rri->ri_NumIndices > 0;
+	w->check_constraints = w->rel->rd_att->constr != NULL;
+
+	trig = w->rri->ri_TrigDesc;
+	w->row_triggers = trig != NULL && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
+									   trig->trig_insert_instead_row);
+	w->cid = GetCurrentCommandId(true);
+	w->bistate = GetBulkInsertState();
+	w->capacity = Max(capacity, 1);
+	w->slots = palloc0(sizeof(TupleTableSlot *) * w->capacity);
+
+	AfterTriggerBeginQuery();
+	ExecBSInsertTriggers(w->estate, w->rri);
+	return w;
+}
+
+int
+BulkWriterNatts(BulkWriter *w)
+{
+	return RelationGetDescr(w->rel)->natts;
+}
+
+int
+BulkWriterColumn(BulkWriter *w, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(w->rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return i;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("column \"%s\" of pinpipe table \"%s\" is missing", name,
+					RelationGetRelationName(w->rel)),
+			 errhint("The pinpipe tables must keep the columns the extension created.")));
+	return -1;					/* keep compiler quiet */
+}
+
+/* Insert one row through triggers (used when the table has row triggers). */
+static void
+InsertOneWithTriggers(BulkWriter *w, TupleTableSlot *slot)
+{
+	List	   *recheck = NIL;
+
+	if (w->rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(w->estate, w->rri, slot))
+		return;					/* a BEFORE trigger skipped the row */
+	if (w->check_constraints)
+		ExecConstraints(w->rri, slot, w->estate);
+	table_tuple_insert(w->rel, slot, w->cid, 0, w->bistate);
+	if (w->has_indexes)
+		recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL
+#if PG_VERSION_NUM >= 160000
+										,false
+#endif
+			);
+	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
+	list_free(recheck);
+}
+
+void
+BulkWriterAdd(BulkWriter *w, const Datum *values, const bool *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	TupleTableSlot *slot;
+
+	if (w->nslots == w->capacity)
+		BulkWriterFlush(w);
+	if (w->slots[w->nslots] == NULL)
+		w->slots[w->nslots] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(w->rel));
+	slot = w->slots[w->nslots];
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * desc->natts);
+	ExecStoreVirtualTuple(slot);
+
+	if (w->row_triggers)
+	{
+		InsertOneWithTriggers(w, slot);
+		ResetPerTupleExprContext(w->estate);
+		return;
+	}
+	if (w->check_constraints)
+	{
+		ExecConstraints(w->rri, slot, w->estate);
+		ResetPerTupleExprContext(w->estate);
+	}
+	w->nslots++;
+}
+
+void
+BulkWriterFlush(BulkWriter *w)
+{
+	if (w->nslots == 0)
+		return;
+	table_multi_insert(w->rel, w->slots, w->nslots, w->cid, 0, w->bistate);
+	for (int i = 0; i < w->nslots; i++)
+	{
+		if (w->has_indexes)
+		{
+			List	   *recheck;
+
+			recheck = ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false, NULL, NIL
+#if PG_VERSION_NUM >= 160000
+											,false
+#endif
+				);
+			list_free(recheck);
+		}
+		ExecClearTuple(w->slots[i]);
+		ResetPerTupleExprContext(w->estate);
+	}
+	w->nslots = 0;
+}
+
+void
+BulkWriterClose(BulkWriter *w)
+{
+	BulkWriterFlush(w);
+	ExecASInsertTriggers(w->estate, w->rri, NULL);
+	AfterTriggerEndQuery(w->estate);
+	FreeBulkInsertState(w->bistate);
+	for (int i = 0; i < w->capacity; i++)
+		if (w->slots[i])
+			ExecDropSingleTupleTableSlot(w->slots[i]);
+	ExecCloseResultRelations(w->estate);	/* closes the indexes too */
+	ExecCloseRangeTableRelations(w->estate);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	pfree(w->slots);
+	pfree(w);
+}

@@ -1,0 +1,411 @@
+/*
+ * clean.c — the cleaning rules of DESIGN §3 (see clean.h).
+ *
+ * Input text is valid UTF-8 (PinParse and PostgreSQL guarantee it). Placeholders
+ * are recognised after trimming, ignoring ASCII case, the width of inner white
+ * space runs and trailing full stops, so "  no title data  available. " is the
+ * title placeholder too.
+ */
+#include "clean.h"
+
+#include <string.h>
+
+/* Byte length of the white space character starting at s, or 0. */
+static size_t
+SpaceAt(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+
+	if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))
+		return 1;
+	if (c == 0xC2 && len >= 2 && (s[1] == 0x85 || s[1] == 0xA0))
+		return 2; /* U+0085, U+00A0 */
+	if (len < 3)
+		return 0;
+	if (c == 0xE1 && s[1] == 0x9A && s[2] == 0x80)
+		return 3; /* U+1680 */
+	if (c == 0xE2 && s[1] == 0x80 &&
+		((s[2] >= 0x80 && s[2] <= 0x8B) || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))
+		return 3; /* U+2000..U+200B, U+2028, U+2029, U+202F */
+	if (c == 0xE2 && s[1] == 0x81 && s[2] == 0x9F)
+		return 3; /* U+205F */
+	if (c == 0xE3 && s[1] == 0x80 && s[2] == 0x80)
+		return 3; /* U+3000 */
+	if (c == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
+		return 3; /* U+FEFF */
+	return 0;
+}
+
+/* Byte length of the white space character ending just before s[end] (end > 0), or 0. */
+static size_t
+SpaceBefore(const unsigned char *s, size_t end)
+{
+	size_t start = end - 1, n;
+
+	while (start > 0 && end - start < 4 && (s[start] & 0xC0) == 0x80)
+		start--;
+	n = end - start;
+	return SpaceAt(s + start, n) == n ? n : 0;
+}
+
+CleanText
+CleanTrim(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *) s;
+	size_t start = 0, end = len, n;
+	CleanText t;
+
+	while (start < end && (n = SpaceAt(u + start, end - start)) > 0)
+		start += n;
+	while (end > start && (n = SpaceBefore(u, end)) > 0 && end - n >= start)
+		end -= n;
+	t.ptr = s + start;
+	t.len = end - start;
+	return t;
+}
+
+static char
+Lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
+}
+
+/*
+ * Does trimmed text t equal the placeholder p (single-spaced, no final '.')?
+ * Case-insensitive; any white space run in t matches one space in p.
+ */
+static bool
+IsPlaceholder(CleanText t, const char *p)
+{
+	const unsigned char *u = (const unsigned char *) t.ptr;
+	size_t i = 0, len = t.len;
+
+	while (len > 0 && t.ptr[len - 1] == '.')
+		len--;
+	for (; *p; p++)
+	{
+		if (*p == ' ')
+		{
+			size_t n, seen = 0;
+
+			while (i < len && (n = SpaceAt(u + i, len - i)) > 0)
+			{
+				i += n;
+				seen++;
+			}
+			if (seen == 0)
+				return false;
+			continue;
+		}
+		if (i >= len || Lower(t.ptr[i]) != Lower(*p))
+			return false;
+		i++;
+	}
+	return i == len;
+}
+
+/* Trim, then NULL (flagged) if empty or one of the placeholders. */
+static CleanText
+CleanTextField(const char *s, size_t len, const char *const *placeholders, bool *flagged)
+{
+	CleanText t = CleanTrim(s, len);
+
+	*flagged = false;
+	if (t.len == 0)
+	{
+		*flagged = true;
+		t.ptr = NULL;
+		return t;
+	}
+	for (; placeholders && *placeholders; placeholders++)
+		if (IsPlaceholder(t, *placeholders))
+		{
+			*flagged = true;
+			t.ptr = NULL;
+			t.len = 0;
+			return t;
+		}
+	return t;
+}
+
+static bool
+IsDigit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+bool
+CleanFollowerCount(const char *s, size_t len, int64_t *out, bool *flagged)
+{
+	CleanText t = CleanTrim(s, len);
+	const char *p = t.ptr, *end = t.ptr + t.len;
+	uint64_t mantissa = 0, mult = 1, pow10 = 1, value;
+	int digits = 0, frac_digits = 0, group = -1;
+	bool seen_point = false;
+
+	*flagged = true;
+	if (t.len == 0 || IsPlaceholder(t, "user info error"))
+		return false;
+	/* digits, optional thousands separators (1,234,567), optional fraction */
+	for (; p < end; p++)
+	{
+		if (IsDigit(*p))
+		{
+			if (digits >= 18)
+				return false; /* beyond int64 precision: not a follower count */
+			mantissa = mantissa * 10 + (uint64_t) (*p - '0');
+			digits++;
+			if (seen_point)
+				frac_digits++;
+			else if (group >= 0)
+				group++;
+			continue;
+		}
+		if (*p == ',' && !seen_point && digits > 0 && (group == -1 ? digits <= 3 : group == 3))
+		{
+			group = 0;
+			continue;
+		}
+		if (*p == '.' && !seen_point && digits > 0)
+		{
+			seen_point = true;
+			continue;
+		}
+		break;
+	}
+	if (digits == 0 || (group >= 0 && group != 3) || (seen_point && frac_digits == 0))
+		return false;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < end)
+	{
+		switch (Lower(*p))
+		{
+			case 'k':
+				mult = 1000;
+				break;
+			case 'm':
+				mult = 1000000;
+				break;
+			case 'b':
+				mult = 1000000000;
+				break;
+			default:
+				return false;
+		}
+		p++;
+	}
+	if (p != end)
+		return false;
+	for (int i = 0; i < frac_digits; i++)
+		pow10 *= 10;
+	/* value = mantissa * mult / 10^frac_digits, rounded half up, without overflow */
+	if (mantissa > UINT64_MAX / mult)
+		return false;
+	value = (mantissa * mult + pow10 / 2) / pow10;
+	if (value > (uint64_t) INT64_MAX)
+		return false;
+	*out = (int64_t) value;
+	*flagged = false;
+	return true;
+}
+
+/* Is the list text the "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e" placeholder (any spacing)? */
+static bool
+IsNoTagsPlaceholder(CleanText t)
+{
+	static const char want[] = "notagsavailable";
+	const unsigned char *u = (const unsigned char *) t.ptr;
+	size_t i = 0, k = 0, n;
+
+	while (i < t.len)
+	{
+		if (t.ptr[i] == ',' || t.ptr[i] == '.')
+		{
+			i++;
+			continue;
+		}
+		if ((n = SpaceAt(u + i, t.len - i)) > 0)
+		{
+			i += n;
+			continue;
+		}
+		if (k >= sizeof(want) - 1 || Lower(t.ptr[i]) != want[k])
+			return false;
+		i++;
+		k++;
+	}
+	return k == sizeof(want) - 1;
+}
+
+bool
+CleanTagNext(CleanText list, size_t *pos, CleanText *tag)
+{
+	while (*pos < list.len)
+	{
+		const char *start = list.ptr + *pos;
+		const char *comma = memchr(start, ',', list.len - *pos);
+		size_t n = comma ? (size_t) (comma - start) : list.len - *pos;
+
+		*pos += n + (comma ? 1 : 0);
+		*tag = CleanTrim(start, n);
+		if (tag->len > 0)
+			return true;
+	}
+	return false;
+}
+
+int
+CleanTagList(const char *s, size_t len, CleanText *list, bool *flagged)
+{
+	CleanText t = CleanTrim(s, len), tag;
+	size_t pos = 0;
+	int n = 0;
+
+	*flagged = true;
+	list->ptr = NULL;
+	list->len = 0;
+	if (t.len == 0 || IsNoTagsPlaceholder(t))
+		return 0;
+	while (CleanTagNext(t, &pos, &tag))
+		n++;
+	if (n == 0)
+		return 0;
+	*flagged = false;
+	*list = t;
+	return n;
+}
+
+CleanText
+CleanSaveLocation(const char *s, size_t len, bool *flagged)
+{
+	CleanText t = CleanTrim(s, len);
+	const char *slash = t.len ? memchr(t.ptr, '/', t.len) : NULL;
+
+	if (slash == NULL)
+	{
+		*flagged = true;
+		t.ptr = NULL;
+		t.len = 0;
+		return t;
+	}
+	*flagged = false;
+	t.len -= (size_t) (slash - t.ptr);
+	t.ptr = slash;
+	return t;
+}
+
+static int
+HexDigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = Lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+bool
+CleanParseUuid(const char *s, size_t len, uint8_t out[16])
+{
+	CleanText t = CleanTrim(s, len);
+	const char *p = t.ptr, *end = t.ptr + t.len;
+	int nibbles = 0;
+
+	if (t.len >= 9 && strncmp(p, "urn:uuid:", 9) == 0)
+		p += 9;
+	else if (t.len >= 5 && strncmp(p, "uuid:", 5) == 0)
+		p += 5;
+	if (p < end && *p == '{')
+	{
+		if (end[-1] != '}')
+			return false;
+		p++;
+		end--;
+	}
+	for (; p < end; p++)
+	{
+		int h;
+
+		if (*p == '-')
+			continue;
+		if ((h = HexDigit(*p)) < 0 || nibbles >= 32)
+			return false;
+		if (nibbles % 2 == 0)
+			out[nibbles / 2] = (uint8_t) (h << 4);
+		else
+			out[nibbles / 2] |= (uint8_t) h;
+		nibbles++;
+	}
+	return nibbles == 32;
+}
+
+void
+CleanFormatUuid(const uint8_t uuid[16], char out[36])
+{
+	static const char hex[] = "0123456789abcdef";
+	int o = 0;
+
+	for (int i = 0; i < 16; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[uuid[i] >> 4];
+		out[o++] = hex[uuid[i] & 15];
+	}
+}
+
+static const char *const title_placeholders[] = {"no title data available", NULL};
+static const char *const description_placeholders[] = {
+	"no description available story format", "no description available", NULL};
+static const char *const user_placeholders[] = {"user info error", NULL};
+static const char *const image_src_placeholders[] = {"image src error", NULL};
+
+void
+CleanPinRecord(const PinRecord *rec, CleanPin *out)
+{
+	bool flagged;
+
+#define FLAG(f) \
+	do \
+	{ \
+		if (flagged) \
+			out->error_mask |= 1u << (f); \
+	} while (0)
+
+	memset(out, 0, sizeof(*out));
+	out->ind = (int32_t) rec->num[PIN_INDEX];
+	out->downloaded = (int32_t) rec->num[PIN_DOWNLOADED];
+	CleanParseUuid(rec->str[PIN_UNIQUE_ID], rec->len[PIN_UNIQUE_ID], out->unique_id);
+
+	out->title = CleanTextField(rec->str[PIN_TITLE], rec->len[PIN_TITLE], title_placeholders, &flagged);
+	FLAG(PIN_TITLE);
+	out->description = CleanTextField(rec->str[PIN_DESCRIPTION], rec->len[PIN_DESCRIPTION],
+									  description_placeholders, &flagged);
+	FLAG(PIN_DESCRIPTION);
+	if (rec->present[PIN_POSTER_NAME])
+	{
+		out->poster_name = CleanTextField(rec->str[PIN_POSTER_NAME], rec->len[PIN_POSTER_NAME],
+										  user_placeholders, &flagged);
+		FLAG(PIN_POSTER_NAME);
+	}
+	out->follower_count_null = !CleanFollowerCount(rec->str[PIN_FOLLOWER_COUNT],
+													rec->len[PIN_FOLLOWER_COUNT],
+													&out->follower_count, &flagged);
+	FLAG(PIN_FOLLOWER_COUNT);
+	out->ntags = CleanTagList(rec->str[PIN_TAG_LIST], rec->len[PIN_TAG_LIST], &out->tag_list, &flagged);
+	FLAG(PIN_TAG_LIST);
+	out->is_image_or_video = CleanTextField(rec->str[PIN_IS_IMAGE_OR_VIDEO],
+											rec->len[PIN_IS_IMAGE_OR_VIDEO], NULL, &flagged);
+	FLAG(PIN_IS_IMAGE_OR_VIDEO);
+	out->image_src = CleanTextField(rec->str[PIN_IMAGE_SRC], rec->len[PIN_IMAGE_SRC],
+									image_src_placeholders, &flagged);
+	FLAG(PIN_IMAGE_SRC);
+	out->save_location = CleanSaveLocation(rec->str[PIN_SAVE_LOCATION], rec->len[PIN_SAVE_LOCATION],
+										   &flagged);
+	FLAG(PIN_SAVE_LOCATION);
+	out->category = CleanTextField(rec->str[PIN_CATEGORY], rec->len[PIN_CATEGORY], NULL, &flagged);
+	FLAG(PIN_CATEGORY);
+#undef FLAG
+}

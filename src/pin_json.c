@@ -1,0 +1,1158 @@
+/*
+ * pin_json.c — a strict JSON (RFC 8259) reader specialised for pins, and the
+ * pydantic v1 validation/coercion of the reference model (see pin_json.h).
+ *
+ * Pure C, no allocation: reads only json[0..len), writes decoded strings into
+ * the caller's scratch buffer. Every byte sequence ends in PIN_OK, PIN_INVALID
+ * or PIN_BAD_JSON (fuzzed by test/fuzz/fuzz_pin.c). Nesting is bounded by
+ * PIN_JSON_MAX_DEPTH, so recursion depth is too.
+ */
+#include "pin_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clean.h"
+
+const char *const pin_field_names[PIN_NFIELDS] = {
+	"category", "index", "unique_id", "title", "description", "poster_name",
+	"follower_count", "tag_list", "is_image_or_video", "image_src", "downloaded", "save_location",
+};
+
+/* SQLSTATEs (PostgreSQL error codes) for the kinds of validation error. */
+#define SQLSTATE_INVALID_JSON "22032"	   /* invalid_json_text */
+#define SQLSTATE_MISSING "2203A"		   /* sql_json_member_not_found */
+#define SQLSTATE_NOT_OBJECT "2203C"		   /* sql_json_object_not_found */
+#define SQLSTATE_WRONG_TYPE "22023"		   /* invalid_parameter_value */
+#define SQLSTATE_NULL "22004"			   /* null_value_not_allowed */
+#define SQLSTATE_BAD_TEXT "22P02"		   /* invalid_text_representation */
+#define SQLSTATE_OUT_OF_RANGE "22003"	   /* numeric_value_out_of_range */
+#define SQLSTATE_UNTRANSLATABLE "22P05"	   /* untranslatable_character */
+
+/* The kind of JSON value seen for a field. */
+typedef enum JsonKind
+{
+	JK_NONE = 0,
+	JK_STRING,
+	JK_NUMBER,
+	JK_TRUE,
+	JK_FALSE,
+	JK_NULL,
+	JK_OBJECT,
+	JK_ARRAY
+} JsonKind;
+
+/* Raw token of a field's value, kept until validation (duplicates: last wins). */
+typedef struct RawValue
+{
+	JsonKind kind;
+	const char *ptr; /* string: between the quotes; number: the literal */
+	size_t len;
+	bool escaped;	  /* string contains backslash escapes */
+	bool is_integer;  /* number without fraction or exponent */
+} RawValue;
+
+typedef struct Reader
+{
+	const char *s;
+	size_t len;
+	size_t pos;
+	const char *error; /* first syntax error */
+	size_t error_pos;
+} Reader;
+
+static bool ReadValue(Reader *r, int depth, RawValue *out);
+
+int
+PinFieldLookup(const char *name, size_t len)
+{
+	for (int i = 0; i < PIN_NFIELDS; i++)
+		if (strlen(pin_field_names[i]) == len && memcmp(pin_field_names[i], name, len) == 0)
+			return i;
+	return PIN_FIELD_BODY;
+}
+
+bool
+PinFieldIsInt(PinField f)
+{
+	return f == PIN_INDEX || f == PIN_DOWNLOADED;
+}
+
+bool
+PinFieldIsOptional(PinField f)
+{
+	return f == PIN_POSTER_NAME;
+}
+
+/* Record the first syntax error; always returns false for tail calls. */
+static bool
+Fail(Reader *r, const char *msg)
+{
+	if (r->error == NULL)
+	{
+		r->error = msg;
+		r->error_pos = r->pos;
+	}
+	return false;
+}
+
+static void
+SkipSpace(Reader *r)
+{
+	while (r->pos < r->len)
+	{
+		char c = r->s[r->pos];
+
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+		r->pos++;
+	}
+}
+
+/* Length of the UTF-8 sequence at s (at most avail bytes), 0 if ill-formed. */
+static size_t
+Utf8SequenceLength(const unsigned char *s, size_t avail)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return (avail >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF)
+	{
+		if (avail < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xE0 && s[1] < 0xA0)
+			return 0; /* overlong */
+		if (c == 0xED && s[1] >= 0xA0)
+			return 0; /* UTF-16 surrogate */
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4)
+	{
+		if (avail < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xF0 && s[1] < 0x90)
+			return 0; /* overlong */
+		if (c == 0xF4 && s[1] >= 0x90)
+			return 0; /* above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+bool
+Utf8Valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *) s;
+	size_t i = 0;
+
+	while (i < len)
+	{
+		size_t n;
+
+		if (u[i] < 0x80)
+		{
+			i++;
+			continue;
+		}
+		n = Utf8SequenceLength(u + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+static int
+HexValue(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Four hex digits at s; -1 if not. */
+static long
+Hex4(const char *s)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++)
+	{
+		int h = HexValue(s[i]);
+
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/*
+ * Read a string token (r->pos at the opening quote): validates UTF-8, control
+ * characters and escapes (surrogates must pair). out->ptr/len span the raw
+ * contents between the quotes.
+ */
+static bool
+ReadString(Reader *r, RawValue *out)
+{
+	const unsigned char *u = (const unsigned char *) r->s;
+	size_t start;
+
+	r->pos++; /* opening quote */
+	start = r->pos;
+	out->kind = JK_STRING;
+	out->escaped = false;
+	while (r->pos < r->len)
+	{
+		unsigned char c = u[r->pos];
+
+		if (c == '"')
+		{
+			out->ptr = r->s + start;
+			out->len = r->pos - start;
+			r->pos++;
+			return true;
+		}
+		if (c < 0x20)
+			return Fail(r, "control character in string");
+		if (c == '\\')
+		{
+			char e;
+
+			out->escaped = true;
+			if (r->pos + 1 >= r->len)
+				break;
+			e = r->s[r->pos + 1];
+			if (e == 'u')
+			{
+				long cp;
+
+				if (r->pos + 6 > r->len || (cp = Hex4(r->s + r->pos + 2)) < 0)
+					return Fail(r, "invalid \\u escape");
+				r->pos += 6;
+				if (cp >= 0xDC00 && cp <= 0xDFFF)
+					return Fail(r, "unpaired UTF-16 surrogate in \\u escape");
+				if (cp >= 0xD800 && cp <= 0xDBFF)
+				{
+					long lo;
+
+					if (r->pos + 6 > r->len || r->s[r->pos] != '\\' || r->s[r->pos + 1] != 'u' ||
+						(lo = Hex4(r->s + r->pos + 2)) < 0xDC00 || lo > 0xDFFF)
+						return Fail(r, "unpaired UTF-16 surrogate in \\u escape");
+					r->pos += 6;
+				}
+				continue;
+			}
+			if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' &&
+				e != 't')
+				return Fail(r, "invalid escape in string");
+			r->pos += 2;
+			continue;
+		}
+		if (c < 0x80)
+		{
+			r->pos++;
+			continue;
+		}
+		{
+			size_t n = Utf8SequenceLength(u + r->pos, r->len - r->pos);
+
+			if (n == 0)
+				return Fail(r, "invalid UTF-8 in string");
+			r->pos += n;
+		}
+	}
+	return Fail(r, "unterminated string");
+}
+
+static bool
+IsDigit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Read a number token per the JSON grammar (no NaN, Infinity, leading zeros or '+'). */
+static bool
+ReadNumber(Reader *r, RawValue *out)
+{
+	size_t start = r->pos;
+
+	out->kind = JK_NUMBER;
+	out->is_integer = true;
+	if (r->pos < r->len && r->s[r->pos] == '-')
+		r->pos++;
+	if (r->pos >= r->len || !IsDigit(r->s[r->pos]))
+		return Fail(r, "invalid number");
+	if (r->s[r->pos] == '0')
+		r->pos++;
+	else
+		while (r->pos < r->len && IsDigit(r->s[r->pos]))
+			r->pos++;
+	if (r->pos < r->len && r->s[r->pos] == '.')
+	{
+		out->is_integer = false;
+		r->pos++;
+		if (r->pos >= r->len || !IsDigit(r->s[r->pos]))
+			return Fail(r, "invalid number");
+		while (r->pos < r->len && IsDigit(r->s[r->pos]))
+			r->pos++;
+	}
+	if (r->pos < r->len && (r->s[r->pos] == 'e' || r->s[r->pos] == 'E'))
+	{
+		out->is_integer = false;
+		r->pos++;
+		if (r->pos < r->len && (r->s[r->pos] == '+' || r->s[r->pos] == '-'))
+			r->pos++;
+		if (r->pos >= r->len || !IsDigit(r->s[r->pos]))
+			return Fail(r, "invalid number");
+		while (r->pos < r->len && IsDigit(r->s[r->pos]))
+			r->pos++;
+	}
+	out->ptr = r->s + start;
+	out->len = r->pos - start;
+	return true;
+}
+
+static bool
+ReadLiteral(Reader *r, const char *word, JsonKind kind, RawValue *out)
+{
+	size_t n = strlen(word);
+
+	if (r->len - r->pos < n || memcmp(r->s + r->pos, word, n) != 0)
+		return Fail(r, "invalid literal");
+	r->pos += n;
+	out->kind = kind;
+	out->ptr = word;
+	out->len = n;
+	return true;
+}
+
+/* Read (and validate) an array or object; only its kind is kept. */
+static bool
+ReadContainer(Reader *r, int depth, RawValue *out)
+{
+	char open = r->s[r->pos];
+	char close = open == '{' ? '}' : ']';
+	RawValue ignored;
+	bool first = true;
+
+	if (depth >= PIN_JSON_MAX_DEPTH)
+		return Fail(r, "nesting too deep");
+	out->kind = open == '{' ? JK_OBJECT : JK_ARRAY;
+	out->ptr = r->s + r->pos;
+	r->pos++;
+	for (;;)
+	{
+		SkipSpace(r);
+		if (r->pos >= r->len)
+			return Fail(r, "unexpected end of input");
+		if (r->s[r->pos] == close && first)
+		{
+			r->pos++;
+			break;
+		}
+		if (!first)
+		{
+			if (r->s[r->pos] == close)
+			{
+				r->pos++;
+				break;
+			}
+			if (r->s[r->pos] != ',')
+				return Fail(r, open == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+			r->pos++;
+			SkipSpace(r);
+		}
+		first = false;
+		if (open == '{')
+		{
+			if (r->pos >= r->len || r->s[r->pos] != '"')
+				return Fail(r, "expected a string key");
+			if (!ReadString(r, &ignored))
+				return false;
+			SkipSpace(r);
+			if (r->pos >= r->len || r->s[r->pos] != ':')
+				return Fail(r, "expected ':'");
+			r->pos++;
+		}
+		if (!ReadValue(r, depth + 1, &ignored))
+			return false;
+	}
+	out->len = (size_t) (r->s + r->pos - out->ptr);
+	return true;
+}
+
+/* Read any JSON value at r->pos (leading white space allowed). */
+static bool
+ReadValue(Reader *r, int depth, RawValue *out)
+{
+	SkipSpace(r);
+	if (r->pos >= r->len)
+		return Fail(r, "unexpected end of input");
+	switch (r->s[r->pos])
+	{
+		case '"':
+			return ReadString(r, out);
+		case '{':
+		case '[':
+			return ReadContainer(r, depth, out);
+		case 't':
+			return ReadLiteral(r, "true", JK_TRUE, out);
+		case 'f':
+			return ReadLiteral(r, "false", JK_FALSE, out);
+		case 'n':
+			return ReadLiteral(r, "null", JK_NULL, out);
+		default:
+			if (r->s[r->pos] == '-' || IsDigit(r->s[r->pos]))
+				return ReadNumber(r, out);
+			return Fail(r, "unexpected character");
+	}
+}
+
+/* Append code point cp as UTF-8 at out; returns bytes written. */
+static size_t
+PutUtf8(char *out, unsigned long cp)
+{
+	if (cp < 0x80)
+	{
+		out[0] = (char) cp;
+		return 1;
+	}
+	if (cp < 0x800)
+	{
+		out[0] = (char) (0xC0 | (cp >> 6));
+		out[1] = (char) (0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000)
+	{
+		out[0] = (char) (0xE0 | (cp >> 12));
+		out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char) (0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char) (0xF0 | (cp >> 18));
+	out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char) (0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Decode the escapes of a validated string token into out (never longer than the token). */
+static size_t
+DecodeString(const char *s, size_t len, char *out)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len)
+	{
+		if (s[i] != '\\')
+		{
+			out[o++] = s[i++];
+			continue;
+		}
+		switch (s[i + 1])
+		{
+			case 'b':
+				out[o++] = '\b';
+				break;
+			case 'f':
+				out[o++] = '\f';
+				break;
+			case 'n':
+				out[o++] = '\n';
+				break;
+			case 'r':
+				out[o++] = '\r';
+				break;
+			case 't':
+				out[o++] = '\t';
+				break;
+			case 'u':
+				{
+					unsigned long cp = (unsigned long) Hex4(s + i + 2);
+
+					if (cp >= 0xD800 && cp <= 0xDBFF)
+					{
+						unsigned long lo = (unsigned long) Hex4(s + i + 8);
+
+						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+						i += 6;
+					}
+					o += PutUtf8(out + o, cp);
+					i += 6;
+					continue;
+				}
+			default: /* " \ / */
+				out[o++] = s[i + 1];
+				break;
+		}
+		i += 2;
+	}
+	return o;
+}
+
+/* Python's repr() of a double: shortest round-trip digits, repr's layout rules. */
+static size_t
+PythonFloatRepr(double v, char *out)
+{
+	char digits[32];
+	int prec, exp10, ndig, decpt;
+	size_t o = 0;
+	char *e;
+
+	if (isnan(v))
+		return (size_t) sprintf(out, "nan");
+	if (isinf(v))
+		return (size_t) sprintf(out, v < 0 ? "-inf" : "inf");
+	if (v == 0)
+		return (size_t) sprintf(out, signbit(v) ? "-0.0" : "0.0");
+	for (prec = 1; prec <= 17; prec++)
+	{
+		snprintf(digits, sizeof(digits), "%.*e", prec - 1, v);
+		if (strtod(digits, NULL) == v)
+			break;
+	}
+	/* digits: [-]d[.ddd]e±XX → sign, mantissa digits, exponent */
+	e = strchr(digits, 'e');
+	exp10 = atoi(e + 1);
+	*e = '\0';
+	if (digits[0] == '-')
+	{
+		out[o++] = '-';
+		memmove(digits, digits + 1, strlen(digits));
+	}
+	if (digits[1] == '.')
+		memmove(digits + 1, digits + 2, strlen(digits + 2) + 1);
+	ndig = (int) strlen(digits);
+	while (ndig > 1 && digits[ndig - 1] == '0')
+		digits[--ndig] = '\0';
+	decpt = exp10 + 1;
+	if (decpt > -4 && decpt <= 16)
+	{
+		if (decpt <= 0)
+		{
+			out[o++] = '0';
+			out[o++] = '.';
+			for (int i = 0; i < -decpt; i++)
+				out[o++] = '0';
+			memcpy(out + o, digits, (size_t) ndig);
+			o += (size_t) ndig;
+		}
+		else
+		{
+			for (int i = 0; i < decpt; i++)
+				out[o++] = i < ndig ? digits[i] : '0';
+			out[o++] = '.';
+			if (ndig > decpt)
+			{
+				memcpy(out + o, digits + decpt, (size_t) (ndig - decpt));
+				o += (size_t) (ndig - decpt);
+			}
+			else
+				out[o++] = '0';
+		}
+	}
+	else
+	{
+		out[o++] = digits[0];
+		if (ndig > 1)
+		{
+			out[o++] = '.';
+			memcpy(out + o, digits + 1, (size_t) (ndig - 1));
+			o += (size_t) (ndig - 1);
+		}
+		o += (size_t) sprintf(out + o, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void
+AddError(PinRecord *rec, int field, const char *msg, const char *type, const char *sqlstate)
+{
+	if (rec->nerrors < PIN_MAX_ERRORS)
+	{
+		PinError *e = &rec->errors[rec->nerrors++];
+
+		e->field = field;
+		e->msg = msg;
+		e->type = type;
+		e->sqlstate = sqlstate;
+		e->offset = 0;
+	}
+}
+
+static bool
+IsPySpace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/*
+ * Python's int() of a str: optional white space, sign, digits with single
+ * underscores between them. Returns false if not an integer; *overflow if it
+ * does not fit in int64.
+ */
+static bool
+PythonIntFromString(const char *s, size_t len, int64_t *out, bool *overflow)
+{
+	size_t i = 0, end = len;
+	bool neg = false, any = false, prev_us = false;
+	uint64_t v = 0;
+
+	*overflow = false;
+	while (i < end && IsPySpace(s[i]))
+		i++;
+	while (end > i && IsPySpace(s[end - 1]))
+		end--;
+	if (i < end && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	for (; i < end; i++)
+	{
+		if (s[i] == '_')
+		{
+			if (!any || prev_us)
+				return false;
+			prev_us = true;
+			continue;
+		}
+		if (!IsDigit(s[i]))
+			return false;
+		prev_us = false;
+		any = true;
+		if (v > (UINT64_MAX - 9) / 10)
+			*overflow = true;
+		else
+			v = v * 10 + (uint64_t) (s[i] - '0');
+	}
+	if (!any || prev_us)
+		return false;
+	if (v > (uint64_t) INT64_MAX + (neg ? 1 : 0))
+		*overflow = true;
+	if (!*overflow)
+		*out = neg ? (int64_t) (0 - v) : (int64_t) v;
+	return true;
+}
+
+/* Validate/coerce an int field (pydantic v1 int_validator), bounded to int4. */
+static void
+CoerceInt(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
+{
+	int64_t n = 0;
+	bool overflow = false;
+
+	switch (v->kind)
+	{
+		case JK_NULL:
+			AddError(rec, f, "none is not an allowed value", "type_error.none.not_allowed",
+					 SQLSTATE_NULL);
+			return;
+		case JK_TRUE:
+		case JK_FALSE:
+			n = v->kind == JK_TRUE;
+			break;
+		case JK_NUMBER:
+			if (v->is_integer)
+			{
+				if (!PythonIntFromString(v->ptr, v->len, &n, &overflow))
+					overflow = true;
+			}
+			else
+			{
+				char buf[512];
+				double d;
+				size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
+
+				memcpy(buf, v->ptr, l);
+				buf[l] = '\0';
+				d = strtod(buf, NULL);
+				if (!isfinite(d))
+				{
+					AddError(rec, f, "value is not a valid integer", "type_error.integer",
+							 SQLSTATE_WRONG_TYPE);
+					return;
+				}
+				d = trunc(d);
+				if (d < -9.2e18 || d > 9.2e18)
+					overflow = true;
+				else
+					n = (int64_t) d;
+			}
+			break;
+		case JK_STRING:
+			{
+				char *buf = *scratch;
+				size_t l = v->escaped ? DecodeString(v->ptr, v->len, buf) : v->len;
+				const char *src = v->escaped ? buf : v->ptr;
+
+				if (!PythonIntFromString(src, l, &n, &overflow))
+				{
+					AddError(rec, f, "value is not a valid integer", "type_error.integer",
+							 SQLSTATE_BAD_TEXT);
+					return;
+				}
+				break;
+			}
+		default:
+			AddError(rec, f, "value is not a valid integer", "type_error.integer",
+					 SQLSTATE_WRONG_TYPE);
+			return;
+	}
+	if (overflow || n > INT32_MAX)
+	{
+		AddError(rec, f, "ensure this value is less than or equal to 2147483647",
+				 "value_error.number.not_le", SQLSTATE_OUT_OF_RANGE);
+		return;
+	}
+	if (n < INT32_MIN)
+	{
+		AddError(rec, f, "ensure this value is greater than or equal to -2147483648",
+				 "value_error.number.not_ge", SQLSTATE_OUT_OF_RANGE);
+		return;
+	}
+	rec->num[f] = n;
+	rec->str[f] = *scratch;
+	rec->len[f] = (size_t) sprintf(*scratch, "%lld", (long long) n);
+	*scratch += rec->len[f] + 1;
+}
+
+/* Validate/coerce a str field (pydantic v1 str_validator). */
+static void
+CoerceStr(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
+{
+	switch (v->kind)
+	{
+		case JK_STRING:
+			if (v->escaped)
+			{
+				rec->str[f] = *scratch;
+				rec->len[f] = DecodeString(v->ptr, v->len, *scratch);
+				*scratch += rec->len[f];
+				if (memchr(rec->str[f], '\0', rec->len[f]) != NULL)
+				{
+					AddError(rec, f, "string contains a NUL character (\\u0000), which PostgreSQL text cannot store",
+							 "value_error.str.nul", SQLSTATE_UNTRANSLATABLE);
+					return;
+				}
+			}
+			else
+			{
+				rec->str[f] = v->ptr;
+				rec->len[f] = v->len;
+			}
+			break;
+		case JK_NUMBER:
+			if (v->is_integer)
+			{
+				/* JSON integers are canonical Python ints, except "-0" */
+				if (v->len == 2 && v->ptr[0] == '-' && v->ptr[1] == '0')
+				{
+					rec->str[f] = "0";
+					rec->len[f] = 1;
+				}
+				else
+				{
+					rec->str[f] = v->ptr;
+					rec->len[f] = v->len;
+				}
+			}
+			else
+			{
+				char buf[512];
+				size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
+
+				memcpy(buf, v->ptr, l);
+				buf[l] = '\0';
+				rec->str[f] = *scratch;
+				rec->len[f] = PythonFloatRepr(strtod(buf, NULL), *scratch);
+				*scratch += rec->len[f] + 1;
+			}
+			break;
+		case JK_TRUE:
+			rec->str[f] = "True";
+			rec->len[f] = 4;
+			break;
+		case JK_FALSE:
+			rec->str[f] = "False";
+			rec->len[f] = 5;
+			break;
+		case JK_NULL:
+			AddError(rec, f, "none is not an allowed value", "type_error.none.not_allowed",
+					 SQLSTATE_NULL);
+			return;
+		default:
+			AddError(rec, f, "str type expected", "type_error.str", SQLSTATE_WRONG_TYPE);
+			return;
+	}
+	if (f == PIN_UNIQUE_ID)
+	{
+		uint8_t uuid[16];
+
+		if (!CleanParseUuid(rec->str[f], rec->len[f], uuid))
+			AddError(rec, f, "value is not a valid uuid", "type_error.uuid", SQLSTATE_BAD_TEXT);
+	}
+}
+
+/* Decode a key into buf (keys longer than the buffer cannot be ours). */
+static int
+KeyField(const RawValue *key)
+{
+	char buf[64];
+	size_t l;
+
+	if (!key->escaped)
+		return PinFieldLookup(key->ptr, key->len);
+	if (key->len >= sizeof(buf))
+		return PIN_FIELD_BODY;
+	l = DecodeString(key->ptr, key->len, buf);
+	return PinFieldLookup(buf, l);
+}
+
+PinParseResult
+PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
+{
+	Reader r = {json, len, 0, NULL, 0};
+	RawValue values[PIN_NFIELDS];
+	bool first = true;
+
+	memset(rec, 0, sizeof(*rec));
+	memset(values, 0, sizeof(values));
+	SkipSpace(&r);
+	if (r.pos < r.len && r.s[r.pos] != '{')
+	{
+		RawValue top;
+
+		/* valid JSON that is not an object is a validation error, like pydantic's */
+		if (ReadValue(&r, 0, &top))
+		{
+			SkipSpace(&r);
+			if (r.pos == r.len)
+			{
+				AddError(rec, PIN_FIELD_BODY, "value is not a valid dict", "type_error.dict",
+						 SQLSTATE_NOT_OBJECT);
+				return PIN_INVALID;
+			}
+			Fail(&r, "extra data after the JSON value");
+		}
+		goto bad_json;
+	}
+	if (r.pos >= r.len)
+	{
+		Fail(&r, "empty input");
+		goto bad_json;
+	}
+	r.pos++;
+	for (;;)
+	{
+		RawValue key, value;
+		int field;
+
+		SkipSpace(&r);
+		if (r.pos >= r.len)
+		{
+			Fail(&r, "unexpected end of input");
+			goto bad_json;
+		}
+		if (r.s[r.pos] == '}' && first)
+		{
+			r.pos++;
+			break;
+		}
+		if (!first)
+		{
+			if (r.s[r.pos] == '}')
+			{
+				r.pos++;
+				break;
+			}
+			if (r.s[r.pos] != ',')
+			{
+				Fail(&r, "expected ',' or '}'");
+				goto bad_json;
+			}
+			r.pos++;
+			SkipSpace(&r);
+		}
+		first = false;
+		if (r.pos >= r.len || r.s[r.pos] != '"')
+		{
+			Fail(&r, "expected a string key");
+			goto bad_json;
+		}
+		if (!ReadString(&r, &key))
+			goto bad_json;
+		SkipSpace(&r);
+		if (r.pos >= r.len || r.s[r.pos] != ':')
+		{
+			Fail(&r, "expected ':'");
+			goto bad_json;
+		}
+		r.pos++;
+		if (!ReadValue(&r, 1, &value))
+			goto bad_json;
+		field = KeyField(&key);
+		if (field != PIN_FIELD_BODY)
+			values[field] = value; /* duplicate keys: the last one wins, as in Python */
+	}
+	SkipSpace(&r);
+	if (r.pos != r.len)
+	{
+		Fail(&r, "extra data after the JSON value");
+		goto bad_json;
+	}
+
+	/* Validation, in model field order (the order pydantic reports errors in). */
+	for (int f = 0; f < PIN_NFIELDS; f++)
+	{
+		if (values[f].kind == JK_NONE)
+		{
+			if (!PinFieldIsOptional((PinField) f))
+				AddError(rec, f, "field required", "value_error.missing", SQLSTATE_MISSING);
+			continue;
+		}
+		if (PinFieldIsOptional((PinField) f) && values[f].kind == JK_NULL)
+			continue; /* Optional[str]: null is the same as absent */
+		rec->present[f] = true;
+		if (PinFieldIsInt((PinField) f))
+			CoerceInt(rec, (PinField) f, &values[f], &scratch);
+		else
+			CoerceStr(rec, (PinField) f, &values[f], &scratch);
+	}
+	return rec->nerrors == 0 ? PIN_OK : PIN_INVALID;
+
+bad_json:
+	memset(rec, 0, sizeof(*rec));
+	AddError(rec, PIN_FIELD_BODY, r.error ? r.error : "invalid JSON", "value_error.jsondecode",
+			 SQLSTATE_INVALID_JSON);
+	rec->errors[0].offset = r.error ? r.error_pos : r.pos;
+	return PIN_BAD_JSON;
+}
+
+bool
+PinJsonIsArray(const char *json, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r'))
+		i++;
+	return i < len && json[i] == '[';
+}
+
+int
+PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, size_t *elem_len,
+				 PinError *err)
+{
+	Reader r = {json, len, *pos, NULL, 0};
+	RawValue v;
+	size_t start;
+
+	SkipSpace(&r);
+	if (*pos == 0)
+	{
+		if (r.pos >= r.len || r.s[r.pos] != '[')
+		{
+			Fail(&r, "expected a JSON array");
+			goto bad;
+		}
+		r.pos++;
+		SkipSpace(&r);
+		if (r.pos < r.len && r.s[r.pos] == ']')
+			goto end;
+	}
+	else
+	{
+		if (r.pos < r.len && r.s[r.pos] == ']')
+			goto end;
+		if (r.pos >= r.len || r.s[r.pos] != ',')
+		{
+			Fail(&r, r.pos >= r.len ? "unexpected end of input" : "expected ',' or ']'");
+			goto bad;
+		}
+		r.pos++;
+		SkipSpace(&r);
+	}
+	start = r.pos;
+	if (!ReadValue(&r, 1, &v))
+		goto bad;
+	*elem = json + start;
+	*elem_len = r.pos - start;
+	*pos = r.pos;
+	return 1;
+
+end:
+	r.pos++;
+	SkipSpace(&r);
+	if (r.pos != r.len)
+	{
+		Fail(&r, "extra data after the JSON value");
+		goto bad;
+	}
+	*pos = r.pos;
+	return 0;
+
+bad:
+	if (err)
+	{
+		err->field = PIN_FIELD_BODY;
+		err->msg = r.error;
+		err->type = "value_error.jsondecode";
+		err->sqlstate = SQLSTATE_INVALID_JSON;
+		err->offset = r.error_pos;
+	}
+	*pos = r.error_pos;
+	return -1;
+}
+
+/* Append to an snprintf-style output: writes what fits, always counts. */
+typedef struct Out
+{
+	char *buf;
+	size_t cap;
+	size_t n;
+} Out;
+
+static void
+OutBytes(Out *o, const char *s, size_t len)
+{
+	if (o->n < o->cap)
+	{
+		size_t room = o->cap - o->n;
+
+		memcpy(o->buf + o->n, s, len < room ? len : room);
+	}
+	o->n += len;
+}
+
+static void
+OutStr(Out *o, const char *s)
+{
+	OutBytes(o, s, strlen(s));
+}
+
+static void
+OutQuoted(Out *o, const char *s, size_t len)
+{
+	size_t need;
+
+	OutBytes(o, "\"", 1);
+	need = JsonEscape(s, len, o->n < o->cap ? o->buf + o->n : NULL, o->n < o->cap ? o->cap - o->n : 0);
+	o->n += need;
+	OutBytes(o, "\"", 1);
+}
+
+static void
+OutTerminate(Out *o)
+{
+	if (o->cap > 0)
+		o->buf[o->n < o->cap ? o->n : o->cap - 1] = '\0';
+}
+
+size_t
+JsonEscape(const char *s, size_t len, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+		char esc[6];
+		size_t k = 0;
+
+		if (c == '"' || c == '\\')
+		{
+			esc[0] = '\\';
+			esc[1] = (char) c;
+			k = 2;
+		}
+		else if (c == '\n')
+			k = (size_t) (memcpy(esc, "\\n", 2), 2);
+		else if (c == '\r')
+			k = (size_t) (memcpy(esc, "\\r", 2), 2);
+		else if (c == '\t')
+			k = (size_t) (memcpy(esc, "\\t", 2), 2);
+		else if (c < 0x20 || c == 0x7f)
+		{
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			k = 6;
+		}
+		else
+		{
+			if (n < cap)
+				out[n] = (char) c;
+			n++;
+			continue;
+		}
+		for (size_t j = 0; j < k; j++, n++)
+			if (n < cap)
+				out[n] = esc[j];
+	}
+	return n;
+}
+
+size_t
+PinRecordToJson(const PinRecord *rec, char *out, size_t cap)
+{
+	Out o = {out, cap, 0};
+	bool first = true;
+
+	OutStr(&o, "{");
+	for (int f = 0; f < PIN_NFIELDS; f++)
+	{
+		if (!rec->present[f])
+			continue;
+		if (!first)
+			OutStr(&o, ", ");
+		first = false;
+		OutQuoted(&o, pin_field_names[f], strlen(pin_field_names[f]));
+		OutStr(&o, ": ");
+		if (PinFieldIsInt((PinField) f))
+			OutBytes(&o, rec->str[f], rec->len[f]);
+		else
+			OutQuoted(&o, rec->str[f], rec->len[f]);
+	}
+	OutStr(&o, "}");
+	OutTerminate(&o);
+	return o.n;
+}
+
+size_t
+PinErrorsToJson(const PinRecord *rec, char *out, size_t cap)
+{
+	Out o = {out, cap, 0};
+
+	OutStr(&o, "{\"detail\": [");
+	for (int i = 0; i < rec->nerrors; i++)
+	{
+		const PinError *e = &rec->errors[i];
+
+		if (i > 0)
+			OutStr(&o, ", ");
+		OutStr(&o, "{\"loc\": [\"body\"");
+		if (e->field != PIN_FIELD_BODY)
+		{
+			OutStr(&o, ", ");
+			OutQuoted(&o, pin_field_names[e->field], strlen(pin_field_names[e->field]));
+		}
+		OutStr(&o, "], \"msg\": ");
+		OutQuoted(&o, e->msg, strlen(e->msg));
+		OutStr(&o, ", \"type\": ");
+		OutQuoted(&o, e->type, strlen(e->type));
+		OutStr(&o, "}");
+	}
+	OutStr(&o, "]}");
+	OutTerminate(&o);
+	return o.n;
+}

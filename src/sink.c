@@ -1,0 +1,544 @@
+/*
+ * sink.c — the one write path into the pipeline's tables (see sink.h).
+ *
+ * A batch: parse and clean every message (pure C, no database work); write the
+ * accepted ones to raw_pins and pins with COPY-style multi-inserts inside a
+ * subtransaction; if that fails with a record-level error (bad data, a
+ * constraint, a trigger), roll the subtransaction back and bisect until the
+ * failing messages are alone, then dead-letter them; finally add the batch's
+ * per-category counts to category_minute and write the dead letters.
+ *
+ * Runs in the caller's transaction and backend; all memory is in a batch
+ * context deleted at the end, except the per-message error strings, which are
+ * allocated in the caller's context.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "bulk_insert.h"
+#include "clean.h"
+#include "pin_datum.h"
+#include "pin_json.h"
+#include "sink.h"
+
+/* Rows written between flushes (bounds the memory of one insert round). */
+#define SINK_CHUNK 1000
+
+/* category_minute key for pins without a category. */
+#define SINK_NO_CATEGORY "(none)"
+
+typedef struct SinkTables
+{
+	Oid			raw_pins;
+	Oid			raw_pins_seq;
+	Oid			pins;
+	Oid			dead_letters;
+	Oid			dead_letters_seq;
+} SinkTables;
+
+/* Per-category counts of one batch, one row of category_minute. */
+typedef struct SinkAggregate
+{
+	const char *category;
+	size_t		category_len;
+	int64		counts[9];	/* posts … downloaded_posts, in category_minute's order */
+} SinkAggregate;
+
+typedef struct SinkBatch
+{
+	SinkSource	source;
+	SinkMessage *msgs;
+	CleanPin   *pins;			/* cleaned pin of each accepted message */
+	int		   *accepted;		/* indexes into msgs of the messages to insert */
+	SinkTables	tables;
+	Datum		source_datum;
+	TimestampTz received_at;
+	FullTransactionId xact_id;
+	MemoryContext caller_cxt;
+} SinkBatch;
+
+static SPIPlanPtr aggregate_plan = NULL;
+
+const char *
+SinkSourceName(SinkSource source)
+{
+	switch (source)
+	{
+		case SINK_SOURCE_HTTP:
+			return "http";
+		case SINK_SOURCE_KAFKA:
+			return "kafka";
+		default:
+			return "sql";
+	}
+}
+
+/* Find the pinpipe tables; false if the extension's schema or a table is missing. */
+static bool
+SinkLookupTables(SinkTables *t)
+{
+	Oid			nsp = get_namespace_oid("pinpipe", true);
+	AttrNumber	id_att;
+
+	if (!OidIsValid(nsp))
+		return false;
+	t->raw_pins = get_relname_relid("raw_pins", nsp);
+	t->raw_pins_seq = get_relname_relid("raw_pins_id_seq", nsp);
+	t->pins = get_relname_relid("pins", nsp);
+	t->dead_letters = get_relname_relid("dead_letters", nsp);
+	if (!OidIsValid(t->raw_pins) || !OidIsValid(t->raw_pins_seq) || !OidIsValid(t->pins) ||
+		!OidIsValid(t->dead_letters))
+		return false;
+	id_att = get_attnum(t->dead_letters, "id");
+	t->dead_letters_seq = id_att == InvalidAttrNumber ? InvalidOid :
+		getIdentitySequence(t->dead_letters, id_att, true);
+	return OidIsValid(t->dead_letters_seq);
+}
+
+bool
+SinkReady(void)
+{
+	SinkTables	t;
+
+	return OidIsValid(get_extension_oid("pinpipe", true)) && SinkLookupTables(&t);
+}
+
+/* Errors that belong to a record (retrying it cannot help), as opposed to the database's state. */
+static bool
+SinkErrorIsRecordLevel(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_DATA_EXCEPTION:	/* 22 */
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:	/* 23 */
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:	/* 54 */
+		case ERRCODE_PLPGSQL_ERROR:	/* P0: RAISE in a trigger */
+		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:	/* 44 */
+		case ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION:	/* 27 */
+		case ERRCODE_EXTERNAL_ROUTINE_EXCEPTION:	/* 38 */
+		case ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION: /* 39 */
+		case ERRCODE_SQL_ROUTINE_EXCEPTION: /* 2F */
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* Text Datum of a possibly-NULL C string. */
+static Datum
+OptionalText(const char *s, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* Write messages accepted[lo..hi) to raw_pins and pins. */
+static void
+SinkInsertRows(SinkBatch *b, int lo, int hi)
+{
+	BulkWriter *raw = BulkWriterOpen(b->tables.raw_pins, SINK_CHUNK);
+	BulkWriter *pins = BulkWriterOpen(b->tables.pins, SINK_CHUNK);
+	int			raw_natts = BulkWriterNatts(raw);
+	int			pins_natts = BulkWriterNatts(pins);
+	Datum	   *rv = palloc(sizeof(Datum) * raw_natts);
+	bool	   *rn = palloc(sizeof(bool) * raw_natts);
+	Datum	   *pv = palloc(sizeof(Datum) * pins_natts);
+	bool	   *pn = palloc(sizeof(bool) * pins_natts);
+	int			r_id = BulkWriterColumn(raw, "id"),
+				r_received = BulkWriterColumn(raw, "received_at"),
+				r_xact = BulkWriterColumn(raw, "xact_id"),
+				r_source = BulkWriterColumn(raw, "source"),
+				r_topic = BulkWriterColumn(raw, "topic"),
+				r_partition = BulkWriterColumn(raw, "partition"),
+				r_offset = BulkWriterColumn(raw, "offset"),
+				r_payload = BulkWriterColumn(raw, "payload");
+	int			p_raw = BulkWriterColumn(pins, "raw_id"),
+				p_received = BulkWriterColumn(pins, "received_at"),
+				p_source = BulkWriterColumn(pins, "source"),
+				p_topic = BulkWriterColumn(pins, "topic"),
+				p_partition = BulkWriterColumn(pins, "partition"),
+				p_offset = BulkWriterColumn(pins, "offset");
+	int			p_clean[PIN_DATUM_NCOLS];
+	MemoryContext rows_cxt = AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink rows",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+
+	for (int c = 0; c < PIN_DATUM_NCOLS; c++)
+		p_clean[c] = BulkWriterColumn(pins, pin_datum_columns[c]);
+
+	old = MemoryContextSwitchTo(rows_cxt);
+	for (int k = lo; k < hi; k++)
+	{
+		SinkMessage *m = &b->msgs[b->accepted[k]];
+		Datum		clean_values[PIN_DATUM_NCOLS];
+		bool		clean_nulls[PIN_DATUM_NCOLS];
+		int64		id = nextval_internal(b->tables.raw_pins_seq, false);
+		bool		kafka = m->topic != NULL;
+
+		memset(rn, true, sizeof(bool) * raw_natts);
+		rv[r_id] = Int64GetDatum(id);
+		rv[r_received] = TimestampTzGetDatum(b->received_at);
+		rv[r_xact] = FullTransactionIdGetDatum(b->xact_id);
+		rv[r_source] = b->source_datum;
+		rv[r_topic] = OptionalText(m->topic, &rn[r_topic]);
+		rv[r_partition] = Int32GetDatum(m->partition);
+		rv[r_offset] = Int64GetDatum(m->offset);
+		rv[r_payload] = PointerGetDatum(cstring_to_text_with_len(m->data, (int) m->len));
+		rn[r_id] = rn[r_received] = rn[r_xact] = rn[r_source] = rn[r_payload] = false;
+		rn[r_partition] = rn[r_offset] = !kafka;
+		BulkWriterAdd(raw, rv, rn);
+
+		memset(pn, true, sizeof(bool) * pins_natts);
+		PinDatumsFromClean(&b->pins[b->accepted[k]], clean_values, clean_nulls);
+		for (int c = 0; c < PIN_DATUM_NCOLS; c++)
+		{
+			pv[p_clean[c]] = clean_values[c];
+			pn[p_clean[c]] = clean_nulls[c];
+		}
+		pv[p_raw] = Int64GetDatum(id);
+		pv[p_received] = rv[r_received];
+		pv[p_source] = rv[r_source];
+		pv[p_topic] = rv[r_topic];
+		pv[p_partition] = rv[r_partition];
+		pv[p_offset] = rv[r_offset];
+		pn[p_raw] = pn[p_received] = pn[p_source] = false;
+		pn[p_topic] = rn[r_topic];
+		pn[p_partition] = pn[p_offset] = !kafka;
+		BulkWriterAdd(pins, pv, pn);
+
+		if ((k - lo + 1) % SINK_CHUNK == 0)
+		{
+			BulkWriterFlush(raw);
+			BulkWriterFlush(pins);
+			MemoryContextReset(rows_cxt);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	BulkWriterClose(raw);
+	BulkWriterClose(pins);
+	MemoryContextDelete(rows_cxt);
+}
+
+/* Mark message i dead-lettered with an error (strings copied to the caller's context). */
+static void
+SinkReject(SinkBatch *b, SinkMessage *m, const char *error, const char *field, const char *sqlstate)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->caller_cxt);
+
+	m->outcome = SINK_DEAD_LETTERED;
+	m->error = pstrdup(error);
+	m->field = field ? pstrdup(field) : NULL;
+	m->sqlstate = pstrdup(sqlstate);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Insert accepted[lo..hi) in a subtransaction; on a record-level error, bisect
+ * until each failing message is alone and dead-letter it. Other errors propagate.
+ */
+static void
+SinkInsertRange(SinkBatch *b, int lo, int hi)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	if (lo >= hi)
+		return;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SinkInsertRows(b, lo, hi);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+
+	if (edata == NULL)
+	{
+		for (int k = lo; k < hi; k++)
+			b->msgs[b->accepted[k]].outcome = SINK_ACCEPTED;
+		return;
+	}
+	if (!SinkErrorIsRecordLevel(edata->sqlerrcode))
+		ReThrowError(edata);
+	if (hi - lo == 1)
+	{
+		SinkReject(b, &b->msgs[b->accepted[lo]], edata->message, edata->column_name,
+				   unpack_sql_state(edata->sqlerrcode));
+		return;
+	}
+	FreeErrorData(edata);
+	SinkInsertRange(b, lo, lo + (hi - lo) / 2);
+	SinkInsertRange(b, lo + (hi - lo) / 2, hi);
+}
+
+/* Add one accepted pin to its category's counts. */
+static void
+SinkCount(SinkAggregate *aggs, int *naggs, const CleanPin *p)
+{
+	const char *cat = p->category.ptr ? p->category.ptr : SINK_NO_CATEGORY;
+	size_t		len = p->category.ptr ? p->category.len : strlen(SINK_NO_CATEGORY);
+	SinkAggregate *a = NULL;
+	CleanText	media = p->is_image_or_video;
+
+	for (int i = 0; i < *naggs; i++)
+		if (aggs[i].category_len == len && memcmp(aggs[i].category, cat, len) == 0)
+		{
+			a = &aggs[i];
+			break;
+		}
+	if (a == NULL)
+	{
+		a = &aggs[(*naggs)++];
+		memset(a, 0, sizeof(*a));
+		a->category = cat;
+		a->category_len = len;
+	}
+	a->counts[0]++;
+	if (p->error_mask != 0)
+		a->counts[1]++;
+	if (!p->follower_count_null)
+	{
+		a->counts[2] += p->follower_count;
+		a->counts[3]++;
+	}
+	if (media.ptr && media.len == 5 && memcmp(media.ptr, "image", 5) == 0)
+		a->counts[4]++;
+	else if (media.ptr && media.len == 5 && memcmp(media.ptr, "video", 5) == 0)
+		a->counts[5]++;
+	else if (media.ptr && media.len >= 11 && memcmp(media.ptr, "multi-video", 11) == 0)
+		a->counts[6]++;
+	else
+		a->counts[7]++;
+	if (p->downloaded != 0)
+		a->counts[8]++;
+}
+
+static int
+SinkAggregateCompare(const void *x, const void *y)
+{
+	const SinkAggregate *a = x, *b = y;
+	int			c = memcmp(a->category, b->category, Min(a->category_len, b->category_len));
+
+	if (c != 0)
+		return c;
+	return (a->category_len > b->category_len) - (a->category_len < b->category_len);
+}
+
+/*
+ * Add the batch's counts to category_minute (minute = transaction start, UTC).
+ * Rows are upserted in category order, so concurrent writers cannot deadlock.
+ */
+static void
+SinkWriteAggregates(SinkBatch *b, int nmsgs)
+{
+	SinkAggregate *aggs = palloc(sizeof(SinkAggregate) * Max(nmsgs, 1));
+	int			naggs = 0;
+	TimestampTz minute = b->received_at - (b->received_at % USECS_PER_MINUTE);
+	Oid			types[11] = {TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+
+	for (int i = 0; i < nmsgs; i++)
+		if (b->msgs[i].outcome == SINK_ACCEPTED)
+			SinkCount(aggs, &naggs, &b->pins[i]);
+	if (naggs == 0)
+		return;
+	qsort(aggs, naggs, sizeof(SinkAggregate), SinkAggregateCompare);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (aggregate_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(
+									   "INSERT INTO pinpipe.category_minute AS c (minute, category, posts, error_posts,"
+									   " follower_sum, follower_known, image_posts, video_posts, story_posts,"
+									   " other_media_posts, downloaded_posts)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+									   " ON CONFLICT (minute, category) DO UPDATE SET"
+									   " posts = c.posts + EXCLUDED.posts,"
+									   " error_posts = c.error_posts + EXCLUDED.error_posts,"
+									   " follower_sum = c.follower_sum + EXCLUDED.follower_sum,"
+									   " follower_known = c.follower_known + EXCLUDED.follower_known,"
+									   " image_posts = c.image_posts + EXCLUDED.image_posts,"
+									   " video_posts = c.video_posts + EXCLUDED.video_posts,"
+									   " story_posts = c.story_posts + EXCLUDED.story_posts,"
+									   " other_media_posts = c.other_media_posts + EXCLUDED.other_media_posts,"
+									   " downloaded_posts = c.downloaded_posts + EXCLUDED.downloaded_posts",
+									   11, types);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the category_minute upsert: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		aggregate_plan = plan;
+	}
+	for (int i = 0; i < naggs; i++)
+	{
+		Datum		values[11];
+		int			rc;
+
+		values[0] = TimestampTzGetDatum(minute);
+		values[1] = PointerGetDatum(cstring_to_text_with_len(aggs[i].category,
+															 (int) aggs[i].category_len));
+		for (int c = 0; c < 9; c++)
+			values[2 + c] = Int64GetDatum(aggs[i].counts[c]);
+		rc = SPI_execute_plan(aggregate_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "category_minute upsert failed: %s", SPI_result_code_string(rc));
+	}
+	SPI_finish();
+}
+
+/* Write a dead letter for every rejected message. */
+static void
+SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
+{
+	BulkWriter *w = NULL;
+	int			natts = 0;
+	Datum	   *v = NULL;
+	bool	   *n = NULL;
+	int			c_id = 0, c_received = 0, c_source = 0, c_topic = 0, c_partition = 0, c_offset = 0,
+				c_payload = 0, c_bytes = 0, c_error = 0, c_field = 0, c_sqlstate = 0;
+
+	for (int i = 0; i < nmsgs; i++)
+	{
+		SinkMessage *m = &b->msgs[i];
+		bool		is_text;
+
+		if (m->outcome != SINK_DEAD_LETTERED)
+			continue;
+		if (w == NULL)
+		{
+			w = BulkWriterOpen(b->tables.dead_letters, 100);
+			natts = BulkWriterNatts(w);
+			v = palloc(sizeof(Datum) * natts);
+			n = palloc(sizeof(bool) * natts);
+			c_id = BulkWriterColumn(w, "id");
+			c_received = BulkWriterColumn(w, "received_at");
+			c_source = BulkWriterColumn(w, "source");
+			c_topic = BulkWriterColumn(w, "topic");
+			c_partition = BulkWriterColumn(w, "partition");
+			c_offset = BulkWriterColumn(w, "offset");
+			c_payload = BulkWriterColumn(w, "payload");
+			c_bytes = BulkWriterColumn(w, "payload_bytes");
+			c_error = BulkWriterColumn(w, "error");
+			c_field = BulkWriterColumn(w, "field");
+			c_sqlstate = BulkWriterColumn(w, "sqlstate");
+		}
+		memset(n, true, sizeof(bool) * natts);
+		is_text = Utf8Valid(m->data, m->len) && memchr(m->data, '\0', m->len) == NULL;
+		v[c_id] = Int64GetDatum(nextval_internal(b->tables.dead_letters_seq, false));
+		v[c_received] = TimestampTzGetDatum(b->received_at);
+		v[c_source] = b->source_datum;
+		v[c_topic] = OptionalText(m->topic, &n[c_topic]);
+		v[c_partition] = Int32GetDatum(m->partition);
+		v[c_offset] = Int64GetDatum(m->offset);
+		if (is_text)
+			v[c_payload] = PointerGetDatum(cstring_to_text_with_len(m->data, (int) m->len));
+		else
+		{
+			bytea	   *bytes = palloc(VARHDRSZ + m->len);
+
+			SET_VARSIZE(bytes, VARHDRSZ + m->len);
+			memcpy(VARDATA(bytes), m->data, m->len);
+			v[c_bytes] = PointerGetDatum(bytes);
+		}
+		v[c_error] = CStringGetTextDatum(m->error);
+		v[c_field] = OptionalText(m->field, &n[c_field]);
+		v[c_sqlstate] = CStringGetTextDatum(m->sqlstate);
+		n[c_id] = n[c_received] = n[c_source] = n[c_error] = n[c_sqlstate] = false;
+		n[c_partition] = n[c_offset] = m->topic == NULL;
+		n[c_payload] = !is_text;
+		n[c_bytes] = is_text;
+		BulkWriterAdd(w, v, n);
+	}
+	if (w)
+		BulkWriterClose(w);
+}
+
+void
+SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *counts)
+{
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink batch",
+													ALLOCSET_DEFAULT_SIZES);
+	MemoryContext caller_cxt = MemoryContextSwitchTo(batch_cxt);
+	SinkBatch	b;
+	int			naccepted = 0;
+
+	memset(&b, 0, sizeof(b));
+	if (!SinkLookupTables(&b.tables))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the pinpipe extension is not installed in database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errhint("Run CREATE EXTENSION pinpipe in that database.")));
+	b.source = source;
+	b.msgs = msgs;
+	b.caller_cxt = caller_cxt;
+	b.pins = palloc(sizeof(CleanPin) * Max(nmsgs, 1));
+	b.accepted = palloc(sizeof(int) * Max(nmsgs, 1));
+	b.source_datum = CStringGetTextDatum(SinkSourceName(source));
+	b.received_at = GetCurrentTransactionStartTimestamp();
+	b.xact_id = GetTopFullTransactionId();
+
+	/* 1. Parse and clean: no database work, so a bad message costs nothing else. */
+	for (int i = 0; i < nmsgs; i++)
+	{
+		SinkMessage *m = &msgs[i];
+		PinRecord	rec;
+		PinParseResult r;
+
+		m->outcome = SINK_PENDING;
+		m->error = m->field = m->sqlstate = NULL;
+		r = PinParse(m->data, m->len, &rec, palloc(PIN_SCRATCH_SIZE(m->len)));
+		if (r != PIN_OK)
+		{
+			SinkReject(&b, m, PinErrorsText(&rec, r), PinErrorsField(&rec), PinErrorsSqlstate(&rec));
+			continue;
+		}
+		CleanPinRecord(&rec, &b.pins[i]);
+		b.accepted[naccepted++] = i;
+	}
+
+	/* 2. Raw log and cleaned rows; poison records isolated by bisection. */
+	SinkInsertRange(&b, 0, naccepted);
+
+	/* 3. Live aggregates and dead letters. */
+	SinkWriteAggregates(&b, nmsgs);
+	SinkWriteDeadLetters(&b, nmsgs);
+
+	for (int i = 0; i < nmsgs; i++)
+	{
+		if (msgs[i].outcome == SINK_ACCEPTED)
+			counts->accepted++;
+		else if (msgs[i].outcome == SINK_DEAD_LETTERED)
+			counts->dead_lettered++;
+	}
+	MemoryContextSwitchTo(caller_cxt);
+	MemoryContextDelete(batch_cxt);
+}
