@@ -11,6 +11,8 @@
 #include "miscadmin.h"
 
 #include "guc.h"
+#include "kafka_consumer.h"
+#include "worker_status.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,4 +27,6 @@ _PG_init(void)
 		return;
 
 	/* Workers and their shared memory: registered by the worker modules. */
+	WorkerStatusInit();
+	ConsumerInit();
 }
