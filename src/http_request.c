@@ -92,20 +92,27 @@ BufPrintf(HttpBuf *b, const char *fmt, ...)
 	BufAppend(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
 }
 
+/* Append a NUL-terminated string. */
+static void
+BufPuts(HttpBuf *b, const char *s)
+{
+	BufAppend(b, s, strlen(s));
+}
+
 /* Append s as a JSON string literal (with quotes). */
 static void
 BufJsonString(HttpBuf *b, const char *s, size_t n)
 {
 	size_t		need = JsonEscape(s, n, NULL, 0);
 
-	BufAppend(b, "\"", 1);
+	BufPuts(b, "\"");
 	if (BufReserve(b, need))
 	{
 		JsonEscape(s, n, b->data + b->len, need + 1);
 		b->len += need;
 		b->data[b->len] = '\0';
 	}
-	BufAppend(b, "\"", 1);
+	BufPuts(b, "\"");
 }
 
 double
@@ -172,6 +179,9 @@ HttpSetAnswer(HttpRequest *req, int status, char *body, size_t len, const char *
 	req->resp_type = type;
 }
 
+static void HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+			__attribute__((format(printf, 3, 4)));
+
 /* Set a {"detail": "..."} answer (FastAPI's shape for non-validation errors). */
 static void
 HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
@@ -183,9 +193,9 @@ HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	BufAppend(&b, "{\"detail\":", 10);
+	BufPuts(&b, "{\"detail\":");
 	BufJsonString(&b, msg, strlen(msg));
-	BufAppend(&b, "}", 1);
+	BufPuts(&b, "}");
 	if (b.oom)
 	{
 		free(b.data);
@@ -290,14 +300,14 @@ HttpBadBody(HttpRequest *req, const char *msg, const char *type, long offset)
 {
 	HttpBuf		b = {0};
 
-	BufAppend(&b, "{\"detail\":[{\"loc\":[\"body\"", 24);
+	BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
 	if (offset >= 0)
 		BufPrintf(&b, ",%ld", offset);
-	BufAppend(&b, "],\"msg\":", 8);
+	BufPuts(&b, "],\"msg\":");
 	BufJsonString(&b, msg, strlen(msg));
-	BufAppend(&b, ",\"type\":", 8);
+	BufPuts(&b, ",\"type\":");
 	BufJsonString(&b, type, strlen(type));
-	BufAppend(&b, "}]}", 3);
+	BufPuts(&b, "}]}");
 	if (b.oom)
 	{
 		free(b.data);
@@ -360,7 +370,7 @@ HttpProcessPin(HttpRequest *req)
 		size_t		len = 0;
 		char	   *json = HttpErrorsJson(&len);
 
-		HttpSetAnswer(req, r == PIN_BAD_JSON ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_UNPROCESSABLE_ENTITY,
+		HttpSetAnswer(req, r == PIN_BAD_JSON ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_UNPROCESSABLE_CONTENT,
 					  json, json ? len : 0, "application/json");
 		if (r == PIN_INVALID)
 			MetricsPins(0, 1, 0);
@@ -508,7 +518,7 @@ HttpProcessHealthz(HttpRequest *req)
 	{
 		BufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
 		BufJsonString(&b, problem, strlen(problem));
-		BufAppend(&b, "}", 1);
+		BufPuts(&b, "}");
 		req->retry_after = 1;
 	}
 	HttpSetAnswer(req, problem ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, b.data,
@@ -653,16 +663,6 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 		*con_cls = req;
 		if (!HttpCheckHeaders(req, method))
 			return HttpQueueAnswer(req);
-		if (req->endpoint == HTTP_EP_HEALTHZ)
-		{
-			HttpProcessHealthz(req);
-			return HttpQueueAnswer(req);
-		}
-		if (req->endpoint == HTTP_EP_METRICS)
-		{
-			HttpProcessMetrics(req);
-			return HttpQueueAnswer(req);
-		}
 		return MHD_YES;
 	}
 	if (req->answered)
@@ -684,7 +684,11 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 		return HttpQueueAnswer(req);
 	if (req->suspended || req->pending > 0)
 		return MHD_YES;			/* cannot happen: MHD does not call a suspended request */
-	if (req->too_large)
+	if (req->endpoint == HTTP_EP_HEALTHZ)
+		HttpProcessHealthz(req);
+	else if (req->endpoint == HTTP_EP_METRICS)
+		HttpProcessMetrics(req);
+	else if (req->too_large)
 		HttpSetDetail(req, MHD_HTTP_CONTENT_TOO_LARGE,
 					  "request body exceeds pinpipe.http_max_body (%d bytes)", pinpipe_http_max_body);
 	else if (req->endpoint == HTTP_EP_PIN)
@@ -753,9 +757,9 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 		HttpBuf		b = {0};
 
 		/* dead-lettered at insert time: say why, in FastAPI's error shape */
-		BufAppend(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":", 33);
+		BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
 		BufJsonString(&b, reason, strlen(reason));
-		BufAppend(&b, ",\"type\":\"value_error.dead_letter\"}]}", 36);
+		BufPuts(&b, ",\"type\":\"value_error.dead_letter\"}]}");
 		rec->detail = b.oom ? NULL : b.data;
 		if (b.oom)
 			free(b.data);
@@ -772,22 +776,24 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 	}
 }
 
-/* The "detail" array inside a {"detail":[...]} text, or the whole text. */
+/* The "detail" array inside a {"detail": [...]} text, or the whole text. */
 static void
 BufDetailArray(HttpBuf *b, const char *detail)
 {
-	size_t		n;
+	const char *open;
+	const char *close;
 
 	if (detail == NULL)
 	{
-		BufAppend(b, "[]", 2);
+		BufPuts(b, "[]");
 		return;
 	}
-	n = strlen(detail);
-	if (n > 11 && strncmp(detail, "{\"detail\":", 10) == 0 && detail[n - 1] == '}')
-		BufAppend(b, detail + 10, n - 11);
+	open = strchr(detail, '[');
+	close = strrchr(detail, ']');
+	if (strncmp(detail, "{\"detail\":", 10) == 0 && open && close && close > open)
+		BufAppend(b, open, (size_t) (close - open + 1));
 	else
-		BufAppend(b, detail, n);
+		BufAppend(b, detail, strlen(detail));
 }
 
 void
@@ -829,7 +835,7 @@ HttpRequestFinish(HttpRequest *req)
 		}
 		else
 		{
-			HttpSetAnswer(req, MHD_HTTP_UNPROCESSABLE_ENTITY, rec->detail,
+			HttpSetAnswer(req, MHD_HTTP_UNPROCESSABLE_CONTENT, rec->detail,
 						  rec->detail ? strlen(rec->detail) : 0, "application/json");
 			rec->detail = NULL;
 		}
@@ -845,10 +851,10 @@ HttpRequestFinish(HttpRequest *req)
 			continue;
 		BufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
 		BufDetailArray(&b, rec->detail);
-		BufAppend(&b, "}", 1);
+		BufPuts(&b, "}");
 		first = 0;
 	}
-	BufAppend(&b, "]}", 2);
+	BufPuts(&b, "]}");
 	if (b.oom)
 	{
 		free(b.data);

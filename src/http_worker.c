@@ -292,7 +292,7 @@ static void
 HttpEmbeddedFlush(void)
 {
 	HttpRequest *head = queue_head;
-	int			n = 0;
+	volatile int n = 0;
 	int			k = 0;
 	SinkMessage *msgs;
 	HttpRecord **recs;
