@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 
 HP=$(pp_free_port)
 pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.consumer_workers = 0" \
-	"pinpipe.http_max_body = 1048576" "pinpipe.http_timeout = 3"
+	"pinpipe.http_max_body = 1048576" "pinpipe.http_timeout = 3" || { fail "cluster did not start"; pp_done; }
 H=http://127.0.0.1:$HP
 T=$(mktemp -d /tmp/pinpipe-http.XXXXXX)
 pp_cleanup "rm -rf '$T'"

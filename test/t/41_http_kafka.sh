@@ -22,7 +22,7 @@ BOOT=$(head -n 1 "$T/broker.out")
 
 HP=$(pp_free_port)
 pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.kafka_brokers = '$BOOT'" \
-	"pinpipe.consumer_workers = 1" "pinpipe.batch_timeout_ms = 50"
+	"pinpipe.consumer_workers = 1" "pinpipe.batch_timeout_ms = 50" || { fail "cluster did not start"; pp_done; }
 pp_sql "create extension pinpipe" >/dev/null
 H=http://127.0.0.1:$HP
 
