@@ -11,7 +11,7 @@ SUDO=
 PACKAGES=(
 	build-essential clang postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev
-	kcat curl wrk jq prometheus docker-compose
+	kcat curl wrk jq bc prometheus docker-compose
 	python3-fastapi python3-uvicorn python3-confluent-kafka
 )
 

@@ -5,7 +5,8 @@
  * table_multi_insert, then their index entries (unique checks included) are
  * added, as copyfrom.c does. With row triggers, each row goes through BEFORE
  * triggers, a single insert and AFTER triggers. CHECK and NOT NULL constraints
- * are always checked. Everything lives in the memory context current at open.
+ * are always checked. The writer and its slots live in the memory context current
+ * at open; row Datums may live in a shorter one, as long as it outlives the flush.
  */
 #include "postgres.h"
 
@@ -38,6 +39,7 @@ struct BulkWriter
 	bool		row_triggers;	/* BEFORE/AFTER ROW INSERT triggers: one row at a time */
 	bool		check_constraints;
 	bool		has_indexes;
+	MemoryContext cxt;			/* where the writer and its slots live */
 };
 
 BulkWriter *
@@ -48,6 +50,7 @@ BulkWriterOpen(Oid relid, int capacity)
 	AclResult	aclresult;
 	TriggerDesc *trig;
 
+	w->cxt = CurrentMemoryContext;
 	w->rel = table_open(relid, RowExclusiveLock);
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
 	if (aclresult != ACLCHECK_OK)
@@ -148,7 +151,13 @@ BulkWriterAdd(BulkWriter *w, const Datum *values, const bool *nulls)
 	if (w->nslots == w->capacity)
 		BulkWriterFlush(w);
 	if (w->slots[w->nslots] == NULL)
+	{
+		/* slots outlive the caller's per-row memory: they belong to the writer */
+		MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
 		w->slots[w->nslots] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(w->rel));
+		MemoryContextSwitchTo(old);
+	}
 	slot = w->slots[w->nslots];
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);

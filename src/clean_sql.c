@@ -10,6 +10,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #include "clean.h"
 #include "pin_datum.h"
@@ -67,36 +68,98 @@ pinpipe_clean_save_location(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(c.ptr, (int) c.len));
 }
 
-/* Validate and clean one pin given as JSON text; the composite result of clean_pin. */
+/* The composite result of clean_pin for a parsed record. */
 static Datum
-CleanPinDatum(FunctionCallInfo fcinfo, const char *json, size_t len)
+CleanPinResult(FunctionCallInfo fcinfo, const PinRecord *rec, PinParseResult r)
 {
-	TupleDesc	tupdesc;
-	PinRecord	rec;
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	CleanPin	pin;
-	PinParseResult r;
 	Datum		values[PIN_DATUM_NCOLS];
 	bool		nulls[PIN_DATUM_NCOLS];
-	char	   *scratch = palloc(PIN_SCRATCH_SIZE(len));
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "clean_pin must return a composite type");
-	r = PinParse(json, len, &rec, scratch);
+	if (tupdesc == NULL)
+	{
+		/* building the result descriptor is costly: once per query, not per row */
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "clean_pin must return a composite type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(old);
+	}
 	if (r != PIN_OK)
-		PinReportErrors(&rec, r);
-	CleanPinRecord(&rec, &pin);
+		PinReportErrors(rec, r);
+	CleanPinRecord(rec, &pin);
 	PinDatumsFromClean(&pin, values, nulls);
-	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
-/* clean_pin(jsonb) → record */
+/*
+ * A field of a jsonb object as a PinValue: strings are already decoded, numbers
+ * are given as their numeric text.
+ */
+static PinValue
+JsonbFieldValue(Jsonb *jb, const char *name)
+{
+	JsonbValue	buf;
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), &buf);
+	PinValue	pv;
+
+	memset(&pv, 0, sizeof(pv));
+	if (v == NULL)
+		return pv;
+	switch (v->type)
+	{
+		case jbvString:
+			pv.kind = PIN_VALUE_STRING;
+			pv.ptr = v->val.string.val;
+			pv.len = v->val.string.len;
+			break;
+		case jbvNumeric:
+			pv.kind = PIN_VALUE_NUMBER;
+			pv.ptr = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+			pv.len = strlen(pv.ptr);
+			pv.is_integer = strpbrk(pv.ptr, ".eE") == NULL;
+			break;
+		case jbvBool:
+			pv.kind = v->val.boolean ? PIN_VALUE_TRUE : PIN_VALUE_FALSE;
+			break;
+		case jbvNull:
+			pv.kind = PIN_VALUE_NULL;
+			break;
+		default:
+			pv.kind = (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data)) ?
+				PIN_VALUE_OBJECT : PIN_VALUE_ARRAY;
+			break;
+	}
+	return pv;
+}
+
+/* clean_pin(jsonb) → record: reads the fields straight from the jsonb (no re-parse) */
 Datum
 pinpipe_clean_pin(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	char	   *json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	PinRecord	rec;
+	PinParseResult r;
 
-	PG_RETURN_DATUM(CleanPinDatum(fcinfo, json, strlen(json)));
+	if (JB_ROOT_IS_OBJECT(jb))
+	{
+		PinValue	values[PIN_NFIELDS];
+
+		for (int f = 0; f < PIN_NFIELDS; f++)
+			values[f] = JsonbFieldValue(jb, pin_field_names[f]);
+		r = PinValidate(values, &rec, palloc(PIN_SCRATCH_SIZE(0)));
+	}
+	else
+	{
+		/* not an object: let the JSON reader give the usual error */
+		char	   *json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+		r = PinParse(json, strlen(json), &rec, palloc(PIN_SCRATCH_SIZE(strlen(json))));
+	}
+	PG_RETURN_DATUM(CleanPinResult(fcinfo, &rec, r));
 }
 
 /* clean_pin(text) → record: the same over JSON text, e.g. raw_pins.payload */
@@ -104,6 +167,9 @@ Datum
 pinpipe_clean_pin_text(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+	PinRecord	rec;
+	PinParseResult r = PinParse(VARDATA_ANY(t), len, &rec, palloc(PIN_SCRATCH_SIZE(len)));
 
-	PG_RETURN_DATUM(CleanPinDatum(fcinfo, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+	PG_RETURN_DATUM(CleanPinResult(fcinfo, &rec, r));
 }

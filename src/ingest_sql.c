@@ -1,6 +1,7 @@
 /*
- * ingest_sql.c — pinpipe.ingest(jsonb): the SQL entry to the sink, for one pin
- * or a JSON array of pins, in the caller's transaction.
+ * ingest_sql.c — the SQL entries to the sink, in the caller's transaction:
+ * pinpipe.ingest(jsonb) for one pin or a JSON array of pins, and
+ * pinpipe.ingest_text(text) for the same as text, or NDJSON, passed on as is.
  */
 #include "postgres.h"
 
@@ -8,9 +9,11 @@
 #include "funcapi.h"
 #include "utils/jsonb.h"
 
+#include "pin_json.h"
 #include "sink.h"
 
 PG_FUNCTION_INFO_V1(pinpipe_ingest);
+PG_FUNCTION_INFO_V1(pinpipe_ingest_text);
 
 /* Messages handed to the sink at once (bounds memory for huge arrays). */
 #define INGEST_BATCH 5000
@@ -24,18 +27,115 @@ ElementText(JsonbValue *v)
 	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
 }
 
-/* ingest(pins jsonb, OUT accepted bigint, OUT dead_lettered bigint) */
-Datum
-pinpipe_ingest(PG_FUNCTION_ARGS)
+/* The (accepted, dead_lettered) result row. */
+static Datum
+IngestResult(FunctionCallInfo fcinfo, const SinkCounts *counts)
 {
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	SinkCounts	counts = {0, 0};
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ingest must return a composite type");
+	values[0] = Int64GetDatum(counts->accepted);
+	values[1] = Int64GetDatum(counts->dead_lettered);
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
+/* Collects messages and hands them to the sink INGEST_BATCH at a time. */
+typedef struct IngestBuffer
+{
+	SinkMessage msgs[INGEST_BATCH];
+	int			n;
+	SinkCounts	counts;
+} IngestBuffer;
+
+static void
+IngestFlush(IngestBuffer *buf)
+{
+	if (buf->n > 0)
+		SinkWriteBatch(SINK_SOURCE_SQL, buf->msgs, buf->n, &buf->counts);
+	buf->n = 0;
+}
+
+static void
+IngestAdd(IngestBuffer *buf, const char *data, size_t len)
+{
+	memset(&buf->msgs[buf->n], 0, sizeof(SinkMessage));
+	buf->msgs[buf->n].data = data;
+	buf->msgs[buf->n].len = len;
+	if (++buf->n == INGEST_BATCH)
+		IngestFlush(buf);
+}
+
+/*
+ * ingest_text(payload text): a JSON array of pins, one pin, or NDJSON (one pin
+ * per line; blank lines skipped). Every element or line is one message, written
+ * to the raw log exactly as given. A malformed array is an error (nothing of it
+ * is written); a malformed NDJSON line is a dead letter.
+ */
+Datum
+pinpipe_ingest_text(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+	IngestBuffer *buf = palloc(sizeof(IngestBuffer));
+
+	buf->n = 0;
+	buf->counts.accepted = buf->counts.dead_lettered = 0;
+	if (PinJsonIsArray(s, len))
+	{
+		size_t		pos = 0, elen;
+		const char *elem;
+		PinError	err;
+		int			r;
+
+		/* validate the whole array first, so a malformed one writes nothing */
+		while ((r = PinJsonArrayNext(s, len, &pos, &elem, &elen, &err)) == 1)
+			;
+		if (r < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_JSON_TEXT),
+					 errmsg("invalid JSON array of pins: %s", err.msg),
+					 errdetail("The error is at byte %zu of the input.", err.offset)));
+		pos = 0;
+		while (PinJsonArrayNext(s, len, &pos, &elem, &elen, &err) == 1)
+			IngestAdd(buf, elem, elen);
+	}
+	else
+	{
+		const char *p = s, *end = s + len;
+
+		while (p < end)
+		{
+			const char *nl = memchr(p, '\n', end - p);
+			const char *line_end = nl ? nl : end;
+			const char *q = p;
+
+			while (q < line_end && (*q == ' ' || *q == '\t' || *q == '\r'))
+				q++;
+			if (q < line_end)
+			{
+				size_t		n = line_end - p;
+
+				if (n > 0 && p[n - 1] == '\r')
+					n--;
+				IngestAdd(buf, p, n);
+			}
+			p = nl ? nl + 1 : end;
+		}
+	}
+	IngestFlush(buf);
+	PG_RETURN_DATUM(IngestResult(fcinfo, &buf->counts));
+}
+
+/* ingest(pins jsonb, OUT accepted bigint, OUT dead_lettered bigint) */
+Datum
+pinpipe_ingest(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	SinkCounts	counts = {0, 0};
 
 	if (JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
 	{
@@ -73,7 +173,5 @@ pinpipe_ingest(PG_FUNCTION_ARGS)
 		SinkWriteBatch(SINK_SOURCE_SQL, &msg, 1, &counts);
 	}
 
-	values[0] = Int64GetDatum(counts.accepted);
-	values[1] = Int64GetDatum(counts.dead_lettered);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(IngestResult(fcinfo, &counts));
 }

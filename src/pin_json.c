@@ -31,29 +31,6 @@ const char *const pin_field_names[PIN_NFIELDS] = {
 #define SQLSTATE_OUT_OF_RANGE "22003"	   /* numeric_value_out_of_range */
 #define SQLSTATE_UNTRANSLATABLE "22P05"	   /* untranslatable_character */
 
-/* The kind of JSON value seen for a field. */
-typedef enum JsonKind
-{
-	JK_NONE = 0,
-	JK_STRING,
-	JK_NUMBER,
-	JK_TRUE,
-	JK_FALSE,
-	JK_NULL,
-	JK_OBJECT,
-	JK_ARRAY
-} JsonKind;
-
-/* Raw token of a field's value, kept until validation (duplicates: last wins). */
-typedef struct RawValue
-{
-	JsonKind kind;
-	const char *ptr; /* string: between the quotes; number: the literal */
-	size_t len;
-	bool escaped;	  /* string contains backslash escapes */
-	bool is_integer;  /* number without fraction or exponent */
-} RawValue;
-
 typedef struct Reader
 {
 	const char *s;
@@ -63,7 +40,7 @@ typedef struct Reader
 	size_t error_pos;
 } Reader;
 
-static bool ReadValue(Reader *r, int depth, RawValue *out);
+static bool ReadValue(Reader *r, int depth, PinValue *out);
 
 int
 PinFieldLookup(const char *name, size_t len)
@@ -202,14 +179,14 @@ Hex4(const char *s)
  * contents between the quotes.
  */
 static bool
-ReadString(Reader *r, RawValue *out)
+ReadString(Reader *r, PinValue *out)
 {
 	const unsigned char *u = (const unsigned char *) r->s;
 	size_t start;
 
 	r->pos++; /* opening quote */
 	start = r->pos;
-	out->kind = JK_STRING;
+	out->kind = PIN_VALUE_STRING;
 	out->escaped = false;
 	while (r->pos < r->len)
 	{
@@ -282,11 +259,11 @@ IsDigit(char c)
 
 /* Read a number token per the JSON grammar (no NaN, Infinity, leading zeros or '+'). */
 static bool
-ReadNumber(Reader *r, RawValue *out)
+ReadNumber(Reader *r, PinValue *out)
 {
 	size_t start = r->pos;
 
-	out->kind = JK_NUMBER;
+	out->kind = PIN_VALUE_NUMBER;
 	out->is_integer = true;
 	if (r->pos < r->len && r->s[r->pos] == '-')
 		r->pos++;
@@ -323,7 +300,7 @@ ReadNumber(Reader *r, RawValue *out)
 }
 
 static bool
-ReadLiteral(Reader *r, const char *word, JsonKind kind, RawValue *out)
+ReadLiteral(Reader *r, const char *word, PinValueKind kind, PinValue *out)
 {
 	size_t n = strlen(word);
 
@@ -338,16 +315,16 @@ ReadLiteral(Reader *r, const char *word, JsonKind kind, RawValue *out)
 
 /* Read (and validate) an array or object; only its kind is kept. */
 static bool
-ReadContainer(Reader *r, int depth, RawValue *out)
+ReadContainer(Reader *r, int depth, PinValue *out)
 {
 	char open = r->s[r->pos];
 	char close = open == '{' ? '}' : ']';
-	RawValue ignored;
+	PinValue ignored;
 	bool first = true;
 
 	if (depth >= PIN_JSON_MAX_DEPTH)
 		return Fail(r, "nesting too deep");
-	out->kind = open == '{' ? JK_OBJECT : JK_ARRAY;
+	out->kind = open == '{' ? PIN_VALUE_OBJECT : PIN_VALUE_ARRAY;
 	out->ptr = r->s + r->pos;
 	r->pos++;
 	for (;;)
@@ -393,7 +370,7 @@ ReadContainer(Reader *r, int depth, RawValue *out)
 
 /* Read any JSON value at r->pos (leading white space allowed). */
 static bool
-ReadValue(Reader *r, int depth, RawValue *out)
+ReadValue(Reader *r, int depth, PinValue *out)
 {
 	SkipSpace(r);
 	if (r->pos >= r->len)
@@ -406,11 +383,11 @@ ReadValue(Reader *r, int depth, RawValue *out)
 		case '[':
 			return ReadContainer(r, depth, out);
 		case 't':
-			return ReadLiteral(r, "true", JK_TRUE, out);
+			return ReadLiteral(r, "true", PIN_VALUE_TRUE, out);
 		case 'f':
-			return ReadLiteral(r, "false", JK_FALSE, out);
+			return ReadLiteral(r, "false", PIN_VALUE_FALSE, out);
 		case 'n':
-			return ReadLiteral(r, "null", JK_NULL, out);
+			return ReadLiteral(r, "null", PIN_VALUE_NULL, out);
 		default:
 			if (r->s[r->pos] == '-' || IsDigit(r->s[r->pos]))
 				return ReadNumber(r, out);
@@ -646,22 +623,22 @@ PythonIntFromString(const char *s, size_t len, int64_t *out, bool *overflow)
 
 /* Validate/coerce an int field (pydantic v1 int_validator), bounded to int4. */
 static void
-CoerceInt(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
+CoerceInt(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 {
 	int64_t n = 0;
 	bool overflow = false;
 
 	switch (v->kind)
 	{
-		case JK_NULL:
+		case PIN_VALUE_NULL:
 			AddError(rec, f, "none is not an allowed value", "type_error.none.not_allowed",
 					 SQLSTATE_NULL);
 			return;
-		case JK_TRUE:
-		case JK_FALSE:
-			n = v->kind == JK_TRUE;
+		case PIN_VALUE_TRUE:
+		case PIN_VALUE_FALSE:
+			n = v->kind == PIN_VALUE_TRUE;
 			break;
-		case JK_NUMBER:
+		case PIN_VALUE_NUMBER:
 			if (v->is_integer)
 			{
 				if (!PythonIntFromString(v->ptr, v->len, &n, &overflow))
@@ -689,7 +666,7 @@ CoerceInt(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
 					n = (int64_t) d;
 			}
 			break;
-		case JK_STRING:
+		case PIN_VALUE_STRING:
 			{
 				char *buf = *scratch;
 				size_t l = v->escaped ? DecodeString(v->ptr, v->len, buf) : v->len;
@@ -728,11 +705,11 @@ CoerceInt(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
 
 /* Validate/coerce a str field (pydantic v1 str_validator). */
 static void
-CoerceStr(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
+CoerceStr(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 {
 	switch (v->kind)
 	{
-		case JK_STRING:
+		case PIN_VALUE_STRING:
 			if (v->escaped)
 			{
 				rec->str[f] = *scratch;
@@ -751,7 +728,7 @@ CoerceStr(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
 				rec->len[f] = v->len;
 			}
 			break;
-		case JK_NUMBER:
+		case PIN_VALUE_NUMBER:
 			if (v->is_integer)
 			{
 				/* JSON integers are canonical Python ints, except "-0" */
@@ -778,15 +755,15 @@ CoerceStr(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
 				*scratch += rec->len[f] + 1;
 			}
 			break;
-		case JK_TRUE:
+		case PIN_VALUE_TRUE:
 			rec->str[f] = "True";
 			rec->len[f] = 4;
 			break;
-		case JK_FALSE:
+		case PIN_VALUE_FALSE:
 			rec->str[f] = "False";
 			rec->len[f] = 5;
 			break;
-		case JK_NULL:
+		case PIN_VALUE_NULL:
 			AddError(rec, f, "none is not an allowed value", "type_error.none.not_allowed",
 					 SQLSTATE_NULL);
 			return;
@@ -805,7 +782,7 @@ CoerceStr(PinRecord *rec, PinField f, const RawValue *v, char **scratch)
 
 /* Decode a key into buf (keys longer than the buffer cannot be ours). */
 static int
-KeyField(const RawValue *key)
+KeyField(const PinValue *key)
 {
 	char buf[64];
 	size_t l;
@@ -819,10 +796,35 @@ KeyField(const RawValue *key)
 }
 
 PinParseResult
+PinValidate(const PinValue values[PIN_NFIELDS], PinRecord *rec, char *scratch)
+{
+	memset(rec, 0, sizeof(*rec));
+	/* Validation, in model field order (the order pydantic reports errors in). */
+	for (int f = 0; f < PIN_NFIELDS; f++)
+	{
+		if (values[f].kind == PIN_VALUE_NONE)
+		{
+			if (!PinFieldIsOptional((PinField) f))
+				AddError(rec, f, "field required", "value_error.missing", SQLSTATE_MISSING);
+			continue;
+		}
+		if (PinFieldIsOptional((PinField) f) && values[f].kind == PIN_VALUE_NULL)
+			continue; /* Optional[str]: null is the same as absent */
+		rec->present[f] = true;
+		if (PinFieldIsInt((PinField) f))
+			CoerceInt(rec, (PinField) f, &values[f], &scratch);
+		else
+			CoerceStr(rec, (PinField) f, &values[f], &scratch);
+	}
+	return rec->nerrors == 0 ? PIN_OK : PIN_INVALID;
+
+}
+
+PinParseResult
 PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
 {
 	Reader r = {json, len, 0, NULL, 0};
-	RawValue values[PIN_NFIELDS];
+	PinValue values[PIN_NFIELDS];
 	bool first = true;
 
 	memset(rec, 0, sizeof(*rec));
@@ -830,7 +832,7 @@ PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
 	SkipSpace(&r);
 	if (r.pos < r.len && r.s[r.pos] != '{')
 	{
-		RawValue top;
+		PinValue top;
 
 		/* valid JSON that is not an object is a validation error, like pydantic's */
 		if (ReadValue(&r, 0, &top))
@@ -854,7 +856,7 @@ PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
 	r.pos++;
 	for (;;)
 	{
-		RawValue key, value;
+		PinValue key, value;
 		int field;
 
 		SkipSpace(&r);
@@ -911,24 +913,7 @@ PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
 		goto bad_json;
 	}
 
-	/* Validation, in model field order (the order pydantic reports errors in). */
-	for (int f = 0; f < PIN_NFIELDS; f++)
-	{
-		if (values[f].kind == JK_NONE)
-		{
-			if (!PinFieldIsOptional((PinField) f))
-				AddError(rec, f, "field required", "value_error.missing", SQLSTATE_MISSING);
-			continue;
-		}
-		if (PinFieldIsOptional((PinField) f) && values[f].kind == JK_NULL)
-			continue; /* Optional[str]: null is the same as absent */
-		rec->present[f] = true;
-		if (PinFieldIsInt((PinField) f))
-			CoerceInt(rec, (PinField) f, &values[f], &scratch);
-		else
-			CoerceStr(rec, (PinField) f, &values[f], &scratch);
-	}
-	return rec->nerrors == 0 ? PIN_OK : PIN_INVALID;
+	return PinValidate(values, rec, scratch);
 
 bad_json:
 	memset(rec, 0, sizeof(*rec));
@@ -953,7 +938,7 @@ PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, s
 				 PinError *err)
 {
 	Reader r = {json, len, *pos, NULL, 0};
-	RawValue v;
+	PinValue v;
 	size_t start;
 
 	SkipSpace(&r);

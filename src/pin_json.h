@@ -85,11 +85,41 @@ typedef struct PinRecord
 	PinError errors[PIN_MAX_ERRORS];
 } PinRecord;
 
+/* The kind of JSON value given for a field. */
+typedef enum PinValueKind
+{
+	PIN_VALUE_NONE = 0, /* field absent */
+	PIN_VALUE_STRING,
+	PIN_VALUE_NUMBER,
+	PIN_VALUE_TRUE,
+	PIN_VALUE_FALSE,
+	PIN_VALUE_NULL,
+	PIN_VALUE_OBJECT,
+	PIN_VALUE_ARRAY
+} PinValueKind;
+
+/* A field's JSON value before validation. */
+typedef struct PinValue
+{
+	PinValueKind kind;
+	const char *ptr; /* string: its contents; number: its literal text */
+	size_t len;
+	bool escaped;	 /* string: ptr still holds JSON backslash escapes */
+	bool is_integer; /* number: no fraction or exponent */
+} PinValue;
+
 /* Scratch needed to parse len bytes: decoded strings plus room for coerced numbers. */
 #define PIN_SCRATCH_SIZE(len) ((len) + 64 * PIN_NFIELDS + 64)
 
 /* Deepest nesting of arrays/objects accepted anywhere in a message. */
 #define PIN_JSON_MAX_DEPTH 64
+
+/*
+ * Validate and coerce field values that came from elsewhere (e.g. a jsonb
+ * object): the same rules as PinParse. scratch: PIN_SCRATCH_SIZE(0) bytes
+ * plus the length of any escaped strings.
+ */
+PinParseResult PinValidate(const PinValue values[PIN_NFIELDS], PinRecord *rec, char *scratch);
 
 /* Parse and validate one pin (a JSON object). Never reads past json[len]. */
 PinParseResult PinParse(const char *json, size_t len, PinRecord *rec, char *scratch);

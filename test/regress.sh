@@ -9,7 +9,7 @@ out=$PP_DIR/regress
 mkdir -p "$out"
 pgxs=$(dirname "$(pg_config --pgxs)")
 "$pgxs/../test/regress/pg_regress" --inputdir=. --outputdir="$out" --bindir="$PP_PGBIN" \
-	--host="$PP_SOCK" --port="$PP_PORT" --user=postgres --dbname=contrib_regression \
+	--host="$PP_SOCK" --port="$PP_PORT" --user=postgres --dbname=contrib_regression --load-extension=pinpipe \
 	$tests 2>&1 | tee "$out/summary.txt"
 status=${PIPESTATUS[0]}
 [ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"

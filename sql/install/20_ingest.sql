@@ -6,3 +6,10 @@ CREATE FUNCTION pinpipe.ingest(pins jsonb, OUT accepted bigint, OUT dead_lettere
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION pinpipe.ingest(jsonb) IS 'Ingest one pin or an array of pins in the caller''s transaction: raw log, cleaned rows, live aggregates, dead letters';
 REVOKE ALL ON FUNCTION pinpipe.ingest(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION pinpipe.ingest_text(payload text, OUT accepted bigint, OUT dead_lettered bigint)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'pinpipe_ingest_text'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION pinpipe.ingest_text(text) IS 'ingest() for text as received: a JSON array of pins, one pin, or NDJSON; each element or line is stored in the raw log verbatim';
+REVOKE ALL ON FUNCTION pinpipe.ingest_text(text) FROM PUBLIC;

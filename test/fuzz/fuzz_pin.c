@@ -1,0 +1,99 @@
+/*
+ * fuzz_pin.c — libFuzzer target over the pin reader and the cleaning rules.
+ *
+ * Besides "no crash, no out-of-bounds access" (ASan/UBSan), it checks properties:
+ * a valid pin's echo (PinRecordToJson) parses again to the same coerced values;
+ * every cleaned text is inside the input or the scratch buffer and is valid UTF-8;
+ * a JSON array is walked to its end or to an error without looping.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clean.h"
+#include "pin_json.h"
+
+#define REQUIRE(c) \
+	do \
+	{ \
+		if (!(c)) \
+			abort(); \
+	} while (0)
+
+static void
+CheckText(CleanText t)
+{
+	if (t.ptr)
+		REQUIRE(Utf8Valid(t.ptr, t.len));
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *json = (const char *) data;
+	char *scratch = malloc(PIN_SCRATCH_SIZE(size));
+	PinRecord rec, again;
+	PinParseResult r = PinParse(json, size, &rec, scratch);
+	char small[64];
+
+	REQUIRE(r == PIN_OK || rec.nerrors > 0);
+	PinErrorsToJson(&rec, small, sizeof(small));
+	if (r == PIN_OK)
+	{
+		CleanPin pin;
+		size_t need = PinRecordToJson(&rec, NULL, 0);
+		char *echo = malloc(need + 1);
+		char *scratch2 = malloc(PIN_SCRATCH_SIZE(need));
+		CleanText tag;
+		size_t pos = 0;
+		int ntags = 0;
+
+		REQUIRE(PinRecordToJson(&rec, echo, need + 1) == need);
+		REQUIRE(PinParse(echo, need, &again, scratch2) == PIN_OK);
+		for (int f = 0; f < PIN_NFIELDS; f++)
+		{
+			REQUIRE(again.present[f] == rec.present[f]);
+			if (rec.present[f])
+				REQUIRE(again.len[f] == rec.len[f] && memcmp(again.str[f], rec.str[f], rec.len[f]) == 0);
+		}
+		CleanPinRecord(&rec, &pin);
+		CheckText(pin.title);
+		CheckText(pin.description);
+		CheckText(pin.poster_name);
+		CheckText(pin.is_image_or_video);
+		CheckText(pin.image_src);
+		CheckText(pin.save_location);
+		CheckText(pin.category);
+		while (CleanTagNext(pin.tag_list, &pos, &tag))
+		{
+			CheckText(tag);
+			ntags++;
+		}
+		REQUIRE(ntags == pin.ntags);
+		free(echo);
+		free(scratch2);
+	}
+	if (PinJsonIsArray(json, size))
+	{
+		size_t pos = 0, elen, last = 0;
+		const char *elem;
+		PinError err;
+		int k;
+
+		while ((k = PinJsonArrayNext(json, size, &pos, &elem, &elen, &err)) == 1)
+		{
+			REQUIRE(pos > last && pos <= size);
+			last = pos;
+		}
+	}
+	{
+		int64_t n;
+		bool flagged;
+		CleanText list;
+
+		CleanFollowerCount(json, size, &n, &flagged);
+		CleanTagList(json, size, &list, &flagged);
+	}
+	free(scratch);
+	return 0;
+}

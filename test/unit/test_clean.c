@@ -1,0 +1,383 @@
+/*
+ * test_clean.c — unit tests of the pure cleaning core (src/pin_json.c, src/clean.c),
+ * built with ASan/UBSan by `make unit`. Prints "N passed, N failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clean.h"
+#include "pin_json.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...) \
+	do \
+	{ \
+		if (cond) \
+			passed++; \
+		else \
+		{ \
+			failed++; \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__); \
+			printf("\n"); \
+		} \
+	} while (0)
+
+static bool
+TextIs(CleanText t, const char *want)
+{
+	if (want == NULL)
+		return t.ptr == NULL;
+	return t.ptr != NULL && t.len == strlen(want) && memcmp(t.ptr, want, t.len) == 0;
+}
+
+static void
+TestFollowerCount(void)
+{
+	static const struct
+	{
+		const char *in;
+		bool ok;
+		long long want;
+	} cases[] = {
+		{"972", true, 972},
+		{"0", true, 0},
+		{"5k", true, 5000},
+		{"15M", true, 15000000},
+		{"1.5k", true, 1500},
+		{"2B", true, 2000000000},
+		{"7m", true, 7000000},
+		{"450K", true, 450000},
+		{" 5k\xc2\xa0", true, 5000},
+		{"1.2345k", true, 1235},
+		{"1,234", true, 1234},
+		{"1,234,567", true, 1234567},
+		{"3 k", true, 3000},
+		{"12,34", false, 0},
+		{"1234,567", false, 0},
+		{"User Info Error", false, 0},
+		{"user  info error", false, 0},
+		{"", false, 0},
+		{"   ", false, 0},
+		{"-5", false, 0},
+		{"5kk", false, 0},
+		{"k", false, 0},
+		{"1.", false, 0},
+		{".5k", false, 0},
+		{"5x", false, 0},
+		{"99999999999999999999", false, 0},
+		{"9223372036B", true, 9223372036000000000LL},
+		{"9999999999B", false, 0},
+		{"99999999999B", false, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		int64_t n = -1;
+		bool flagged;
+		bool ok = CleanFollowerCount(cases[i].in, strlen(cases[i].in), &n, &flagged);
+
+		CHECK(ok == cases[i].ok && flagged == !cases[i].ok && (!ok || n == cases[i].want),
+			  "follower_count '%s': ok=%d n=%lld", cases[i].in, ok, (long long) n);
+	}
+}
+
+static void
+TestTrim(void)
+{
+	CHECK(TextIs(CleanTrim("  a b \t", 7), "a b"), "ascii trim");
+	CHECK(TextIs(CleanTrim("x\xc2\xa0", 3), "x"), "nbsp trim");
+	CHECK(TextIs(CleanTrim("\xe3\x80\x80x\xe2\x80\xaf", 7), "x"), "ideographic/narrow nbsp trim");
+	CHECK(TextIs(CleanTrim("\xef\xbb\xbfx", 4), "x"), "BOM trim");
+	CHECK(CleanTrim(" \xc2\xa0 ", 4).len == 0, "all space");
+	/* a multi-byte letter ending in 0xA0 is not a space: 'à' is C3 A0 */
+	CHECK(TextIs(CleanTrim("\xc3\xa0", 2), "\xc3\xa0"), "C3 A0 is a letter");
+	CHECK(TextIs(CleanTrim("\xe2\x80\xa6\xc2\xa0", 5), "\xe2\x80\xa6"), "ellipsis+nbsp");
+}
+
+static void
+TestTags(void)
+{
+	CleanText list, tag;
+	bool flagged;
+	size_t pos = 0;
+	const char *s = " a , b,,c ,";
+	int n = CleanTagList(s, strlen(s), &list, &flagged);
+
+	CHECK(n == 3 && !flagged, "three tags, got %d", n);
+	CHECK(CleanTagNext(list, &pos, &tag) && TextIs(tag, "a"), "tag a");
+	CHECK(CleanTagNext(list, &pos, &tag) && TextIs(tag, "b"), "tag b");
+	CHECK(CleanTagNext(list, &pos, &tag) && TextIs(tag, "c"), "tag c");
+	CHECK(!CleanTagNext(list, &pos, &tag), "end of tags");
+	s = "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e";
+	CHECK(CleanTagList(s, strlen(s), &list, &flagged) == 0 && flagged && list.ptr == NULL,
+		  "placeholder");
+	s = "No Tags Available";
+	CHECK(CleanTagList(s, strlen(s), &list, &flagged) == 0 && flagged, "spelled placeholder");
+	s = " , ,";
+	CHECK(CleanTagList(s, strlen(s), &list, &flagged) == 0 && flagged, "only empties");
+}
+
+static void
+TestSaveLocation(void)
+{
+	bool flagged;
+
+	CHECK(TextIs(CleanSaveLocation("Local save in /data/art", 23, &flagged), "/data/art") && !flagged,
+		  "local save");
+	CHECK(TextIs(CleanSaveLocation(" File path is /data/post ", 25, &flagged), "/data/post"),
+		  "file path");
+	CHECK(CleanSaveLocation("nowhere", 7, &flagged).ptr == NULL && flagged, "no slash");
+}
+
+static void
+TestUuid(void)
+{
+	uint8_t u[16];
+	char out[37] = {0};
+
+	CHECK(CleanParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 36, u), "canonical");
+	CleanFormatUuid(u, out);
+	CHECK(strcmp(out, "79dbcedb-4f96-4fcc-bcb2-70dc82f646e1") == 0, "format %s", out);
+	CHECK(CleanParseUuid("{79DBCEDB4F964FCCBCB270DC82F646E1}", 34, u), "braces, upper, no hyphens");
+	CHECK(CleanParseUuid("urn:uuid:79dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 45, u), "urn");
+	CHECK(!CleanParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e", 35, u), "short");
+	CHECK(!CleanParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1a", 37, u), "long");
+	CHECK(!CleanParseUuid("g9dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 36, u), "non-hex");
+	CHECK(!CleanParseUuid("", 0, u), "empty");
+}
+
+static const char *VALID_PIN =
+	"{\"index\": 7, \"unique_id\": \"79dbcedb-4f96-4fcc-bcb2-70dc82f646e1\", \"title\": "
+	"\"No Title Data Available\", \"description\": \"Nice\\u2026\\u00a0\", \"poster_name\": "
+	"\"User Info Error\", \"follower_count\": \"5k\", \"tag_list\": \"a,b\", "
+	"\"is_image_or_video\": \"image\", \"image_src\": \"Image src error.\", \"downloaded\": 0, "
+	"\"save_location\": \"Local save in /data/art\", \"category\": \"art\", \"extra\": [1, {\"x\": null}]}";
+
+static PinParseResult
+Parse(const char *json, PinRecord *rec, char **scratch)
+{
+	size_t len = strlen(json);
+
+	*scratch = malloc(PIN_SCRATCH_SIZE(len));
+	return PinParse(json, len, rec, *scratch);
+}
+
+static void
+TestParseAndClean(void)
+{
+	PinRecord rec;
+	CleanPin pin;
+	char *scratch;
+	char echo[4096];
+	PinParseResult r = Parse(VALID_PIN, &rec, &scratch);
+
+	CHECK(r == PIN_OK, "valid pin parses, got %d (%s)", r, rec.nerrors ? rec.errors[0].msg : "");
+	CleanPinRecord(&rec, &pin);
+	CHECK(pin.ind == 7 && pin.downloaded == 0, "ints");
+	CHECK(pin.title.ptr == NULL, "title placeholder → NULL");
+	CHECK(TextIs(pin.description, "Nice\xe2\x80\xa6"), "description decoded and trimmed");
+	CHECK(pin.poster_name.ptr == NULL, "poster placeholder → NULL");
+	CHECK(!pin.follower_count_null && pin.follower_count == 5000, "follower 5k");
+	CHECK(pin.ntags == 2, "tags");
+	CHECK(pin.image_src.ptr == NULL, "image src placeholder");
+	CHECK(TextIs(pin.save_location, "/data/art"), "save location");
+	CHECK(pin.error_mask == ((1u << PIN_TITLE) | (1u << PIN_POSTER_NAME) | (1u << PIN_IMAGE_SRC)),
+		  "error mask %x", pin.error_mask);
+	PinRecordToJson(&rec, echo, sizeof(echo));
+	CHECK(strstr(echo, "\"index\": 7") && strstr(echo, "\"description\": \"Nice\xe2\x80\xa6\xc2\xa0\"") &&
+			  !strstr(echo, "extra"),
+		  "echo: %s", echo);
+	free(scratch);
+}
+
+/* Parse a pin made of VALID_PIN with one field's value replaced. */
+static PinParseResult
+ParseWith(const char *field, const char *value, PinRecord *rec, char **scratch)
+{
+	static char buf[4096];
+	const char *key = strstr(VALID_PIN, field);
+	const char *colon = strchr(key, ':') + 2;
+	const char *end = colon;
+	int depth = 0;
+
+	/* the old value runs to the next ',' or '}' at depth 0 outside strings */
+	for (bool in_str = false;; end++)
+	{
+		if (in_str)
+		{
+			if (*end == '\\')
+				end++;
+			else if (*end == '"')
+				in_str = false;
+			continue;
+		}
+		if (*end == '"')
+			in_str = true;
+		else if (*end == '[' || *end == '{')
+			depth++;
+		else if ((*end == ']' || *end == '}') && depth > 0)
+			depth--;
+		else if ((*end == ',' || *end == '}') && depth == 0)
+			break;
+	}
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int) (colon - VALID_PIN), VALID_PIN, value, end);
+	return Parse(buf, rec, scratch);
+}
+
+static void
+TestCoercion(void)
+{
+	static const struct
+	{
+		const char *field;
+		const char *value;
+		PinParseResult want;
+		const char *coerced; /* for PIN_OK */
+		const char *type;	 /* for PIN_INVALID */
+	} cases[] = {
+		{"\"index\"", "\"5\"", PIN_OK, "5", NULL},
+		{"\"index\"", "\" -5 \"", PIN_OK, "-5", NULL},
+		{"\"index\"", "\"1_000\"", PIN_OK, "1000", NULL},
+		{"\"index\"", "5.9", PIN_OK, "5", NULL},
+		{"\"index\"", "-5.9", PIN_OK, "-5", NULL},
+		{"\"index\"", "true", PIN_OK, "1", NULL},
+		{"\"index\"", "\"5.0\"", PIN_INVALID, NULL, "type_error.integer"},
+		{"\"index\"", "\"five\"", PIN_INVALID, NULL, "type_error.integer"},
+		{"\"index\"", "null", PIN_INVALID, NULL, "type_error.none.not_allowed"},
+		{"\"index\"", "[1]", PIN_INVALID, NULL, "type_error.integer"},
+		{"\"index\"", "2147483648", PIN_INVALID, NULL, "value_error.number.not_le"},
+		{"\"index\"", "-2147483649", PIN_INVALID, NULL, "value_error.number.not_ge"},
+		{"\"index\"", "1e400", PIN_INVALID, NULL, "type_error.integer"},
+		{"\"index\"", "123456789012345678901234567890", PIN_INVALID, NULL, "value_error.number.not_le"},
+		{"\"title\"", "5", PIN_OK, "5", NULL},
+		{"\"title\"", "-0", PIN_OK, "0", NULL},
+		{"\"title\"", "1.5", PIN_OK, "1.5", NULL},
+		{"\"title\"", "1e3", PIN_OK, "1000.0", NULL},
+		{"\"title\"", "1e16", PIN_OK, "1e+16", NULL},
+		{"\"title\"", "0.0001", PIN_OK, "0.0001", NULL},
+		{"\"title\"", "0.00001", PIN_OK, "1e-05", NULL},
+		{"\"title\"", "0.1", PIN_OK, "0.1", NULL},
+		{"\"title\"", "123456789.125", PIN_OK, "123456789.125", NULL},
+		{"\"title\"", "true", PIN_OK, "True", NULL},
+		{"\"title\"", "false", PIN_OK, "False", NULL},
+		{"\"title\"", "null", PIN_INVALID, NULL, "type_error.none.not_allowed"},
+		{"\"title\"", "{}", PIN_INVALID, NULL, "type_error.str"},
+		{"\"title\"", "\"a\\u0000b\"", PIN_INVALID, NULL, "value_error.str.nul"},
+		{"\"title\"", "\"\\ud83d\\ude00\"", PIN_OK, "\xf0\x9f\x98\x80", NULL},
+		{"\"unique_id\"", "\"not-a-uuid\"", PIN_INVALID, NULL, "type_error.uuid"},
+		{"\"unique_id\"", "12", PIN_INVALID, NULL, "type_error.uuid"},
+		{"\"poster_name\"", "null", PIN_OK, NULL, NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		PinRecord rec;
+		char *scratch;
+		PinParseResult r = ParseWith(cases[i].field, cases[i].value, &rec, &scratch);
+		int f = PinFieldLookup(cases[i].field + 1, strlen(cases[i].field) - 2);
+
+		if (cases[i].want == PIN_OK)
+			CHECK(r == PIN_OK &&
+					  (cases[i].coerced == NULL ? !rec.present[f]
+												: (rec.len[f] == strlen(cases[i].coerced) &&
+												   memcmp(rec.str[f], cases[i].coerced, rec.len[f]) == 0)),
+				  "%s=%s: r=%d got '%.*s'", cases[i].field, cases[i].value, r,
+				  (int) (r == PIN_OK && rec.present[f] ? rec.len[f] : 0), rec.str[f] ? rec.str[f] : "");
+		else
+			CHECK(r == cases[i].want && rec.nerrors == 1 && rec.errors[0].field == f &&
+					  strcmp(rec.errors[0].type, cases[i].type) == 0,
+				  "%s=%s: r=%d errors=%d type=%s", cases[i].field, cases[i].value, r, rec.nerrors,
+				  rec.nerrors ? rec.errors[0].type : "-");
+		free(scratch);
+	}
+}
+
+static void
+TestBadJson(void)
+{
+	static const char *bad[] = {
+		"", "   ", "{", "{\"index\": 1", "{\"index\" 1}", "{index: 1}", "{\"a\": 01}",
+		"{\"a\": 1,}", "{\"a\": NaN}", "{\"a\": \"\x01\"}", "{\"a\": \"\xff\"}",
+		"{\"a\": \"\xc0\xaf\"}", "{\"a\": \"\xed\xa0\x80\"}", "{\"a\": \"\\ud800\"}",
+		"{\"a\": \"\\udc00\"}", "{\"a\": \"\\x\"}", "{} {}", "{\"a\": tru}", "\xef\xbb\xbf{}",
+		"{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]"
+		"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		PinRecord rec;
+		char *scratch;
+		PinParseResult r = Parse(bad[i], &rec, &scratch);
+
+		CHECK(r == PIN_BAD_JSON && rec.nerrors == 1, "bad JSON #%zu accepted as %d", i, r);
+		free(scratch);
+	}
+	{
+		PinRecord rec;
+		char *scratch;
+
+		CHECK(Parse("[1, 2]", &rec, &scratch) == PIN_INVALID &&
+				  strcmp(rec.errors[0].type, "type_error.dict") == 0,
+			  "array is not a dict");
+		free(scratch);
+		CHECK(Parse("{}", &rec, &scratch) == PIN_INVALID && rec.nerrors == PIN_NFIELDS - 1,
+			  "empty object: every required field missing (%d)", rec.nerrors);
+		free(scratch);
+	}
+}
+
+static void
+TestArrayAndErrorsJson(void)
+{
+	const char *arr = " [ {\"a\": [1, 2]} , 3, \"x\" ] ";
+	const char *elem;
+	size_t elen, pos = 0;
+	PinError err;
+	PinRecord rec;
+	char *scratch, out[2048];
+	int n = 0, r;
+
+	while ((r = PinJsonArrayNext(arr, strlen(arr), &pos, &elem, &elen, &err)) == 1)
+		n++;
+	CHECK(r == 0 && n == 3, "array of 3, got %d (r=%d)", n, r);
+	pos = 0;
+	CHECK(PinJsonArrayNext("[]", 2, &pos, &elem, &elen, &err) == 0, "empty array");
+	pos = 0;
+	r = PinJsonArrayNext("[1,", 3, &pos, &elem, &elen, &err);
+	r = PinJsonArrayNext("[1,", 3, &pos, &elem, &elen, &err);
+	CHECK(r == -1, "truncated array");
+	CHECK(PinJsonIsArray(" \n[", 3) && !PinJsonIsArray("{", 1), "is array");
+
+	Parse("{\"index\": \"x\"}", &rec, &scratch);
+	PinErrorsToJson(&rec, out, sizeof(out));
+	CHECK(strncmp(out, "{\"detail\": [{\"loc\": [\"body\", \"category\"], \"msg\": \"field required\", "
+					   "\"type\": \"value_error.missing\"}, {\"loc\": [\"body\", \"index\"], \"msg\": "
+					   "\"value is not a valid integer\"",
+				  strlen("{\"detail\": [{\"loc\": [\"body\", \"category\"], \"msg\": \"field required\", "
+						 "\"type\": \"value_error.missing\"}, {\"loc\": [\"body\", \"index\"], \"msg\": "
+						 "\"value is not a valid integer\"")) == 0,
+		  "422 body: %s", out);
+	/* snprintf contract: a short buffer is terminated and the full length returned */
+	CHECK(PinErrorsToJson(&rec, out, 10) > 10 && strlen(out) == 9, "truncation");
+	free(scratch);
+}
+
+int
+main(void)
+{
+	TestFollowerCount();
+	TestTrim();
+	TestTags();
+	TestSaveLocation();
+	TestUuid();
+	TestParseAndClean();
+	TestCoercion();
+	TestBadJson();
+	TestArrayAndErrorsJson();
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed > 0;
+}
