@@ -156,8 +156,28 @@ check "metrics needs the token: 401" "$(req GET /metrics)" 401
 check "healthz stays open: 200" "$(req GET /healthz)" 200
 check "auth token hidden from non-superusers" "$(pp_psql -At -c "create role pp_nosu login" -c "set role pp_nosu" -c "show pinpipe.http_auth_token" 2>&1 | grep -c 'permission denied\|must be superuser')" 1
 
-# --- the worker survived everything above without a restart
 check "same http worker pid (no crash)" "$(worker_pid)" "$PID0"
+
+# --- connection limit: pinpipe.http_max_connections holds across the server
+pp_conf "pinpipe.http_max_connections = 3" "pinpipe.http_auth_token = ''"
+pp_cluster_restart
+pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "worker back" || fail "worker not back after restart"
+# three keep-alive connections, each proven accepted by an answer, then left open
+for fd in 4 5 6; do
+	eval "exec $fd<>/dev/tcp/127.0.0.1/$HP"
+	printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >&$fd
+	read -r -t 20 status <&$fd
+	check "keep-alive connection $fd answered" "${status%$'\r'}" "HTTP/1.1 200 OK"
+done
+# MHD stops accepting at the limit and closes idle keep-alive connections to make room:
+# a 4th client is served, but never more than 3 connections are open at once.
+N=$(curl -s --max-time 20 $H/metrics | awk '/^pinpipe_http_open_connections /{print $2}')
+[ -n "$N" ] && [ "$N" -le 3 ] && ok "connection limit holds with a 4th client ($N open)" || fail "connection limit: '$N' open with limit 3"
+exec 4<&- 5<&- 6<&-
+pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "connections freed" &&
+	ok "connections accepted again once the others closed" || fail "connections never freed"
+
+# --- the worker survived everything above without a restart
 check "no server crash in the log" "$(grep -c 'terminated by signal\|server process .* was terminated' "$PP_LOG")" 0
 
 pp_done
