@@ -32,12 +32,15 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 PG_CPPFLAGS = -isystem $(INCLUDEDIR_SERVER) -Isrc
-PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu99
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu99 -MMD -MP
 
 TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
 TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
 
 include $(PGXS)
+
+# Header dependencies (PGXS does not track them): a changed struct rebuilds its users.
+-include $(OBJS:.o=.d)
 
 all: $(DATA_built) tools
 
@@ -51,7 +54,7 @@ tools: $(filter $(patsubst %.c,%,$(wildcard tools/*.c)),$(TOOLS))
 tools/pinpipe-devbroker: tools/pinpipe-devbroker.c
 	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka
 
-tools/pinpipe-emulate: tools/pinpipe-emulate.c $(PURE_SRCS)
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(PURE_SRCS) src/pin_json.h src/clean.h
 	$(CC) $(TOOL_CFLAGS) -o $@ $< $(PURE_SRCS) -lcurl -lpthread -lm
 
 install: install-tools
@@ -65,7 +68,7 @@ test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/pin_json.h src/cle
 unit: test/unit/test_clean
 	./test/unit/test_clean
 
-test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS)
+test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ test/fuzz/fuzz_pin.c $(PURE_SRCS)
 
 fuzz: test/fuzz/fuzz_pin
@@ -73,6 +76,6 @@ fuzz: test/fuzz/fuzz_pin
 format:
 	clang-format -i src/*.c src/*.h tools/*.c test/unit/*.c test/fuzz/*.c
 
-EXTRA_CLEAN = $(TOOLS) test/unit/test_clean test/fuzz/fuzz_pin results regression.diffs regression.out
+EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/fuzz/fuzz_pin results regression.diffs regression.out
 
 .PHONY: tools install-tools unit fuzz format

@@ -28,18 +28,18 @@
 
 struct BulkWriter
 {
-	Relation	rel;
-	EState	   *estate;
+	Relation rel;
+	EState *estate;
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
-	CommandId	cid;
+	CommandId cid;
 	TupleTableSlot **slots;
-	int			nslots;
-	int			capacity;
-	bool		row_triggers;	/* BEFORE/AFTER ROW INSERT triggers: one row at a time */
-	bool		check_constraints;
-	bool		has_indexes;
-	MemoryContext cxt;			/* where the writer and its slots live */
+	int nslots;
+	int capacity;
+	bool row_triggers; /* BEFORE/AFTER ROW INSERT triggers: one row at a time */
+	bool check_constraints;
+	bool has_indexes;
+	MemoryContext cxt; /* where the writer and its slots live */
 };
 
 BulkWriter *
@@ -47,7 +47,7 @@ BulkWriterOpen(Oid relid, int capacity)
 {
 	BulkWriter *w = palloc0(sizeof(BulkWriter));
 	RangeTblEntry *rte;
-	AclResult	aclresult;
+	AclResult aclresult;
 	TriggerDesc *trig;
 
 	w->cxt = CurrentMemoryContext;
@@ -57,10 +57,10 @@ BulkWriterOpen(Oid relid, int capacity)
 		aclcheck_error(aclresult, get_relkind_objtype(w->rel->rd_rel->relkind),
 					   RelationGetRelationName(w->rel));
 	if (w->rel->rd_rel->relkind != RELKIND_RELATION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a plain table", RelationGetRelationName(w->rel)),
-				 errhint("pinpipe writes into its own tables; do not replace them with views or partitioned tables.")));
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						errmsg("\"%s\" is not a plain table", RelationGetRelationName(w->rel)),
+						errhint("pinpipe writes into its own tables; do not replace them with "
+								"views or partitioned tables.")));
 
 	w->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
@@ -82,8 +82,9 @@ BulkWriterOpen(Oid relid, int capacity)
 	w->check_constraints = w->rel->rd_att->constr != NULL;
 
 	trig = w->rri->ri_TrigDesc;
-	w->row_triggers = trig != NULL && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
-									   trig->trig_insert_instead_row);
+	w->row_triggers =
+		trig != NULL && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
+						 trig->trig_insert_instead_row);
 	w->cid = GetCurrentCommandId(true);
 	w->bistate = GetBulkInsertState();
 	w->capacity = Max(capacity, 1);
@@ -103,7 +104,7 @@ BulkWriterNatts(BulkWriter *w)
 int
 BulkWriterColumn(BulkWriter *w, const char *name)
 {
-	TupleDesc	desc = RelationGetDescr(w->rel);
+	TupleDesc desc = RelationGetDescr(w->rel);
 
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -112,32 +113,32 @@ BulkWriterColumn(BulkWriter *w, const char *name)
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
 			return i;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("column \"%s\" of pinpipe table \"%s\" is missing", name,
-					RelationGetRelationName(w->rel)),
-			 errhint("The pinpipe tables must keep the columns the extension created.")));
-	return -1;					/* keep compiler quiet */
+	ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+					errmsg("column \"%s\" of pinpipe table \"%s\" is missing", name,
+						   RelationGetRelationName(w->rel)),
+					errhint("The pinpipe tables must keep the columns the extension created.")));
+	return -1; /* keep compiler quiet */
 }
 
 /* Insert one row through triggers (used when the table has row triggers). */
 static void
 InsertOneWithTriggers(BulkWriter *w, TupleTableSlot *slot)
 {
-	List	   *recheck = NIL;
+	List *recheck = NIL;
 
 	if (w->rri->ri_TrigDesc->trig_insert_before_row &&
 		!ExecBRInsertTriggers(w->estate, w->rri, slot))
-		return;					/* a BEFORE trigger skipped the row */
+		return; /* a BEFORE trigger skipped the row */
 	if (w->check_constraints)
 		ExecConstraints(w->rri, slot, w->estate);
 	table_tuple_insert(w->rel, slot, w->cid, 0, w->bistate);
 	if (w->has_indexes)
 		recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL
 #if PG_VERSION_NUM >= 160000
-										,false
+										,
+										false
 #endif
-			);
+		);
 	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
 	list_free(recheck);
 }
@@ -145,7 +146,7 @@ InsertOneWithTriggers(BulkWriter *w, TupleTableSlot *slot)
 void
 BulkWriterAdd(BulkWriter *w, const Datum *values, const bool *nulls)
 {
-	TupleDesc	desc = RelationGetDescr(w->rel);
+	TupleDesc desc = RelationGetDescr(w->rel);
 	TupleTableSlot *slot;
 
 	if (w->nslots == w->capacity)
@@ -188,13 +189,14 @@ BulkWriterFlush(BulkWriter *w)
 	{
 		if (w->has_indexes)
 		{
-			List	   *recheck;
+			List *recheck;
 
 			recheck = ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false, NULL, NIL
 #if PG_VERSION_NUM >= 160000
-											,false
+											,
+											false
 #endif
-				);
+			);
 			list_free(recheck);
 		}
 		ExecClearTuple(w->slots[i]);
@@ -213,7 +215,7 @@ BulkWriterClose(BulkWriter *w)
 	for (int i = 0; i < w->capacity; i++)
 		if (w->slots[i])
 			ExecDropSingleTupleTableSlot(w->slots[i]);
-	ExecCloseResultRelations(w->estate);	/* closes the indexes too */
+	ExecCloseResultRelations(w->estate); /* closes the indexes too */
 	ExecCloseRangeTableRelations(w->estate);
 	FreeExecutorState(w->estate);
 	table_close(w->rel, NoLock);

@@ -19,12 +19,13 @@ typedef struct BulkWriter BulkWriter;
 extern BulkWriter *BulkWriterOpen(Oid relid, int capacity);
 
 /* Attribute index (0-based) of column `name`, for filling row arrays; error if absent. */
-extern int	BulkWriterColumn(BulkWriter *w, const char *name);
+extern int BulkWriterColumn(BulkWriter *w, const char *name);
 
 /* Number of attributes of a row (size of the values/nulls arrays). */
-extern int	BulkWriterNatts(BulkWriter *w);
+extern int BulkWriterNatts(BulkWriter *w);
 
-/* Buffer one row (values/nulls have BulkWriterNatts entries; Datums must stay valid until flushed). */
+/* Buffer one row (values/nulls have BulkWriterNatts entries; Datums must stay valid until flushed).
+ */
 extern void BulkWriterAdd(BulkWriter *w, const Datum *values, const bool *nulls);
 
 /* Write the buffered rows (heap, indexes, AFTER triggers). */

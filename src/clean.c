@@ -300,9 +300,10 @@ HexDigit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = Lower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
@@ -357,8 +358,8 @@ CleanFormatUuid(const uint8_t uuid[16], char out[36])
 }
 
 static const char *const title_placeholders[] = {"no title data available", NULL};
-static const char *const description_placeholders[] = {
-	"no description available story format", "no description available", NULL};
+static const char *const description_placeholders[] = {"no description available story format",
+													   "no description available", NULL};
 static const char *const user_placeholders[] = {"user info error", NULL};
 static const char *const image_src_placeholders[] = {"image src error", NULL};
 
@@ -367,19 +368,20 @@ CleanPinRecord(const PinRecord *rec, CleanPin *out)
 {
 	bool flagged;
 
-#define FLAG(f) \
-	do \
-	{ \
-		if (flagged) \
-			out->error_mask |= 1u << (f); \
+#define FLAG(f)                                                                                    \
+	do                                                                                             \
+	{                                                                                              \
+		if (flagged)                                                                               \
+			out->error_mask |= 1u << (f);                                                          \
 	} while (0)
 
 	memset(out, 0, sizeof(*out));
 	out->ind = (int32_t) rec->num[PIN_INDEX];
 	out->downloaded = (int32_t) rec->num[PIN_DOWNLOADED];
-	CleanParseUuid(rec->str[PIN_UNIQUE_ID], rec->len[PIN_UNIQUE_ID], out->unique_id);
+	memcpy(out->unique_id, rec->unique_id, sizeof(out->unique_id));
 
-	out->title = CleanTextField(rec->str[PIN_TITLE], rec->len[PIN_TITLE], title_placeholders, &flagged);
+	out->title =
+		CleanTextField(rec->str[PIN_TITLE], rec->len[PIN_TITLE], title_placeholders, &flagged);
 	FLAG(PIN_TITLE);
 	out->description = CleanTextField(rec->str[PIN_DESCRIPTION], rec->len[PIN_DESCRIPTION],
 									  description_placeholders, &flagged);
@@ -390,11 +392,11 @@ CleanPinRecord(const PinRecord *rec, CleanPin *out)
 										  user_placeholders, &flagged);
 		FLAG(PIN_POSTER_NAME);
 	}
-	out->follower_count_null = !CleanFollowerCount(rec->str[PIN_FOLLOWER_COUNT],
-													rec->len[PIN_FOLLOWER_COUNT],
-													&out->follower_count, &flagged);
+	out->follower_count_null = !CleanFollowerCount(
+		rec->str[PIN_FOLLOWER_COUNT], rec->len[PIN_FOLLOWER_COUNT], &out->follower_count, &flagged);
 	FLAG(PIN_FOLLOWER_COUNT);
-	out->ntags = CleanTagList(rec->str[PIN_TAG_LIST], rec->len[PIN_TAG_LIST], &out->tag_list, &flagged);
+	out->ntags =
+		CleanTagList(rec->str[PIN_TAG_LIST], rec->len[PIN_TAG_LIST], &out->tag_list, &flagged);
 	FLAG(PIN_TAG_LIST);
 	out->is_image_or_video = CleanTextField(rec->str[PIN_IS_IMAGE_OR_VIDEO],
 											rec->len[PIN_IS_IMAGE_OR_VIDEO], NULL, &flagged);
@@ -402,8 +404,8 @@ CleanPinRecord(const PinRecord *rec, CleanPin *out)
 	out->image_src = CleanTextField(rec->str[PIN_IMAGE_SRC], rec->len[PIN_IMAGE_SRC],
 									image_src_placeholders, &flagged);
 	FLAG(PIN_IMAGE_SRC);
-	out->save_location = CleanSaveLocation(rec->str[PIN_SAVE_LOCATION], rec->len[PIN_SAVE_LOCATION],
-										   &flagged);
+	out->save_location =
+		CleanSaveLocation(rec->str[PIN_SAVE_LOCATION], rec->len[PIN_SAVE_LOCATION], &flagged);
 	FLAG(PIN_SAVE_LOCATION);
 	out->category = CleanTextField(rec->str[PIN_CATEGORY], rec->len[PIN_CATEGORY], NULL, &flagged);
 	FLAG(PIN_CATEGORY);

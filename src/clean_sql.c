@@ -26,9 +26,9 @@ PG_FUNCTION_INFO_V1(pinpipe_clean_pin_text);
 Datum
 pinpipe_parse_follower_count(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	int64_t		n;
-	bool		flagged;
+	text *t = PG_GETARG_TEXT_PP(0);
+	int64_t n;
+	bool flagged;
 
 	if (!CleanFollowerCount(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &n, &flagged))
 		PG_RETURN_NULL();
@@ -39,12 +39,12 @@ pinpipe_parse_follower_count(PG_FUNCTION_ARGS)
 Datum
 pinpipe_parse_tag_list(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	CleanText	list, tag;
-	bool		flagged;
-	size_t		pos = 0;
-	int			n, i = 0;
-	Datum	   *elems;
+	text *t = PG_GETARG_TEXT_PP(0);
+	CleanText list, tag;
+	bool flagged;
+	size_t pos = 0;
+	int n, i = 0;
+	Datum *elems;
 
 	n = CleanTagList(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &list, &flagged);
 	if (n == 0)
@@ -59,9 +59,9 @@ pinpipe_parse_tag_list(PG_FUNCTION_ARGS)
 Datum
 pinpipe_clean_save_location(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	bool		flagged;
-	CleanText	c = CleanSaveLocation(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &flagged);
+	text *t = PG_GETARG_TEXT_PP(0);
+	bool flagged;
+	CleanText c = CleanSaveLocation(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &flagged);
 
 	if (c.ptr == NULL)
 		PG_RETURN_NULL();
@@ -72,10 +72,10 @@ pinpipe_clean_save_location(PG_FUNCTION_ARGS)
 static Datum
 CleanPinResult(FunctionCallInfo fcinfo, const PinRecord *rec, PinParseResult r)
 {
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	CleanPin	pin;
-	Datum		values[PIN_DATUM_NCOLS];
-	bool		nulls[PIN_DATUM_NCOLS];
+	TupleDesc tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	CleanPin pin;
+	Datum values[PIN_DATUM_NCOLS];
+	bool nulls[PIN_DATUM_NCOLS];
 
 	if (tupdesc == NULL)
 	{
@@ -102,9 +102,9 @@ CleanPinResult(FunctionCallInfo fcinfo, const PinRecord *rec, PinParseResult r)
 static PinValue
 JsonbFieldValue(Jsonb *jb, const char *name)
 {
-	JsonbValue	buf;
+	JsonbValue buf;
 	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), &buf);
-	PinValue	pv;
+	PinValue pv;
 
 	memset(&pv, 0, sizeof(pv));
 	if (v == NULL)
@@ -118,7 +118,8 @@ JsonbFieldValue(Jsonb *jb, const char *name)
 			break;
 		case jbvNumeric:
 			pv.kind = PIN_VALUE_NUMBER;
-			pv.ptr = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+			pv.ptr =
+				DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 			pv.len = strlen(pv.ptr);
 			pv.is_integer = strpbrk(pv.ptr, ".eE") == NULL;
 			break;
@@ -129,8 +130,9 @@ JsonbFieldValue(Jsonb *jb, const char *name)
 			pv.kind = PIN_VALUE_NULL;
 			break;
 		default:
-			pv.kind = (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data)) ?
-				PIN_VALUE_OBJECT : PIN_VALUE_ARRAY;
+			pv.kind = (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
+						  ? PIN_VALUE_OBJECT
+						  : PIN_VALUE_ARRAY;
 			break;
 	}
 	return pv;
@@ -140,13 +142,13 @@ JsonbFieldValue(Jsonb *jb, const char *name)
 Datum
 pinpipe_clean_pin(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	PinRecord	rec;
+	Jsonb *jb = PG_GETARG_JSONB_P(0);
+	PinRecord rec;
 	PinParseResult r;
 
 	if (JB_ROOT_IS_OBJECT(jb))
 	{
-		PinValue	values[PIN_NFIELDS];
+		PinValue values[PIN_NFIELDS];
 
 		for (int f = 0; f < PIN_NFIELDS; f++)
 			values[f] = JsonbFieldValue(jb, pin_field_names[f]);
@@ -155,7 +157,7 @@ pinpipe_clean_pin(PG_FUNCTION_ARGS)
 	else
 	{
 		/* not an object: let the JSON reader give the usual error */
-		char	   *json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		char *json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
 		r = PinParse(json, strlen(json), &rec, palloc(PIN_SCRATCH_SIZE(strlen(json))));
 	}
@@ -166,9 +168,9 @@ pinpipe_clean_pin(PG_FUNCTION_ARGS)
 Datum
 pinpipe_clean_pin_text(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	size_t		len = VARSIZE_ANY_EXHDR(t);
-	PinRecord	rec;
+	text *t = PG_GETARG_TEXT_PP(0);
+	size_t len = VARSIZE_ANY_EXHDR(t);
+	PinRecord rec;
 	PinParseResult r = PinParse(VARDATA_ANY(t), len, &rec, palloc(PIN_SCRATCH_SIZE(len)));
 
 	PG_RETURN_DATUM(CleanPinResult(fcinfo, &rec, r));

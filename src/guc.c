@@ -3,11 +3,13 @@
  *
  * Settings that shape which workers exist or what they listen on are
  * PGC_POSTMASTER; the rest are PGC_SIGHUP and picked up by the workers on reload.
- * When the library is loaded without shared_preload_libraries (SQL functions
- * only) the definitions still happen, so SHOW and SET behave the same.
+ * PostgreSQL only lets a library define PGC_POSTMASTER settings while it is
+ * preloaded; loaded later (SQL functions only, no workers), those are defined as
+ * PGC_SIGHUP instead, so SHOW still works and nothing can change a worker.
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -82,43 +84,45 @@ CheckNonEmpty(char **newval, void **extra, GucSource source)
 void
 GucInit(void)
 {
+	GucContext	startup = process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP;
+
 	DefineCustomStringVariable("pinpipe.database",
 							   "Database the pinpipe workers connect to.",
 							   "The pinpipe extension must be created in this database.",
 							   &pinpipe_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   startup, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("pinpipe.kafka_brokers",
 							   "Kafka bootstrap servers (host:port,...); empty runs the pipeline without Kafka.",
 							   "When set, the consumer workers read pinpipe.topic and the HTTP worker produces to it; "
 							   "when empty (the default) the HTTP worker writes straight into the tables.",
 							   &pinpipe_kafka_brokers, "",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   startup, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("pinpipe.topic",
 							   "Kafka topic carrying pins.",
 							   NULL,
 							   &pinpipe_topic, "pinterest.pins",
-							   PGC_POSTMASTER, 0, CheckNonEmpty, NULL, NULL);
+							   startup, 0, CheckNonEmpty, NULL, NULL);
 
 	DefineCustomStringVariable("pinpipe.consumer_group",
 							   "Kafka consumer group of the consumer workers.",
 							   "Offsets are stored per group in pinpipe.kafka_offsets.",
 							   &pinpipe_consumer_group, "pinpipe",
-							   PGC_POSTMASTER, 0, CheckNonEmpty, NULL, NULL);
+							   startup, 0, CheckNonEmpty, NULL, NULL);
 
 	DefineCustomStringVariable("pinpipe.kafka_config",
 							   "Extra librdkafka properties, as comma-separated key=value pairs.",
 							   "Passed to both the consumer and the producer, e.g. security.protocol=SASL_SSL,sasl.mechanism=PLAIN. "
 							   "Superuser-only because it may hold credentials.",
 							   &pinpipe_kafka_config, "",
-							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, CheckKafkaConfig, NULL, NULL);
+							   startup, GUC_SUPERUSER_ONLY, CheckKafkaConfig, NULL, NULL);
 
 	DefineCustomIntVariable("pinpipe.consumer_workers",
 							"Number of Kafka consumer background workers.",
 							"They join one consumer group and share the topic's partitions.",
 							&pinpipe_consumer_workers, 1, 0, 64,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							startup, 0, NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("pinpipe.start_offset",
 							 "Where a consumer starts in a partition that has no stored offset.",
@@ -142,13 +146,13 @@ GucInit(void)
 							"TCP port of the HTTP ingestion worker; 0 turns it off.",
 							NULL,
 							&pinpipe_http_port, 8000, 0, 65535,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							startup, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("pinpipe.http_listen_addresses",
 							   "Addresses the HTTP worker listens on (comma-separated; * for all).",
 							   NULL,
 							   &pinpipe_http_listen_addresses, "127.0.0.1",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   startup, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("pinpipe.http_auth_token",
 							   "Bearer token required by the HTTP worker; empty means no authentication.",
@@ -166,13 +170,13 @@ GucInit(void)
 							"Most concurrent HTTP connections.",
 							NULL,
 							&pinpipe_http_max_connections, 256, 1, 65535,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							startup, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pinpipe.http_timeout",
 							"Idle time after which an HTTP connection is closed.",
 							"Slow clients cannot hold a connection longer than this between bytes.",
 							&pinpipe_http_timeout, 30, 1, 3600,
-							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+							startup, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pinpipe.max_message_bytes",
 							"Largest Kafka message the consumer accepts; larger ones are dead-lettered.",

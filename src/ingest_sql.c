@@ -31,9 +31,9 @@ ElementText(JsonbValue *v)
 static Datum
 IngestResult(FunctionCallInfo fcinfo, const SinkCounts *counts)
 {
-	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	TupleDesc tupdesc;
+	Datum values[2];
+	bool nulls[2] = {false, false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ingest must return a composite type");
@@ -46,8 +46,8 @@ IngestResult(FunctionCallInfo fcinfo, const SinkCounts *counts)
 typedef struct IngestBuffer
 {
 	SinkMessage msgs[INGEST_BATCH];
-	int			n;
-	SinkCounts	counts;
+	int n;
+	SinkCounts counts;
 } IngestBuffer;
 
 static void
@@ -77,28 +77,27 @@ IngestAdd(IngestBuffer *buf, const char *data, size_t len)
 Datum
 pinpipe_ingest_text(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
+	text *t = PG_GETARG_TEXT_PP(0);
 	const char *s = VARDATA_ANY(t);
-	size_t		len = VARSIZE_ANY_EXHDR(t);
+	size_t len = VARSIZE_ANY_EXHDR(t);
 	IngestBuffer *buf = palloc(sizeof(IngestBuffer));
 
 	buf->n = 0;
 	buf->counts.accepted = buf->counts.dead_lettered = 0;
 	if (PinJsonIsArray(s, len))
 	{
-		size_t		pos = 0, elen;
+		size_t pos = 0, elen;
 		const char *elem;
-		PinError	err;
-		int			r;
+		PinError err;
+		int r;
 
 		/* validate the whole array first, so a malformed one writes nothing */
 		while ((r = PinJsonArrayNext(s, len, &pos, &elem, &elen, &err)) == 1)
 			;
 		if (r < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_JSON_TEXT),
-					 errmsg("invalid JSON array of pins: %s", err.msg),
-					 errdetail("The error is at byte %zu of the input.", err.offset)));
+			ereport(ERROR, (errcode(ERRCODE_INVALID_JSON_TEXT),
+							errmsg("invalid JSON array of pins: %s", err.msg),
+							errdetail("The error is at byte %zu of the input.", err.offset)));
 		pos = 0;
 		while (PinJsonArrayNext(s, len, &pos, &elem, &elen, &err) == 1)
 			IngestAdd(buf, elem, elen);
@@ -117,7 +116,7 @@ pinpipe_ingest_text(PG_FUNCTION_ARGS)
 				q++;
 			if (q < line_end)
 			{
-				size_t		n = line_end - p;
+				size_t n = line_end - p;
 
 				if (n > 0 && p[n - 1] == '\r')
 					n--;
@@ -134,19 +133,19 @@ pinpipe_ingest_text(PG_FUNCTION_ARGS)
 Datum
 pinpipe_ingest(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	SinkCounts	counts = {0, 0};
+	Jsonb *jb = PG_GETARG_JSONB_P(0);
+	SinkCounts counts = {0, 0};
 
 	if (JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
 	{
-		uint32		n = JB_ROOT_COUNT(jb);
+		uint32 n = JB_ROOT_COUNT(jb);
 		SinkMessage *msgs = palloc0(sizeof(SinkMessage) * Min(n, INGEST_BATCH) + 1);
-		MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "pinpipe ingest",
-														ALLOCSET_DEFAULT_SIZES);
+		MemoryContext chunk_cxt =
+			AllocSetContextCreate(CurrentMemoryContext, "pinpipe ingest", ALLOCSET_DEFAULT_SIZES);
 
 		for (uint32 start = 0; start < n; start += INGEST_BATCH)
 		{
-			uint32		count = Min(n - start, INGEST_BATCH);
+			uint32 count = Min(n - start, INGEST_BATCH);
 			MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
 
 			for (uint32 i = 0; i < count; i++)

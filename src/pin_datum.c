@@ -13,8 +13,10 @@
 #include "pin_datum.h"
 
 const char *const pin_datum_columns[PIN_DATUM_NCOLS] = {
-	"ind", "unique_id", "title", "description", "poster_name", "follower_count", "tag_list",
-	"is_image_or_video", "image_src", "downloaded", "save_location", "category", "error_fields",
+	"ind",			"unique_id",	  "title",		   "description",
+	"poster_name",	"follower_count", "tag_list",	   "is_image_or_video",
+	"image_src",	"downloaded",	  "save_location", "category",
+	"error_fields",
 };
 
 /* A text Datum from a slice; sets *isnull for a NULL slice. */
@@ -34,9 +36,9 @@ TextArrayDatum(Datum *elems, int n)
 void
 PinDatumsFromClean(const CleanPin *pin, Datum *values, bool *nulls)
 {
-	pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
-	Datum		errs[PIN_NFIELDS];
-	int			nerrs = 0;
+	pg_uuid_t *uuid = palloc(sizeof(pg_uuid_t));
+	Datum errs[PIN_NFIELDS];
+	int nerrs = 0;
 
 	memcpy(uuid->data, pin->unique_id, UUID_LEN);
 	memset(nulls, 0, sizeof(bool) * PIN_DATUM_NCOLS);
@@ -52,10 +54,10 @@ PinDatumsFromClean(const CleanPin *pin, Datum *values, bool *nulls)
 		nulls[6] = true;
 	else
 	{
-		Datum	   *tags = palloc(sizeof(Datum) * pin->ntags);
-		CleanText	tag;
-		size_t		pos = 0;
-		int			n = 0;
+		Datum *tags = palloc(sizeof(Datum) * pin->ntags);
+		CleanText tag;
+		size_t pos = 0;
+		int n = 0;
 
 		while (n < pin->ntags && CleanTagNext(pin->tag_list, &pos, &tag))
 			tags[n++] = PointerGetDatum(cstring_to_text_with_len(tag.ptr, (int) tag.len));
@@ -126,16 +128,12 @@ PinReportErrors(const PinRecord *rec, PinParseResult result)
 
 	if (result == PIN_BAD_JSON)
 		ereport(ERROR,
-				(errcode(SqlstateCode(e->sqlstate)),
-				 errmsg("invalid JSON in pin: %s", e->msg),
+				(errcode(SqlstateCode(e->sqlstate)), errmsg("invalid JSON in pin: %s", e->msg),
 				 errdetail("The error is at byte %zu of the input.", e->offset)));
 	if (e->field == PIN_FIELD_BODY)
-		ereport(ERROR,
-				(errcode(SqlstateCode(e->sqlstate)),
-				 errmsg("invalid pin: %s", e->msg),
-				 errhint("A pin is a JSON object with the fields of the reference model.")));
-	ereport(ERROR,
-			(errcode(SqlstateCode(e->sqlstate)),
-			 errmsg("invalid pin: field \"%s\": %s", pin_field_names[e->field], e->msg),
-			 rec->nerrors > 1 ? errdetail("%s.", PinErrorsText(rec, result)) : 0));
+		ereport(ERROR, (errcode(SqlstateCode(e->sqlstate)), errmsg("invalid pin: %s", e->msg),
+						errhint("A pin is a JSON object with the fields of the reference model.")));
+	ereport(ERROR, (errcode(SqlstateCode(e->sqlstate)),
+					errmsg("invalid pin: field \"%s\": %s", pin_field_names[e->field], e->msg),
+					rec->nerrors > 1 ? errdetail("%s.", PinErrorsText(rec, result)) : 0));
 }

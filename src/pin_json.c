@@ -17,19 +17,19 @@
 #include "clean.h"
 
 const char *const pin_field_names[PIN_NFIELDS] = {
-	"category", "index", "unique_id", "title", "description", "poster_name",
-	"follower_count", "tag_list", "is_image_or_video", "image_src", "downloaded", "save_location",
+	"category",		  "index",	  "unique_id",		   "title",		"description", "poster_name",
+	"follower_count", "tag_list", "is_image_or_video", "image_src", "downloaded",  "save_location",
 };
 
 /* SQLSTATEs (PostgreSQL error codes) for the kinds of validation error. */
-#define SQLSTATE_INVALID_JSON "22032"	   /* invalid_json_text */
-#define SQLSTATE_MISSING "2203A"		   /* sql_json_member_not_found */
-#define SQLSTATE_NOT_OBJECT "2203C"		   /* sql_json_object_not_found */
-#define SQLSTATE_WRONG_TYPE "22023"		   /* invalid_parameter_value */
-#define SQLSTATE_NULL "22004"			   /* null_value_not_allowed */
-#define SQLSTATE_BAD_TEXT "22P02"		   /* invalid_text_representation */
-#define SQLSTATE_OUT_OF_RANGE "22003"	   /* numeric_value_out_of_range */
-#define SQLSTATE_UNTRANSLATABLE "22P05"	   /* untranslatable_character */
+#define SQLSTATE_INVALID_JSON "22032"	/* invalid_json_text */
+#define SQLSTATE_MISSING "2203A"		/* sql_json_member_not_found */
+#define SQLSTATE_NOT_OBJECT "2203C"		/* sql_json_object_not_found */
+#define SQLSTATE_WRONG_TYPE "22023"		/* invalid_parameter_value */
+#define SQLSTATE_NULL "22004"			/* null_value_not_allowed */
+#define SQLSTATE_BAD_TEXT "22P02"		/* invalid_text_representation */
+#define SQLSTATE_OUT_OF_RANGE "22003"	/* numeric_value_out_of_range */
+#define SQLSTATE_UNTRANSLATABLE "22P05" /* untranslatable_character */
 
 typedef struct Reader
 {
@@ -455,20 +455,20 @@ DecodeString(const char *s, size_t len, char *out)
 				out[o++] = '\t';
 				break;
 			case 'u':
+			{
+				unsigned long cp = (unsigned long) Hex4(s + i + 2);
+
+				if (cp >= 0xD800 && cp <= 0xDBFF)
 				{
-					unsigned long cp = (unsigned long) Hex4(s + i + 2);
+					unsigned long lo = (unsigned long) Hex4(s + i + 8);
 
-					if (cp >= 0xD800 && cp <= 0xDBFF)
-					{
-						unsigned long lo = (unsigned long) Hex4(s + i + 8);
-
-						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-						i += 6;
-					}
-					o += PutUtf8(out + o, cp);
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 					i += 6;
-					continue;
 				}
+				o += PutUtf8(out + o, cp);
+				i += 6;
+				continue;
+			}
 			default: /* " \ / */
 				out[o++] = s[i + 1];
 				break;
@@ -667,19 +667,19 @@ CoerceInt(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 			}
 			break;
 		case PIN_VALUE_STRING:
-			{
-				char *buf = *scratch;
-				size_t l = v->escaped ? DecodeString(v->ptr, v->len, buf) : v->len;
-				const char *src = v->escaped ? buf : v->ptr;
+		{
+			char *buf = *scratch;
+			size_t l = v->escaped ? DecodeString(v->ptr, v->len, buf) : v->len;
+			const char *src = v->escaped ? buf : v->ptr;
 
-				if (!PythonIntFromString(src, l, &n, &overflow))
-				{
-					AddError(rec, f, "value is not a valid integer", "type_error.integer",
-							 SQLSTATE_BAD_TEXT);
-					return;
-				}
-				break;
+			if (!PythonIntFromString(src, l, &n, &overflow))
+			{
+				AddError(rec, f, "value is not a valid integer", "type_error.integer",
+						 SQLSTATE_BAD_TEXT);
+				return;
 			}
+			break;
+		}
 		default:
 			AddError(rec, f, "value is not a valid integer", "type_error.integer",
 					 SQLSTATE_WRONG_TYPE);
@@ -717,7 +717,9 @@ CoerceStr(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 				*scratch += rec->len[f];
 				if (memchr(rec->str[f], '\0', rec->len[f]) != NULL)
 				{
-					AddError(rec, f, "string contains a NUL character (\\u0000), which PostgreSQL text cannot store",
+					AddError(rec, f,
+							 "string contains a NUL character (\\u0000), which PostgreSQL text "
+							 "cannot store",
 							 "value_error.str.nul", SQLSTATE_UNTRANSLATABLE);
 					return;
 				}
@@ -773,9 +775,7 @@ CoerceStr(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 	}
 	if (f == PIN_UNIQUE_ID)
 	{
-		uint8_t uuid[16];
-
-		if (!CleanParseUuid(rec->str[f], rec->len[f], uuid))
+		if (!CleanParseUuid(rec->str[f], rec->len[f], rec->unique_id))
 			AddError(rec, f, "value is not a valid uuid", "type_error.uuid", SQLSTATE_BAD_TEXT);
 	}
 }
@@ -817,7 +817,6 @@ PinValidate(const PinValue values[PIN_NFIELDS], PinRecord *rec, char *scratch)
 			CoerceStr(rec, (PinField) f, &values[f], &scratch);
 	}
 	return rec->nerrors == 0 ? PIN_OK : PIN_INVALID;
-
 }
 
 PinParseResult
@@ -1030,7 +1029,8 @@ OutQuoted(Out *o, const char *s, size_t len)
 	size_t need;
 
 	OutBytes(o, "\"", 1);
-	need = JsonEscape(s, len, o->n < o->cap ? o->buf + o->n : NULL, o->n < o->cap ? o->cap - o->n : 0);
+	need =
+		JsonEscape(s, len, o->n < o->cap ? o->buf + o->n : NULL, o->n < o->cap ? o->cap - o->n : 0);
 	o->n += need;
 	OutBytes(o, "\"", 1);
 }

@@ -81,6 +81,7 @@ typedef struct PinRecord
 	const char *str[PIN_NFIELDS];
 	size_t len[PIN_NFIELDS];
 	int64_t num[PIN_NFIELDS];
+	uint8_t unique_id[16]; /* the parsed UUID (valid when there are no errors) */
 	int nerrors;
 	PinError errors[PIN_MAX_ERRORS];
 } PinRecord;
@@ -130,8 +131,8 @@ PinParseResult PinParse(const char *json, size_t len, PinRecord *rec, char *scra
  * element's raw text, 0 at the end of the array, -1 if the text is not a
  * well-formed array (err then says why; *pos is the error's byte offset).
  */
-int PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem,
-					 size_t *elem_len, PinError *err);
+int PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, size_t *elem_len,
+					 PinError *err);
 
 /* True when the first non-space byte of json is '[' (a batch, not a single pin). */
 bool PinJsonIsArray(const char *json, size_t len);

@@ -42,29 +42,29 @@
 
 typedef struct SinkTables
 {
-	Oid			raw_pins;
-	Oid			raw_pins_seq;
-	Oid			pins;
-	Oid			dead_letters;
-	Oid			dead_letters_seq;
+	Oid raw_pins;
+	Oid raw_pins_seq;
+	Oid pins;
+	Oid dead_letters;
+	Oid dead_letters_seq;
 } SinkTables;
 
 /* Per-category counts of one batch, one row of category_minute. */
 typedef struct SinkAggregate
 {
 	const char *category;
-	size_t		category_len;
-	int64		counts[9];	/* posts … downloaded_posts, in category_minute's order */
+	size_t category_len;
+	int64 counts[9]; /* posts … downloaded_posts, in category_minute's order */
 } SinkAggregate;
 
 typedef struct SinkBatch
 {
-	SinkSource	source;
+	SinkSource source;
 	SinkMessage *msgs;
-	CleanPin   *pins;			/* cleaned pin of each accepted message */
-	int		   *accepted;		/* indexes into msgs of the messages to insert */
-	SinkTables	tables;
-	Datum		source_datum;
+	CleanPin *pins; /* cleaned pin of each accepted message */
+	int *accepted;	/* indexes into msgs of the messages to insert */
+	SinkTables tables;
+	Datum source_datum;
 	TimestampTz received_at;
 	FullTransactionId xact_id;
 	MemoryContext caller_cxt;
@@ -90,8 +90,8 @@ SinkSourceName(SinkSource source)
 static bool
 SinkLookupTables(SinkTables *t)
 {
-	Oid			nsp = get_namespace_oid("pinpipe", true);
-	AttrNumber	id_att;
+	Oid nsp = get_namespace_oid("pinpipe", true);
+	AttrNumber id_att;
 
 	if (!OidIsValid(nsp))
 		return false;
@@ -103,15 +103,16 @@ SinkLookupTables(SinkTables *t)
 		!OidIsValid(t->dead_letters))
 		return false;
 	id_att = get_attnum(t->dead_letters, "id");
-	t->dead_letters_seq = id_att == InvalidAttrNumber ? InvalidOid :
-		getIdentitySequence(t->dead_letters, id_att, true);
+	t->dead_letters_seq = id_att == InvalidAttrNumber
+							  ? InvalidOid
+							  : getIdentitySequence(t->dead_letters, id_att, true);
 	return OidIsValid(t->dead_letters_seq);
 }
 
 bool
 SinkReady(void)
 {
-	SinkTables	t;
+	SinkTables t;
 
 	return OidIsValid(get_extension_oid("pinpipe", true)) && SinkLookupTables(&t);
 }
@@ -122,15 +123,15 @@ SinkErrorIsRecordLevel(int sqlerrcode)
 {
 	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
 	{
-		case ERRCODE_DATA_EXCEPTION:	/* 22 */
-		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:	/* 23 */
-		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:	/* 54 */
-		case ERRCODE_PLPGSQL_ERROR:	/* P0: RAISE in a trigger */
-		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:	/* 44 */
-		case ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION:	/* 27 */
-		case ERRCODE_EXTERNAL_ROUTINE_EXCEPTION:	/* 38 */
+		case ERRCODE_DATA_EXCEPTION:						/* 22 */
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:		/* 23 */
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:				/* 54 */
+		case ERRCODE_PLPGSQL_ERROR:							/* P0: RAISE in a trigger */
+		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:			/* 44 */
+		case ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION:		/* 27 */
+		case ERRCODE_EXTERNAL_ROUTINE_EXCEPTION:			/* 38 */
 		case ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION: /* 39 */
-		case ERRCODE_SQL_ROUTINE_EXCEPTION: /* 2F */
+		case ERRCODE_SQL_ROUTINE_EXCEPTION:					/* 2F */
 			return true;
 		default:
 			return false;
@@ -151,29 +152,24 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 {
 	BulkWriter *raw = BulkWriterOpen(b->tables.raw_pins, SINK_CHUNK);
 	BulkWriter *pins = BulkWriterOpen(b->tables.pins, SINK_CHUNK);
-	int			raw_natts = BulkWriterNatts(raw);
-	int			pins_natts = BulkWriterNatts(pins);
-	Datum	   *rv = palloc(sizeof(Datum) * raw_natts);
-	bool	   *rn = palloc(sizeof(bool) * raw_natts);
-	Datum	   *pv = palloc(sizeof(Datum) * pins_natts);
-	bool	   *pn = palloc(sizeof(bool) * pins_natts);
-	int			r_id = BulkWriterColumn(raw, "id"),
-				r_received = BulkWriterColumn(raw, "received_at"),
-				r_xact = BulkWriterColumn(raw, "xact_id"),
-				r_source = BulkWriterColumn(raw, "source"),
-				r_topic = BulkWriterColumn(raw, "topic"),
-				r_partition = BulkWriterColumn(raw, "partition"),
-				r_offset = BulkWriterColumn(raw, "offset"),
-				r_payload = BulkWriterColumn(raw, "payload");
-	int			p_raw = BulkWriterColumn(pins, "raw_id"),
-				p_received = BulkWriterColumn(pins, "received_at"),
-				p_source = BulkWriterColumn(pins, "source"),
-				p_topic = BulkWriterColumn(pins, "topic"),
-				p_partition = BulkWriterColumn(pins, "partition"),
-				p_offset = BulkWriterColumn(pins, "offset");
-	int			p_clean[PIN_DATUM_NCOLS];
-	MemoryContext rows_cxt = AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink rows",
-												   ALLOCSET_DEFAULT_SIZES);
+	int raw_natts = BulkWriterNatts(raw);
+	int pins_natts = BulkWriterNatts(pins);
+	Datum *rv = palloc(sizeof(Datum) * raw_natts);
+	bool *rn = palloc(sizeof(bool) * raw_natts);
+	Datum *pv = palloc(sizeof(Datum) * pins_natts);
+	bool *pn = palloc(sizeof(bool) * pins_natts);
+	int r_id = BulkWriterColumn(raw, "id"), r_received = BulkWriterColumn(raw, "received_at"),
+		r_xact = BulkWriterColumn(raw, "xact_id"), r_source = BulkWriterColumn(raw, "source"),
+		r_topic = BulkWriterColumn(raw, "topic"), r_partition = BulkWriterColumn(raw, "partition"),
+		r_offset = BulkWriterColumn(raw, "offset"), r_payload = BulkWriterColumn(raw, "payload");
+	int p_raw = BulkWriterColumn(pins, "raw_id"),
+		p_received = BulkWriterColumn(pins, "received_at"),
+		p_source = BulkWriterColumn(pins, "source"), p_topic = BulkWriterColumn(pins, "topic"),
+		p_partition = BulkWriterColumn(pins, "partition"),
+		p_offset = BulkWriterColumn(pins, "offset");
+	int p_clean[PIN_DATUM_NCOLS];
+	MemoryContext rows_cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink rows", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 
 	for (int c = 0; c < PIN_DATUM_NCOLS; c++)
@@ -183,10 +179,10 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 	for (int k = lo; k < hi; k++)
 	{
 		SinkMessage *m = &b->msgs[b->accepted[k]];
-		Datum		clean_values[PIN_DATUM_NCOLS];
-		bool		clean_nulls[PIN_DATUM_NCOLS];
-		int64		id = nextval_internal(b->tables.raw_pins_seq, false);
-		bool		kafka = m->topic != NULL;
+		Datum clean_values[PIN_DATUM_NCOLS];
+		bool clean_nulls[PIN_DATUM_NCOLS];
+		int64 id = nextval_internal(b->tables.raw_pins_seq, false);
+		bool kafka = m->topic != NULL;
 
 		memset(rn, true, sizeof(bool) * raw_natts);
 		rv[r_id] = Int64GetDatum(id);
@@ -254,7 +250,7 @@ SinkInsertRange(SinkBatch *b, int lo, int hi)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	ErrorData *volatile edata = NULL;
 
 	if (lo >= hi)
 		return;
@@ -302,9 +298,9 @@ static void
 SinkCount(SinkAggregate *aggs, int *naggs, const CleanPin *p)
 {
 	const char *cat = p->category.ptr ? p->category.ptr : SINK_NO_CATEGORY;
-	size_t		len = p->category.ptr ? p->category.len : strlen(SINK_NO_CATEGORY);
+	size_t len = p->category.ptr ? p->category.len : strlen(SINK_NO_CATEGORY);
 	SinkAggregate *a = NULL;
-	CleanText	media = p->is_image_or_video;
+	CleanText media = p->is_image_or_video;
 
 	for (int i = 0; i < *naggs; i++)
 		if (aggs[i].category_len == len && memcmp(aggs[i].category, cat, len) == 0)
@@ -343,7 +339,7 @@ static int
 SinkAggregateCompare(const void *x, const void *y)
 {
 	const SinkAggregate *a = x, *b = y;
-	int			c = memcmp(a->category, b->category, Min(a->category_len, b->category_len));
+	int c = memcmp(a->category, b->category, Min(a->category_len, b->category_len));
 
 	if (c != 0)
 		return c;
@@ -358,10 +354,10 @@ static void
 SinkWriteAggregates(SinkBatch *b, int nmsgs)
 {
 	SinkAggregate *aggs = palloc(sizeof(SinkAggregate) * Max(nmsgs, 1));
-	int			naggs = 0;
+	int naggs = 0;
 	TimestampTz minute = b->received_at - (b->received_at % USECS_PER_MINUTE);
-	Oid			types[11] = {TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Oid types[11] = {TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
+					 INT8OID,		 INT8OID, INT8OID, INT8OID, INT8OID};
 
 	for (int i = 0; i < nmsgs; i++)
 		if (b->msgs[i].outcome == SINK_ACCEPTED)
@@ -374,22 +370,22 @@ SinkWriteAggregates(SinkBatch *b, int nmsgs)
 		elog(ERROR, "SPI_connect failed");
 	if (aggregate_plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(
-									   "INSERT INTO pinpipe.category_minute AS c (minute, category, posts, error_posts,"
-									   " follower_sum, follower_known, image_posts, video_posts, story_posts,"
-									   " other_media_posts, downloaded_posts)"
-									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-									   " ON CONFLICT (minute, category) DO UPDATE SET"
-									   " posts = c.posts + EXCLUDED.posts,"
-									   " error_posts = c.error_posts + EXCLUDED.error_posts,"
-									   " follower_sum = c.follower_sum + EXCLUDED.follower_sum,"
-									   " follower_known = c.follower_known + EXCLUDED.follower_known,"
-									   " image_posts = c.image_posts + EXCLUDED.image_posts,"
-									   " video_posts = c.video_posts + EXCLUDED.video_posts,"
-									   " story_posts = c.story_posts + EXCLUDED.story_posts,"
-									   " other_media_posts = c.other_media_posts + EXCLUDED.other_media_posts,"
-									   " downloaded_posts = c.downloaded_posts + EXCLUDED.downloaded_posts",
-									   11, types);
+		SPIPlanPtr plan = SPI_prepare(
+			"INSERT INTO pinpipe.category_minute AS c (minute, category, posts, error_posts,"
+			" follower_sum, follower_known, image_posts, video_posts, story_posts,"
+			" other_media_posts, downloaded_posts)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+			" ON CONFLICT (minute, category) DO UPDATE SET"
+			" posts = c.posts + EXCLUDED.posts,"
+			" error_posts = c.error_posts + EXCLUDED.error_posts,"
+			" follower_sum = c.follower_sum + EXCLUDED.follower_sum,"
+			" follower_known = c.follower_known + EXCLUDED.follower_known,"
+			" image_posts = c.image_posts + EXCLUDED.image_posts,"
+			" video_posts = c.video_posts + EXCLUDED.video_posts,"
+			" story_posts = c.story_posts + EXCLUDED.story_posts,"
+			" other_media_posts = c.other_media_posts + EXCLUDED.other_media_posts,"
+			" downloaded_posts = c.downloaded_posts + EXCLUDED.downloaded_posts",
+			11, types);
 
 		if (plan == NULL)
 			elog(ERROR, "could not prepare the category_minute upsert: %s",
@@ -399,12 +395,12 @@ SinkWriteAggregates(SinkBatch *b, int nmsgs)
 	}
 	for (int i = 0; i < naggs; i++)
 	{
-		Datum		values[11];
-		int			rc;
+		Datum values[11];
+		int rc;
 
 		values[0] = TimestampTzGetDatum(minute);
-		values[1] = PointerGetDatum(cstring_to_text_with_len(aggs[i].category,
-															 (int) aggs[i].category_len));
+		values[1] =
+			PointerGetDatum(cstring_to_text_with_len(aggs[i].category, (int) aggs[i].category_len));
 		for (int c = 0; c < 9; c++)
 			values[2 + c] = Int64GetDatum(aggs[i].counts[c]);
 		rc = SPI_execute_plan(aggregate_plan, values, NULL, false, 0);
@@ -419,16 +415,16 @@ static void
 SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 {
 	BulkWriter *w = NULL;
-	int			natts = 0;
-	Datum	   *v = NULL;
-	bool	   *n = NULL;
-	int			c_id = 0, c_received = 0, c_source = 0, c_topic = 0, c_partition = 0, c_offset = 0,
-				c_payload = 0, c_bytes = 0, c_error = 0, c_field = 0, c_sqlstate = 0;
+	int natts = 0;
+	Datum *v = NULL;
+	bool *n = NULL;
+	int c_id = 0, c_received = 0, c_source = 0, c_topic = 0, c_partition = 0, c_offset = 0,
+		c_payload = 0, c_bytes = 0, c_error = 0, c_field = 0, c_sqlstate = 0;
 
 	for (int i = 0; i < nmsgs; i++)
 	{
 		SinkMessage *m = &b->msgs[i];
-		bool		is_text;
+		bool is_text;
 
 		if (m->outcome != SINK_DEAD_LETTERED)
 			continue;
@@ -462,7 +458,7 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 			v[c_payload] = PointerGetDatum(cstring_to_text_with_len(m->data, (int) m->len));
 		else
 		{
-			bytea	   *bytes = palloc(VARHDRSZ + m->len);
+			bytea *bytes = palloc(VARHDRSZ + m->len);
 
 			SET_VARSIZE(bytes, VARHDRSZ + m->len);
 			memcpy(VARDATA(bytes), m->data, m->len);
@@ -484,19 +480,18 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 void
 SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *counts)
 {
-	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink batch",
-													ALLOCSET_DEFAULT_SIZES);
+	MemoryContext batch_cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink batch", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext caller_cxt = MemoryContextSwitchTo(batch_cxt);
-	SinkBatch	b;
-	int			naccepted = 0;
+	SinkBatch b;
+	int naccepted = 0;
 
 	memset(&b, 0, sizeof(b));
 	if (!SinkLookupTables(&b.tables))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the pinpipe extension is not installed in database \"%s\"",
-						get_database_name(MyDatabaseId)),
-				 errhint("Run CREATE EXTENSION pinpipe in that database.")));
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the pinpipe extension is not installed in database \"%s\"",
+							   get_database_name(MyDatabaseId)),
+						errhint("Run CREATE EXTENSION pinpipe in that database.")));
 	b.source = source;
 	b.msgs = msgs;
 	b.caller_cxt = caller_cxt;
@@ -510,7 +505,7 @@ SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *coun
 	for (int i = 0; i < nmsgs; i++)
 	{
 		SinkMessage *m = &msgs[i];
-		PinRecord	rec;
+		PinRecord rec;
 		PinParseResult r;
 
 		m->outcome = SINK_PENDING;
@@ -518,7 +513,8 @@ SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *coun
 		r = PinParse(m->data, m->len, &rec, palloc(PIN_SCRATCH_SIZE(m->len)));
 		if (r != PIN_OK)
 		{
-			SinkReject(&b, m, PinErrorsText(&rec, r), PinErrorsField(&rec), PinErrorsSqlstate(&rec));
+			SinkReject(&b, m, PinErrorsText(&rec, r), PinErrorsField(&rec),
+					   PinErrorsSqlstate(&rec));
 			continue;
 		}
 		CleanPinRecord(&rec, &b.pins[i]);

@@ -6,6 +6,16 @@
 -- ever-growing keys, one btree for lookups by unique_id, one unique btree that
 -- makes a Kafka message impossible to store twice).
 
+-- Messages are UTF-8 JSON and are stored as text: the database must be UTF8.
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('server_encoding') <> 'UTF8' THEN
+        RAISE EXCEPTION 'pinpipe needs a UTF8 database, not %', pg_catalog.current_setting('server_encoding')
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Create the database with ENCODING ''UTF8'' (and a matching locale).';
+    END IF;
+END $$;
+
 CREATE SEQUENCE pinpipe.raw_pins_id_seq AS bigint CACHE 100;
 
 -- The master data set: every accepted message exactly as received.

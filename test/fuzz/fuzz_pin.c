@@ -13,11 +13,11 @@
 #include "clean.h"
 #include "pin_json.h"
 
-#define REQUIRE(c) \
-	do \
-	{ \
-		if (!(c)) \
-			abort(); \
+#define REQUIRE(c)                                                                                 \
+	do                                                                                             \
+	{                                                                                              \
+		if (!(c))                                                                                  \
+			abort();                                                                               \
 	} while (0)
 
 static void
@@ -54,7 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			REQUIRE(again.present[f] == rec.present[f]);
 			if (rec.present[f])
-				REQUIRE(again.len[f] == rec.len[f] && memcmp(again.str[f], rec.str[f], rec.len[f]) == 0);
+				REQUIRE(again.len[f] == rec.len[f] &&
+						memcmp(again.str[f], rec.str[f], rec.len[f]) == 0);
 		}
 		CleanPinRecord(&rec, &pin);
 		CheckText(pin.title);

@@ -11,18 +11,18 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...) \
-	do \
-	{ \
-		if (cond) \
-			passed++; \
-		else \
-		{ \
-			failed++; \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__); \
-			printf("\n"); \
-		} \
+#define CHECK(cond, ...)                                                                           \
+	do                                                                                             \
+	{                                                                                              \
+		if (cond)                                                                                  \
+			passed++;                                                                              \
+		else                                                                                       \
+		{                                                                                          \
+			failed++;                                                                              \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+			printf(__VA_ARGS__);                                                                   \
+			printf("\n");                                                                          \
+		}                                                                                          \
 	} while (0)
 
 static bool
@@ -125,7 +125,8 @@ TestSaveLocation(void)
 {
 	bool flagged;
 
-	CHECK(TextIs(CleanSaveLocation("Local save in /data/art", 23, &flagged), "/data/art") && !flagged,
+	CHECK(TextIs(CleanSaveLocation("Local save in /data/art", 23, &flagged), "/data/art") &&
+			  !flagged,
 		  "local save");
 	CHECK(TextIs(CleanSaveLocation(" File path is /data/post ", 25, &flagged), "/data/post"),
 		  "file path");
@@ -154,7 +155,8 @@ static const char *VALID_PIN =
 	"\"No Title Data Available\", \"description\": \"Nice\\u2026\\u00a0\", \"poster_name\": "
 	"\"User Info Error\", \"follower_count\": \"5k\", \"tag_list\": \"a,b\", "
 	"\"is_image_or_video\": \"image\", \"image_src\": \"Image src error.\", \"downloaded\": 0, "
-	"\"save_location\": \"Local save in /data/art\", \"category\": \"art\", \"extra\": [1, {\"x\": null}]}";
+	"\"save_location\": \"Local save in /data/art\", \"category\": \"art\", \"extra\": [1, {\"x\": "
+	"null}]}";
 
 static PinParseResult
 Parse(const char *json, PinRecord *rec, char **scratch)
@@ -187,7 +189,8 @@ TestParseAndClean(void)
 	CHECK(pin.error_mask == ((1u << PIN_TITLE) | (1u << PIN_POSTER_NAME) | (1u << PIN_IMAGE_SRC)),
 		  "error mask %x", pin.error_mask);
 	PinRecordToJson(&rec, echo, sizeof(echo));
-	CHECK(strstr(echo, "\"index\": 7") && strstr(echo, "\"description\": \"Nice\xe2\x80\xa6\xc2\xa0\"") &&
+	CHECK(strstr(echo, "\"index\": 7") &&
+			  strstr(echo, "\"description\": \"Nice\xe2\x80\xa6\xc2\xa0\"") &&
 			  !strstr(echo, "extra"),
 		  "echo: %s", echo);
 	free(scratch);
@@ -251,7 +254,8 @@ TestCoercion(void)
 		{"\"index\"", "2147483648", PIN_INVALID, NULL, "value_error.number.not_le"},
 		{"\"index\"", "-2147483649", PIN_INVALID, NULL, "value_error.number.not_ge"},
 		{"\"index\"", "1e400", PIN_INVALID, NULL, "type_error.integer"},
-		{"\"index\"", "123456789012345678901234567890", PIN_INVALID, NULL, "value_error.number.not_le"},
+		{"\"index\"", "123456789012345678901234567890", PIN_INVALID, NULL,
+		 "value_error.number.not_le"},
 		{"\"title\"", "5", PIN_OK, "5", NULL},
 		{"\"title\"", "-0", PIN_OK, "0", NULL},
 		{"\"title\"", "1.5", PIN_OK, "1.5", NULL},
@@ -280,12 +284,13 @@ TestCoercion(void)
 		int f = PinFieldLookup(cases[i].field + 1, strlen(cases[i].field) - 2);
 
 		if (cases[i].want == PIN_OK)
-			CHECK(r == PIN_OK &&
-					  (cases[i].coerced == NULL ? !rec.present[f]
-												: (rec.len[f] == strlen(cases[i].coerced) &&
-												   memcmp(rec.str[f], cases[i].coerced, rec.len[f]) == 0)),
+			CHECK(r == PIN_OK && (cases[i].coerced == NULL
+									  ? !rec.present[f]
+									  : (rec.len[f] == strlen(cases[i].coerced) &&
+										 memcmp(rec.str[f], cases[i].coerced, rec.len[f]) == 0)),
 				  "%s=%s: r=%d got '%.*s'", cases[i].field, cases[i].value, r,
-				  (int) (r == PIN_OK && rec.present[f] ? rec.len[f] : 0), rec.str[f] ? rec.str[f] : "");
+				  (int) (r == PIN_OK && rec.present[f] ? rec.len[f] : 0),
+				  rec.str[f] ? rec.str[f] : "");
 		else
 			CHECK(r == cases[i].want && rec.nerrors == 1 && rec.errors[0].field == f &&
 					  strcmp(rec.errors[0].type, cases[i].type) == 0,
@@ -299,11 +304,27 @@ static void
 TestBadJson(void)
 {
 	static const char *bad[] = {
-		"", "   ", "{", "{\"index\": 1", "{\"index\" 1}", "{index: 1}", "{\"a\": 01}",
-		"{\"a\": 1,}", "{\"a\": NaN}", "{\"a\": \"\x01\"}", "{\"a\": \"\xff\"}",
-		"{\"a\": \"\xc0\xaf\"}", "{\"a\": \"\xed\xa0\x80\"}", "{\"a\": \"\\ud800\"}",
-		"{\"a\": \"\\udc00\"}", "{\"a\": \"\\x\"}", "{} {}", "{\"a\": tru}", "\xef\xbb\xbf{}",
-		"{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]"
+		"",
+		"   ",
+		"{",
+		"{\"index\": 1",
+		"{\"index\" 1}",
+		"{index: 1}",
+		"{\"a\": 01}",
+		"{\"a\": 1,}",
+		"{\"a\": NaN}",
+		"{\"a\": \"\x01\"}",
+		"{\"a\": \"\xff\"}",
+		"{\"a\": \"\xc0\xaf\"}",
+		"{\"a\": \"\xed\xa0\x80\"}",
+		"{\"a\": \"\\ud800\"}",
+		"{\"a\": \"\\udc00\"}",
+		"{\"a\": \"\\x\"}",
+		"{} {}",
+		"{\"a\": tru}",
+		"\xef\xbb\xbf{}",
+		"{\"a\": "
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]"
 		"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 	};
 
@@ -354,13 +375,16 @@ TestArrayAndErrorsJson(void)
 
 	Parse("{\"index\": \"x\"}", &rec, &scratch);
 	PinErrorsToJson(&rec, out, sizeof(out));
-	CHECK(strncmp(out, "{\"detail\": [{\"loc\": [\"body\", \"category\"], \"msg\": \"field required\", "
-					   "\"type\": \"value_error.missing\"}, {\"loc\": [\"body\", \"index\"], \"msg\": "
-					   "\"value is not a valid integer\"",
-				  strlen("{\"detail\": [{\"loc\": [\"body\", \"category\"], \"msg\": \"field required\", "
-						 "\"type\": \"value_error.missing\"}, {\"loc\": [\"body\", \"index\"], \"msg\": "
-						 "\"value is not a valid integer\"")) == 0,
-		  "422 body: %s", out);
+	CHECK(
+		strncmp(
+			out,
+			"{\"detail\": [{\"loc\": [\"body\", \"category\"], \"msg\": \"field required\", "
+			"\"type\": \"value_error.missing\"}, {\"loc\": [\"body\", \"index\"], \"msg\": "
+			"\"value is not a valid integer\"",
+			strlen("{\"detail\": [{\"loc\": [\"body\", \"category\"], \"msg\": \"field required\", "
+				   "\"type\": \"value_error.missing\"}, {\"loc\": [\"body\", \"index\"], \"msg\": "
+				   "\"value is not a valid integer\"")) == 0,
+		"422 body: %s", out);
 	/* snprintf contract: a short buffer is terminated and the full length returned */
 	CHECK(PinErrorsToJson(&rec, out, 10) > 10 && strlen(out) == 9, "truncation");
 	free(scratch);
