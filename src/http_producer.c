@@ -36,7 +36,7 @@
 static rd_kafka_t *producer = NULL;
 static rd_kafka_topic_t *producer_topic = NULL;
 static rd_kafka_queue_t *producer_queue = NULL;
-static int	wake_pipe[2] = {-1, -1};
+static int wake_pipe[2] = {-1, -1};
 
 static bool broker_down = false;
 static bool producer_fatal = false;
@@ -73,7 +73,7 @@ HttpProducerError(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		broker_down = true;
 	if (err == RD_KAFKA_RESP_ERR__FATAL)
 	{
-		char		fatal[200];
+		char fatal[200];
 
 		producer_fatal = true;
 		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -89,7 +89,7 @@ HttpProducerStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
 	if (strstr(json, "\"state\":\"UP\"") != NULL)
 		broker_down = false;
-	return 0;					/* librdkafka frees json */
+	return 0; /* librdkafka frees json */
 }
 
 /* Set a property unless the user's pinpipe.kafka_config already set it. */
@@ -97,8 +97,8 @@ static bool
 HttpProducerDefault(rd_kafka_conf_t *conf, const char *name, const char *dflt,
 					const char *librdkafka_default, char *errbuf, size_t errlen)
 {
-	char		cur[64];
-	size_t		sz = sizeof(cur);
+	char cur[64];
+	size_t sz = sizeof(cur);
 
 	if (rd_kafka_conf_get(conf, name, cur, &sz) == RD_KAFKA_CONF_OK &&
 		strcmp(cur, librdkafka_default) != 0)
@@ -116,7 +116,8 @@ HttpProducerStart(char *errbuf, size_t errlen)
 		return false;
 	if (!HttpProducerDefault(conf, "message.timeout.ms", HTTP_PRODUCER_MESSAGE_TIMEOUT_MS, "300000",
 							 errbuf, errlen) ||
-		rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errbuf, errlen) != RD_KAFKA_CONF_OK)
+		rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errbuf, errlen) !=
+			RD_KAFKA_CONF_OK)
 	{
 		rd_kafka_conf_destroy(conf);
 		return false;
@@ -164,7 +165,7 @@ HttpProducerFd(void)
 void
 HttpProducerPoll(void)
 {
-	char		buf[256];
+	char buf[256];
 
 	if (producer == NULL)
 		return;
@@ -177,7 +178,7 @@ HttpProducerPoll(void)
 bool
 HttpProducerSend(HttpRequest *req, const char **reason)
 {
-	int			produced = 0;
+	int produced = 0;
 
 	if (producer == NULL || producer_fatal)
 	{
@@ -202,8 +203,8 @@ HttpProducerSend(HttpRequest *req, const char **reason)
 			continue;
 		}
 		*reason = rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL
-			? "Kafka produce queue full; the pin was not stored, retry later"
-			: "Kafka produce failed; the pin was not stored, retry later";
+					  ? "Kafka produce queue full; the pin was not stored, retry later"
+					  : "Kafka produce failed; the pin was not stored, retry later";
 		if (produced == 0)
 			return false;
 		/* Part of the request is on its way: settle the rest as unavailable (503). */

@@ -21,7 +21,7 @@
 extern bool HttpProducerStart(char *errbuf, size_t errlen);
 
 /* The fd that becomes readable when librdkafka has events for us; -1 if not started. */
-extern int	HttpProducerFd(void);
+extern int HttpProducerFd(void);
 
 /* Serve delivery reports and other events (non-blocking). */
 extern void HttpProducerPoll(void);

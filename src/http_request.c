@@ -35,23 +35,23 @@ static size_t parse_scratch_cap = 0;
 /* A small growable string for JSON answers. */
 typedef struct HttpBuf
 {
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	bool		oom;
+	char *data;
+	size_t len;
+	size_t cap;
+	bool oom;
 } HttpBuf;
 
 static bool
 BufReserve(HttpBuf *b, size_t n)
 {
-	size_t		need = b->len + n + 1;
+	size_t need = b->len + n + 1;
 
 	if (b->oom)
 		return false;
 	if (need > b->cap)
 	{
-		size_t		cap = b->cap ? b->cap : 256;
-		char	   *p;
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
 
 		while (cap < need)
 			cap *= 2;
@@ -77,12 +77,11 @@ BufAppend(HttpBuf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
-static void __attribute__((format(printf, 2, 3)))
-BufPrintf(HttpBuf *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) BufPrintf(HttpBuf *b, const char *fmt, ...)
 {
-	char		tmp[512];
-	va_list		ap;
-	int			n;
+	char tmp[512];
+	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
@@ -103,7 +102,7 @@ BufPuts(HttpBuf *b, const char *s)
 static void
 BufJsonString(HttpBuf *b, const char *s, size_t n)
 {
-	size_t		need = JsonEscape(s, n, NULL, 0);
+	size_t need = JsonEscape(s, n, NULL, 0);
 
 	BufPuts(b, "\"");
 	if (BufReserve(b, need))
@@ -180,15 +179,15 @@ HttpSetAnswer(HttpRequest *req, int status, char *body, size_t len, const char *
 }
 
 static void HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
-			__attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Set a {"detail": "..."} answer (FastAPI's shape for non-validation errors). */
 static void
 HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
 {
-	char		msg[512];
-	HttpBuf		b = {0};
-	va_list		ap;
+	char msg[512];
+	HttpBuf b = {0};
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -211,7 +210,7 @@ HttpQueueAnswer(HttpRequest *req)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	char		num[32];
+	char num[32];
 
 	if (req->resp == NULL)
 	{
@@ -222,7 +221,7 @@ HttpQueueAnswer(HttpRequest *req)
 	{
 		resp = MHD_create_response_from_buffer(req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
 		if (resp != NULL)
-			req->resp = NULL;	/* MHD frees it */
+			req->resp = NULL; /* MHD frees it */
 	}
 	if (resp == NULL)
 		return MHD_NO;
@@ -248,14 +247,14 @@ HttpQueueAnswer(HttpRequest *req)
 static PinParseResult
 HttpParsePin(const char *data, size_t len)
 {
-	size_t		need = PIN_SCRATCH_SIZE(len);
+	size_t need = PIN_SCRATCH_SIZE(len);
 
 	if (need > parse_scratch_cap)
 	{
-		char	   *p = realloc(parse_scratch, need);
+		char *p = realloc(parse_scratch, need);
 
 		if (p == NULL)
-			return PIN_BAD_JSON;	/* treated as unparseable; cannot happen below max_body */
+			return PIN_BAD_JSON; /* treated as unparseable; cannot happen below max_body */
 		parse_scratch = p;
 		parse_scratch_cap = need;
 	}
@@ -267,8 +266,8 @@ HttpParsePin(const char *data, size_t len)
 static char *
 HttpErrorsJson(size_t *len)
 {
-	size_t		n = PinErrorsToJson(&parse_rec, NULL, 0);
-	char	   *out = malloc(n + 1);
+	size_t n = PinErrorsToJson(&parse_rec, NULL, 0);
+	char *out = malloc(n + 1);
 
 	if (out == NULL)
 		return NULL;
@@ -298,7 +297,7 @@ HttpKeepKey(HttpRecord *rec)
 static void
 HttpBadBody(HttpRequest *req, const char *msg, const char *type, long offset)
 {
-	HttpBuf		b = {0};
+	HttpBuf b = {0};
 
 	BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
 	if (offset >= 0)
@@ -322,7 +321,7 @@ static bool
 HttpDispatch(HttpRequest *req)
 {
 	const char *reason = NULL;
-	int			npending = 0;
+	int npending = 0;
 
 	for (int i = 0; i < req->nrecords; i++)
 		if (req->records[i].outcome == HTTP_REC_PENDING)
@@ -357,7 +356,7 @@ static void
 HttpProcessPin(HttpRequest *req)
 {
 	PinParseResult r;
-	size_t		elen;
+	size_t elen;
 
 	if (!Utf8Valid(req->body ? req->body : "", req->len))
 	{
@@ -367,10 +366,11 @@ HttpProcessPin(HttpRequest *req)
 	r = HttpParsePin(req->body ? req->body : "", req->len);
 	if (r != PIN_OK)
 	{
-		size_t		len = 0;
-		char	   *json = HttpErrorsJson(&len);
+		size_t len = 0;
+		char *json = HttpErrorsJson(&len);
 
-		HttpSetAnswer(req, r == PIN_BAD_JSON ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_UNPROCESSABLE_CONTENT,
+		HttpSetAnswer(req,
+					  r == PIN_BAD_JSON ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_UNPROCESSABLE_CONTENT,
 					  json, json ? len : 0, "application/json");
 		if (r == PIN_INVALID)
 			MetricsPins(0, 1, 0);
@@ -405,11 +405,11 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 
 	if (req->nrecords == *cap)
 	{
-		int			ncap = *cap ? *cap * 2 : 64;
+		int ncap = *cap ? *cap * 2 : 64;
 		HttpRecord *p = realloc(req->records, sizeof(HttpRecord) * ncap);
 
 		if (p == NULL)
-			return;				/* counted as nothing; the answer reports what was kept */
+			return; /* counted as nothing; the answer reports what was kept */
 		req->records = p;
 		*cap = ncap;
 	}
@@ -438,9 +438,9 @@ static void
 HttpProcessPins(HttpRequest *req)
 {
 	const char *body = req->body ? req->body : "";
-	size_t		len = req->len;
-	int			cap = 0;
-	bool		blank = true;
+	size_t len = req->len;
+	int cap = 0;
+	bool blank = true;
 
 	if (!Utf8Valid(body, len))
 	{
@@ -457,11 +457,11 @@ HttpProcessPins(HttpRequest *req)
 	}
 	if (PinJsonIsArray(body, len))
 	{
-		size_t		pos = 0;
+		size_t pos = 0;
 		const char *elem;
-		size_t		elen;
-		PinError	err;
-		int			rc;
+		size_t elen;
+		PinError err;
+		int rc;
 
 		/* The array must be well-formed as a whole before any element is stored. */
 		memset(&err, 0, sizeof(err));
@@ -482,14 +482,14 @@ HttpProcessPins(HttpRequest *req)
 	}
 	else
 	{
-		size_t		start = 0;
+		size_t start = 0;
 
 		while (start < len)
 		{
 			const char *nl = memchr(body + start, '\n', len - start);
-			size_t		end = nl ? (size_t) (nl - body) : len;
-			size_t		a = start;
-			size_t		z = end;
+			size_t end = nl ? (size_t) (nl - body) : len;
+			size_t a = start;
+			size_t z = end;
 
 			while (a < z && (body[a] == ' ' || body[a] == '\t' || body[a] == '\r'))
 				a++;
@@ -510,7 +510,7 @@ HttpProcessHealthz(HttpRequest *req)
 {
 	const char *problem = HttpHealthProblem();
 	const char *mode = HttpKafkaMode() ? "kafka" : "embedded";
-	HttpBuf		b = {0};
+	HttpBuf b = {0};
 
 	if (problem == NULL)
 		BufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
@@ -529,8 +529,8 @@ HttpProcessHealthz(HttpRequest *req)
 static void
 HttpProcessMetrics(HttpRequest *req)
 {
-	char	   *text = NULL;
-	size_t		len = 0;
+	char *text = NULL;
+	size_t len = 0;
 
 	if (!MetricsRender(&text, &len))
 	{
@@ -545,9 +545,9 @@ HttpProcessMetrics(HttpRequest *req)
 static bool
 HttpCheckHeaders(HttpRequest *req, const char *method)
 {
-	bool		is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	bool		is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-		strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	bool is_get =
+		strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	const char *cl;
 
 	switch (req->endpoint)
@@ -585,7 +585,7 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (is_post && cl != NULL)
 	{
-		char	   *end;
+		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
 
 		if (n > (unsigned long long) pinpipe_http_max_body)
@@ -621,8 +621,8 @@ HttpTakeUpload(HttpRequest *req, const char *data, size_t n)
 	}
 	if (req->len + n + 1 > req->cap)
 	{
-		size_t		cap = req->cap ? req->cap : 4096;
-		char	   *p;
+		size_t cap = req->cap ? req->cap : 4096;
+		char *p;
 
 		while (cap < req->len + n + 1)
 			cap *= 2;
@@ -631,7 +631,7 @@ HttpTakeUpload(HttpRequest *req, const char *data, size_t n)
 		p = realloc(req->body, cap);
 		if (p == NULL)
 		{
-			req->too_large = true;	/* cannot hold it: treat like too large */
+			req->too_large = true; /* cannot hold it: treat like too large */
 			free(req->body);
 			req->body = NULL;
 			req->cap = 0;
@@ -683,14 +683,15 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 	if (req->resp != NULL || req->status != 0)
 		return HttpQueueAnswer(req);
 	if (req->suspended || req->pending > 0)
-		return MHD_YES;			/* cannot happen: MHD does not call a suspended request */
+		return MHD_YES; /* cannot happen: MHD does not call a suspended request */
 	if (req->endpoint == HTTP_EP_HEALTHZ)
 		HttpProcessHealthz(req);
 	else if (req->endpoint == HTTP_EP_METRICS)
 		HttpProcessMetrics(req);
 	else if (req->too_large)
 		HttpSetDetail(req, MHD_HTTP_CONTENT_TOO_LARGE,
-					  "request body exceeds pinpipe.http_max_body (%d bytes)", pinpipe_http_max_body);
+					  "request body exceeds pinpipe.http_max_body (%d bytes)",
+					  pinpipe_http_max_body);
 	else if (req->endpoint == HTTP_EP_PIN)
 		HttpProcessPin(req);
 	else
@@ -754,7 +755,7 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 	}
 	else if (outcome == HTTP_REC_REJECTED && reason != NULL && rec->detail == NULL)
 	{
-		HttpBuf		b = {0};
+		HttpBuf b = {0};
 
 		/* dead-lettered at insert time: say why, in FastAPI's error shape */
 		BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
@@ -799,10 +800,10 @@ BufDetailArray(HttpBuf *b, const char *detail)
 void
 HttpRequestFinish(HttpRequest *req)
 {
-	int64_t		accepted = 0;
-	int64_t		rejected = 0;
-	int64_t		dead = 0;
-	HttpBuf		b = {0};
+	int64_t accepted = 0;
+	int64_t rejected = 0;
+	int64_t dead = 0;
+	HttpBuf b = {0};
 
 	for (int i = 0; i < req->nrecords; i++)
 	{
@@ -868,7 +869,7 @@ HttpRequestFinish(HttpRequest *req)
 bool
 HttpResumeReady(void)
 {
-	bool		any = ready_head != NULL;
+	bool any = ready_head != NULL;
 
 	while (ready_head)
 	{

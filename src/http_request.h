@@ -35,56 +35,56 @@ typedef enum HttpEndpoint
 typedef enum HttpRecordOutcome
 {
 	HTTP_REC_PENDING = 0,
-	HTTP_REC_ACCEPTED,	  /* durably in the pipeline (committed or acknowledged) */
-	HTTP_REC_REJECTED,	  /* failed validation, or dead-lettered at insert: see detail */
-	HTTP_REC_UNAVAILABLE  /* not stored: database or broker unavailable (503) */
+	HTTP_REC_ACCEPTED,	 /* durably in the pipeline (committed or acknowledged) */
+	HTTP_REC_REJECTED,	 /* failed validation, or dead-lettered at insert: see detail */
+	HTTP_REC_UNAVAILABLE /* not stored: database or broker unavailable (503) */
 } HttpRecordOutcome;
 
 /* One pin of a request. */
 typedef struct HttpRecord
 {
-	struct HttpRequest *req;	/* the request it belongs to */
-	const char *data;			/* raw JSON text, inside the request's body */
-	size_t		len;
-	int			index;			/* position in the request (0-based) */
+	struct HttpRequest *req; /* the request it belongs to */
+	const char *data;		 /* raw JSON text, inside the request's body */
+	size_t len;
+	int index; /* position in the request (0-based) */
 	HttpRecordOutcome outcome;
-	char	   *detail;			/* rejected: FastAPI "detail" array (malloc'd JSON) */
-	char	   *key;			/* Kafka message key (unique_id), malloc'd */
-	size_t		keylen;
+	char *detail; /* rejected: FastAPI "detail" array (malloc'd JSON) */
+	char *key;	  /* Kafka message key (unique_id), malloc'd */
+	size_t keylen;
 } HttpRecord;
 
 typedef struct HttpRequest
 {
 	struct MHD_Connection *conn;
 	HttpEndpoint endpoint;
-	double		started;		/* monotonic seconds */
+	double started; /* monotonic seconds */
 
 	/* body, accumulated while uploading */
-	char	   *body;
-	size_t		len;
-	size_t		cap;
-	bool		too_large;		/* over pinpipe.http_max_body: discard and answer 413 */
+	char *body;
+	size_t len;
+	size_t cap;
+	bool too_large; /* over pinpipe.http_max_body: discard and answer 413 */
 
 	/* the pins, once parsed */
-	int			nrecords;
+	int nrecords;
 	HttpRecord *records;
-	char	   *echo;			/* POST /pin/: the validated pin as JSON */
-	int			pending;		/* records waiting for commit / delivery report */
-	int			unavailable;	/* records that could not be stored (503) */
+	char *echo;		 /* POST /pin/: the validated pin as JSON */
+	int pending;	 /* records waiting for commit / delivery report */
+	int unavailable; /* records that could not be stored (503) */
 	const char *unavailable_reason;
 
 	/* the answer */
-	bool		suspended;
-	bool		answered;		/* response queued */
-	bool		conn_done;		/* MHD finished with this request */
-	int			status;
-	char	   *resp;			/* malloc'd body */
-	size_t		resp_len;
-	const char *resp_type;		/* content type */
-	const char *allow;			/* 405: Allow header */
-	int			retry_after;	/* 503: seconds, 0 = none */
+	bool suspended;
+	bool answered;	/* response queued */
+	bool conn_done; /* MHD finished with this request */
+	int status;
+	char *resp; /* malloc'd body */
+	size_t resp_len;
+	const char *resp_type; /* content type */
+	const char *allow;	   /* 405: Allow header */
+	int retry_after;	   /* 503: seconds, 0 = none */
 
-	struct HttpRequest *next;	/* on a work or ready list */
+	struct HttpRequest *next; /* on a work or ready list */
 } HttpRequest;
 
 /* libmicrohttpd callbacks (http_request.c). */

@@ -50,7 +50,7 @@
 #define HTTP_READY_CHECK_SECONDS 1.0
 
 static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
-static int	ndaemons = 0;
+static int ndaemons = 0;
 static bool kafka_mode = false;
 static WorkerStatus *my_status = NULL;
 
@@ -65,7 +65,7 @@ static char db_problem[256] = "not checked yet";
 
 /* libmicrohttpd's log lines, kept until the loop can ereport them. */
 static char mhd_log[HTTP_LOG_SLOTS][256];
-static int	mhd_log_count = 0;
+static int mhd_log_count = 0;
 
 static MemoryContext batch_context = NULL;
 
@@ -130,6 +130,7 @@ HttpStartDaemon(const struct sockaddr *addr, int family)
 		flags |= MHD_USE_DUAL_STACK;
 	else if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* clang-format off */
 	return MHD_start_daemon(flags, (uint16_t) pinpipe_http_port, HttpAcceptPolicy, NULL,
 							HttpAccessHandler, NULL,
 							MHD_OPTION_EXTERNAL_LOGGER, HttpMhdLogger, NULL,
@@ -141,24 +142,25 @@ HttpStartDaemon(const struct sockaddr *addr, int family)
 							MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 							addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
 							MHD_OPTION_END);
+	/* clang-format on */
 }
 
 /* Start a daemon per address of pinpipe.http_listen_addresses; ERROR if none can listen. */
 static void
 HttpStartDaemons(void)
 {
-	char	   *list = pstrdup(pinpipe_http_listen_addresses ? pinpipe_http_listen_addresses : "");
-	char	   *save = NULL;
-	char		port[16];
+	char *list = pstrdup(pinpipe_http_listen_addresses ? pinpipe_http_listen_addresses : "");
+	char *save = NULL;
+	char port[16];
 
 	snprintf(port, sizeof(port), "%d", pinpipe_http_port);
 	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 	{
 		struct addrinfo hints;
 		struct addrinfo *res = NULL;
-		char	   *host = tok;
-		char	   *end;
-		int			rc;
+		char *host = tok;
+		char *end;
+		int rc;
 
 		while (*host == ' ' || *host == '\t')
 			host++;
@@ -172,10 +174,11 @@ HttpStartDaemons(void)
 			struct MHD_Daemon *d = HttpStartDaemon(NULL, 0);
 
 			if (d == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("pinpipe http worker could not listen on *:%d", pinpipe_http_port),
-						 errhint("Check that no other process uses the port (pinpipe.http_port).")));
+				ereport(
+					ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("pinpipe http worker could not listen on *:%d", pinpipe_http_port),
+					 errhint("Check that no other process uses the port (pinpipe.http_port).")));
 			daemons[ndaemons++] = d;
 			continue;
 		}
@@ -185,10 +188,9 @@ HttpStartDaemons(void)
 		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 		rc = getaddrinfo(host, port, &hints, &res);
 		if (rc != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid address \"%s\" in pinpipe.http_listen_addresses: %s",
-							host, gai_strerror(rc))));
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("invalid address \"%s\" in pinpipe.http_listen_addresses: %s",
+								   host, gai_strerror(rc))));
 		for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
 		{
 			struct MHD_Daemon *d;
@@ -212,9 +214,8 @@ HttpStartDaemons(void)
 	}
 	pfree(list);
 	if (ndaemons == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pinpipe.http_listen_addresses names no address to listen on")));
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("pinpipe.http_listen_addresses names no address to listen on")));
 }
 
 /* Report what libmicrohttpd logged since the last iteration. */
@@ -223,7 +224,7 @@ HttpFlushMhdLog(void)
 {
 	for (int i = 0; i < mhd_log_count; i++)
 	{
-		size_t		n = strlen(mhd_log[i]);
+		size_t n = strlen(mhd_log[i]);
 
 		while (n > 0 && mhd_log[i][n - 1] == '\n')
 			mhd_log[i][--n] = '\0';
@@ -256,16 +257,18 @@ HttpCheckDatabase(void)
 	db_checked_at = HttpNow();
 	PG_TRY();
 	{
-		bool		ready;
+		bool ready;
 
 		StartTransactionCommand();
 		ready = SinkReady();
 		CommitTransactionCommand();
 		if (ready != db_ready)
-			ereport(LOG,
-					(errmsg("pinpipe http worker: %s",
-							ready ? "extension found, accepting pins" :
-							"extension pinpipe is not installed in this database, answering 503")));
+			ereport(
+				LOG,
+				(errmsg(
+					"pinpipe http worker: %s",
+					ready ? "extension found, accepting pins"
+						  : "extension pinpipe is not installed in this database, answering 503")));
 		db_ready = ready;
 		if (!ready)
 			snprintf(db_problem, sizeof(db_problem),
@@ -273,7 +276,7 @@ HttpCheckDatabase(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData *edata;
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
@@ -293,11 +296,11 @@ HttpEmbeddedFlush(void)
 {
 	HttpRequest *head = queue_head;
 	volatile int n = 0;
-	int			k = 0;
+	int k = 0;
 	SinkMessage *msgs;
 	HttpRecord **recs;
 	volatile bool committed = false;
-	SinkCounts	counts = {0, 0};
+	SinkCounts counts = {0, 0};
 	MemoryContext oldcxt;
 	TimestampTz start;
 
@@ -340,7 +343,7 @@ HttpEmbeddedFlush(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData *edata;
 
 		MemoryContextSwitchTo(batch_context);
 		edata = CopyErrorData();
@@ -361,8 +364,8 @@ HttpEmbeddedFlush(void)
 
 	if (committed)
 	{
-		long		secs;
-		int			usecs;
+		long secs;
+		int usecs;
 
 		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 		WorkerStatusBatchDone(my_status, counts.accepted, counts.dead_lettered,
@@ -418,8 +421,8 @@ void
 HttpWorkerMain(Datum main_arg)
 {
 	WaitEventSet *wes;
-	int			nevents;
-	char		errbuf[512];
+	int nevents;
+	char errbuf[512];
 	const char *last_problem = NULL;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -430,8 +433,8 @@ HttpWorkerMain(Datum main_arg)
 
 	my_status = WorkerStatusAttach(WORKER_KIND_HTTP, 0);
 	kafka_mode = GucKafkaEnabled();
-	batch_context = AllocSetContextCreate(TopMemoryContext, "pinpipe http batch",
-										  ALLOCSET_DEFAULT_SIZES);
+	batch_context =
+		AllocSetContextCreate(TopMemoryContext, "pinpipe http batch", ALLOCSET_DEFAULT_SIZES);
 	before_shmem_exit(HttpBeforeShmemExit, (Datum) 0);
 
 	if (kafka_mode && !HttpProducerStart(errbuf, sizeof(errbuf)))
@@ -449,7 +452,8 @@ HttpWorkerMain(Datum main_arg)
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (int i = 0; i < ndaemons; i++)
 	{
-		const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemons[i], MHD_DAEMON_INFO_EPOLL_FD);
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(daemons[i], MHD_DAEMON_INFO_EPOLL_FD);
 
 		if (info == NULL)
 			elog(ERROR, "libmicrohttpd did not give its epoll fd");
@@ -458,16 +462,15 @@ HttpWorkerMain(Datum main_arg)
 	if (kafka_mode)
 		AddWaitEventToSet(wes, WL_SOCKET_READABLE, HttpProducerFd(), NULL, NULL);
 
-	ereport(LOG,
-			(errmsg("pinpipe http worker listening on %s port %d (%s mode)",
-					pinpipe_http_listen_addresses, pinpipe_http_port,
-					kafka_mode ? "Kafka" : "embedded")));
+	ereport(LOG, (errmsg("pinpipe http worker listening on %s port %d (%s mode)",
+						 pinpipe_http_listen_addresses, pinpipe_http_port,
+						 kafka_mode ? "Kafka" : "embedded")));
 	WorkerStatusSetState(my_status, "listening");
 
 	while (!ShutdownRequestPending)
 	{
-		WaitEvent	events[HTTP_MAX_DAEMONS + 3];
-		long		timeout = 1000;
+		WaitEvent events[HTTP_MAX_DAEMONS + 3];
+		long timeout = 1000;
 		const char *problem;
 
 		for (int i = 0; i < ndaemons; i++)

@@ -20,27 +20,25 @@
 static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 422, 500, 503, 0};
 #define METRICS_NSTATUS (sizeof(metrics_statuses) / sizeof(metrics_statuses[0]))
 
-static const char *const metrics_endpoints[HTTP_EP_COUNT] = {
-	"/pin/", "/pins", "/healthz", "/metrics", "other"
-};
+static const char *const metrics_endpoints[HTTP_EP_COUNT] = {"/pin/", "/pins", "/healthz",
+															 "/metrics", "other"};
 
 /* Request latency buckets (seconds). */
-static const double metrics_latency_bounds[] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
-};
+static const double metrics_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+												0.1,	0.25,  0.5,	   1,	  2.5,	5,	   10};
 #define METRICS_NLATENCY (sizeof(metrics_latency_bounds) / sizeof(metrics_latency_bounds[0]))
 
 static struct
 {
-	int64_t		requests[HTTP_EP_COUNT][METRICS_NSTATUS];
-	int64_t		latency[HTTP_EP_COUNT][METRICS_NLATENCY + 1];
-	double		latency_sum[HTTP_EP_COUNT];
-	int64_t		pins_accepted;
-	int64_t		pins_rejected;
-	int64_t		dead_letters;
-	int64_t		deliveries;
-	int64_t		delivery_errors;
-	int			connections;
+	int64_t requests[HTTP_EP_COUNT][METRICS_NSTATUS];
+	int64_t latency[HTTP_EP_COUNT][METRICS_NLATENCY + 1];
+	double latency_sum[HTTP_EP_COUNT];
+	int64_t pins_accepted;
+	int64_t pins_rejected;
+	int64_t dead_letters;
+	int64_t deliveries;
+	int64_t delivery_errors;
+	int connections;
 } counters;
 
 static WorkerStatus *snapshot = NULL;
@@ -48,8 +46,8 @@ static WorkerStatus *snapshot = NULL;
 void
 MetricsRequest(HttpEndpoint endpoint, int status, double seconds)
 {
-	size_t		s;
-	size_t		b;
+	size_t s;
+	size_t b;
 
 	if (endpoint < 0 || endpoint >= HTTP_EP_COUNT)
 		endpoint = HTTP_EP_OTHER;
@@ -98,7 +96,7 @@ static void
 MetricsWorkerLabels(const WorkerStatus *w, char *out, size_t cap)
 {
 	static const char *const keys[] = {"kind", "worker"};
-	char		num[16];
+	char num[16];
 	const char *values[2];
 
 	snprintf(num, sizeof(num), "%d", w->number);
@@ -111,7 +109,7 @@ MetricsWorkerLabels(const WorkerStatus *w, char *out, size_t cap)
 static void
 MetricsRenderHttp(PromBuf *buf)
 {
-	char		labels[256];
+	char labels[256];
 
 	PromFamily(buf, "pinpipe_http_requests_total", "counter",
 			   "HTTP requests answered, by endpoint and status code.");
@@ -119,7 +117,7 @@ MetricsRenderHttp(PromBuf *buf)
 		for (size_t s = 0; s < METRICS_NSTATUS; s++)
 		{
 			static const char *const keys[] = {"endpoint", "code"};
-			char		code[16];
+			char code[16];
 			const char *values[2];
 
 			if (counters.requests[e][s] == 0 && !(e == HTTP_EP_PIN && s == 0))
@@ -160,7 +158,8 @@ MetricsRenderHttp(PromBuf *buf)
 
 	PromFamily(buf, "pinpipe_kafka_produce_queue_depth", "gauge",
 			   "Messages in the HTTP worker's Kafka producer queue, not yet acknowledged.");
-	PromSampleInt(buf, "pinpipe_kafka_produce_queue_depth", NULL, HttpKafkaMode() ? HttpProducerQueueDepth() : 0);
+	PromSampleInt(buf, "pinpipe_kafka_produce_queue_depth", NULL,
+				  HttpKafkaMode() ? HttpProducerQueueDepth() : 0);
 	PromFamily(buf, "pinpipe_kafka_deliveries_total", "counter",
 			   "Kafka delivery reports for produced pins that succeeded.");
 	PromSampleInt(buf, "pinpipe_kafka_deliveries_total", NULL, counters.deliveries);
@@ -173,7 +172,7 @@ MetricsRenderHttp(PromBuf *buf)
 static void
 MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 {
-	char		labels[512];
+	char labels[512];
 
 	PromFamily(buf, "pinpipe_worker_up", "gauge", "1 for every running pinpipe background worker.");
 	for (int i = 0; i < n; i++)
@@ -181,20 +180,24 @@ MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 		MetricsWorkerLabels(&ws[i], labels, sizeof(labels));
 		PromSampleInt(buf, "pinpipe_worker_up", labels, 1);
 	}
-#define WORKER_COUNTER(metric, field, help) \
-	do { \
-		PromFamily(buf, metric, "counter", help); \
-		for (int i = 0; i < n; i++) \
-		{ \
-			MetricsWorkerLabels(&ws[i], labels, sizeof(labels)); \
-			PromSampleInt(buf, metric, labels, ws[i].field); \
-		} \
+#define WORKER_COUNTER(metric, field, help)                                                        \
+	do                                                                                             \
+	{                                                                                              \
+		PromFamily(buf, metric, "counter", help);                                                  \
+		for (int i = 0; i < n; i++)                                                                \
+		{                                                                                          \
+			MetricsWorkerLabels(&ws[i], labels, sizeof(labels));                                   \
+			PromSampleInt(buf, metric, labels, ws[i].field);                                       \
+		}                                                                                          \
 	} while (0)
-	WORKER_COUNTER("pinpipe_worker_rows_total", rows, "Messages accepted into pinpipe.pins by the worker.");
-	WORKER_COUNTER("pinpipe_worker_dead_letters_total", dead_letters, "Messages the worker dead-lettered.");
+	WORKER_COUNTER("pinpipe_worker_rows_total", rows,
+				   "Messages accepted into pinpipe.pins by the worker.");
+	WORKER_COUNTER("pinpipe_worker_dead_letters_total", dead_letters,
+				   "Messages the worker dead-lettered.");
 	WORKER_COUNTER("pinpipe_worker_batches_total", batches, "Transactions the worker committed.");
 	WORKER_COUNTER("pinpipe_worker_errors_total", errors, "Batches that failed and were retried.");
-	WORKER_COUNTER("pinpipe_worker_batch_rows_total", batch_rows_total, "Messages in committed batches (batch size sum).");
+	WORKER_COUNTER("pinpipe_worker_batch_rows_total", batch_rows_total,
+				   "Messages in committed batches (batch size sum).");
 #undef WORKER_COUNTER
 
 	PromFamily(buf, "pinpipe_batch_duration_seconds", "histogram",
@@ -210,13 +213,15 @@ MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 			   "Next offset to read per partition, as committed in PostgreSQL.");
 	for (int pass = 0; pass < 3; pass++)
 	{
-		const char *metric = pass == 0 ? "pinpipe_consumer_committed_offset" :
-			pass == 1 ? "pinpipe_consumer_high_watermark" : "pinpipe_consumer_lag";
+		const char *metric = pass == 0	 ? "pinpipe_consumer_committed_offset"
+							 : pass == 1 ? "pinpipe_consumer_high_watermark"
+										 : "pinpipe_consumer_lag";
 
 		if (pass == 1)
 			PromFamily(buf, metric, "gauge", "Broker's end offset per partition (last refresh).");
 		else if (pass == 2)
-			PromFamily(buf, metric, "gauge", "Messages in the partition not yet committed to PostgreSQL.");
+			PromFamily(buf, metric, "gauge",
+					   "Messages in the partition not yet committed to PostgreSQL.");
 		for (int i = 0; i < n; i++)
 		{
 			const WorkerStatus *w = &ws[i];
@@ -227,10 +232,10 @@ MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 			{
 				static const char *const keys[] = {"worker", "topic", "partition"};
 				const WorkerPartitionStatus *ps = &w->partitions[p];
-				char		wnum[16];
-				char		pnum[16];
+				char wnum[16];
+				char pnum[16];
 				const char *values[3];
-				int64_t		v;
+				int64_t v;
 
 				snprintf(wnum, sizeof(wnum), "%d", w->number);
 				snprintf(pnum, sizeof(pnum), "%d", ps->partition);
@@ -257,8 +262,8 @@ MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 bool
 MetricsRender(char **out, size_t *len)
 {
-	PromBuf		buf;
-	int			n = 0;
+	PromBuf buf;
+	int n = 0;
 
 	if (snapshot == NULL)
 		snapshot = malloc(sizeof(WorkerStatus) * WORKER_STATUS_MAX_WORKERS);

@@ -26,7 +26,7 @@ extern void MetricsDelivery(bool ok);
 
 /* Track open connections (+1 / -1). */
 extern void MetricsConnection(int delta);
-extern int	MetricsOpenConnections(void);
+extern int MetricsOpenConnections(void);
 
 /* Render /metrics into a malloc'd buffer; false if out of memory. */
 extern bool MetricsRender(char **out, size_t *len);

@@ -28,9 +28,9 @@ PromFree(PromBuf *buf)
 static bool
 PromReserve(PromBuf *buf, size_t n)
 {
-	size_t		need;
-	size_t		cap;
-	char	   *p;
+	size_t need;
+	size_t cap;
+	char *p;
 
 	if (buf->oom)
 		return false;
@@ -54,12 +54,12 @@ PromReserve(PromBuf *buf, size_t n)
 void
 PromPrintf(PromBuf *buf, const char *fmt, ...)
 {
-	va_list		ap;
-	int			n;
+	va_list ap;
+	int n;
 
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
-		size_t		room = buf->cap > buf->len ? buf->cap - buf->len : 0;
+		size_t room = buf->cap > buf->len ? buf->cap - buf->len : 0;
 
 		va_start(ap, fmt);
 		n = vsnprintf(room ? buf->data + buf->len : NULL, room, fmt, ap);
@@ -88,14 +88,14 @@ PromFamily(PromBuf *buf, const char *name, const char *type, const char *help)
 bool
 PromLabels(char *out, size_t cap, int n, const char *const *keys, const char *const *values)
 {
-	size_t		o = 0;
+	size_t o = 0;
 
 	if (cap == 0)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
 		const char *v = values[i] ? values[i] : "";
-		size_t		klen = strlen(keys[i]);
+		size_t klen = strlen(keys[i]);
 
 		/* key=" plus a comma */
 		if (o + klen + 3 >= cap)
@@ -162,7 +162,7 @@ PromFormatDouble(char *out, size_t cap, double v)
 void
 PromSampleDouble(PromBuf *buf, const char *name, const char *labels, double value)
 {
-	char		num[64];
+	char num[64];
 
 	PromFormatDouble(num, sizeof(num), value);
 	if (labels && labels[0])
@@ -172,16 +172,16 @@ PromSampleDouble(PromBuf *buf, const char *name, const char *labels, double valu
 }
 
 void
-PromHistogram(PromBuf *buf, const char *name, const char *labels, const double *bounds,
-			  int nbounds, const int64_t *counts, double sum)
+PromHistogram(PromBuf *buf, const char *name, const char *labels, const double *bounds, int nbounds,
+			  const int64_t *counts, double sum)
 {
-	int64_t		cum = 0;
+	int64_t cum = 0;
 	const char *sep = (labels && labels[0]) ? "," : "";
 	const char *lab = labels ? labels : "";
 
 	for (int i = 0; i <= nbounds; i++)
 	{
-		char		le[64];
+		char le[64];
 
 		cum += counts[i];
 		if (i < nbounds)
@@ -191,7 +191,7 @@ PromHistogram(PromBuf *buf, const char *name, const char *labels, const double *
 		PromPrintf(buf, "%s_bucket{%s%sle=\"%s\"} %lld\n", name, lab, sep, le, (long long) cum);
 	}
 	{
-		char		num[64];
+		char num[64];
 
 		PromFormatDouble(num, sizeof(num), sum);
 		if (lab[0])

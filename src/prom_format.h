@@ -15,10 +15,10 @@
 
 typedef struct PromBuf
 {
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	bool		oom;
+	char *data;
+	size_t len;
+	size_t cap;
+	bool oom;
 } PromBuf;
 
 /* An empty buffer; free with PromFree (data may be taken over by the caller). */
@@ -48,7 +48,7 @@ extern void PromSampleDouble(PromBuf *buf, const char *name, const char *labels,
  * nbounds + 1 entries, the last one for +Inf; this writes the cumulative
  * _bucket lines, _sum and _count.
  */
-extern void PromHistogram(PromBuf *buf, const char *name, const char *labels,
-						  const double *bounds, int nbounds, const int64_t *counts, double sum);
+extern void PromHistogram(PromBuf *buf, const char *name, const char *labels, const double *bounds,
+						  int nbounds, const int64_t *counts, double sum);
 
 #endif /* PROM_FORMAT_H */
