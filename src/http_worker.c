@@ -50,6 +50,7 @@
 #define HTTP_READY_CHECK_SECONDS 1.0
 
 static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
+static struct sockaddr_storage daemon_addrs[HTTP_MAX_DAEMONS];
 static int ndaemons = 0;
 static bool kafka_mode = false;
 static WorkerStatus *my_status = NULL;
@@ -139,7 +140,6 @@ HttpStartDaemon(const struct sockaddr *addr, int family)
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) pinpipe_http_max_connections,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) pinpipe_http_timeout,
 							MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-							MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 							addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
 							MHD_OPTION_END);
 	/* clang-format on */
@@ -195,8 +195,18 @@ HttpStartDaemons(void)
 		{
 			struct MHD_Daemon *d;
 
-			if (ndaemons >= HTTP_MAX_DAEMONS)
+			bool		seen = false;
+
+			if (ndaemons >= HTTP_MAX_DAEMONS || ai->ai_addrlen > sizeof(struct sockaddr_storage))
 				break;
+			/* "localhost, 127.0.0.1" names one address twice: listen once */
+			for (int i = 0; i < ndaemons; i++)
+				if (memcmp(&daemon_addrs[i], ai->ai_addr, ai->ai_addrlen) == 0)
+					seen = true;
+			if (seen)
+				continue;
+			memset(&daemon_addrs[ndaemons], 0, sizeof(struct sockaddr_storage));
+			memcpy(&daemon_addrs[ndaemons], ai->ai_addr, ai->ai_addrlen);
 			d = HttpStartDaemon(ai->ai_addr, ai->ai_family);
 			if (d == NULL)
 			{
