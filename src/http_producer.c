@@ -33,6 +33,12 @@
 /* Producer message timeout unless pinpipe.kafka_config sets message.timeout.ms. */
 #define HTTP_PRODUCER_MESSAGE_TIMEOUT_MS "10000"
 
+/*
+ * Every request waits for its acknowledgement, so batching delay is latency the
+ * client sees; concurrent requests still share batches. Default unless set.
+ */
+#define HTTP_PRODUCER_LINGER_MS "1"
+
 static rd_kafka_t *producer = NULL;
 static rd_kafka_topic_t *producer_topic = NULL;
 static rd_kafka_queue_t *producer_queue = NULL;
@@ -116,6 +122,7 @@ HttpProducerStart(char *errbuf, size_t errlen)
 		return false;
 	if (!HttpProducerDefault(conf, "message.timeout.ms", HTTP_PRODUCER_MESSAGE_TIMEOUT_MS, "300000",
 							 errbuf, errlen) ||
+		!HttpProducerDefault(conf, "linger.ms", HTTP_PRODUCER_LINGER_MS, "5", errbuf, errlen) ||
 		rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errbuf, errlen) !=
 			RD_KAFKA_CONF_OK)
 	{

@@ -24,6 +24,9 @@
 #include "metrics.h"
 #include "pin_json.h"
 
+/* Largest body buffer allocated from Content-Length alone, before the bytes arrive. */
+#define HTTP_PREALLOC_MAX (256 * 1024)
+
 /* Requests whose records are all settled, waiting to be resumed. */
 static HttpRequest *ready_head = NULL;
 
@@ -595,7 +598,13 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 						  pinpipe_http_max_body);
 			return false;
 		}
-		if (n > 0 && n <= (unsigned long long) pinpipe_http_max_body)
+		/*
+		 * Size the buffer for the announced body, but only up to a bound: memory
+		 * is committed as bytes arrive, not as clients promise them.
+		 */
+		if (n > HTTP_PREALLOC_MAX)
+			n = HTTP_PREALLOC_MAX;
+		if (n > 0)
 		{
 			req->body = malloc((size_t) n + 1);
 			if (req->body)
