@@ -111,6 +111,8 @@ GOT=$(body | jq .accepted)
 check "/pins 500: accepted + rejected = 500" "$(body | jq '.accepted + .rejected')" 500
 check "/pins 500: accepted rows are in pins" "$(pp_sql "select count(*) - $BEFORE from pinpipe.pins")" "$GOT"
 [ "$GOT" -ge "$((WANT - 5))" ] && ok "/pins 500: most real pins accepted ($GOT of $WANT)" || fail "/pins 500: only $GOT accepted of $WANT"
+check "pinpipe.workers shows the http worker with its rows" \
+	"$(pp_sql "select state, rows > 500, batches > 0 from pinpipe.workers where kind = 'http'")" "listening|t|t"
 
 # --- 404 / 405
 check "unknown path: 404" "$(req GET /nope)" 404

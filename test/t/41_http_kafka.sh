@@ -105,9 +105,19 @@ check "metrics: consumer lag per partition" "$(grep -c '^pinpipe_consumer_lag{wo
 check "metrics: consumer rows" "$(grep -c '^pinpipe_worker_rows_total{kind="consumer",worker="0"} [1-9]' "$T/metrics.txt")" 1
 check "metrics: produce queue depth" "$(grep -c '^pinpipe_kafka_produce_queue_depth ' "$T/metrics.txt")" 1
 
+# --- local produce queue full: 503 + Retry-After; what was queued is still delivered
+pp_conf "pinpipe.kafka_config = 'queue.buffering.max.messages=5'" "pinpipe.consumer_workers = 0"
+pp_cluster_restart
+pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 60 "healthz 200 again" || fail "healthz not 200 after restart"
+for i in $(seq 500 519); do fresh_pin "$i"; done >"$T/twenty.jsonl"
+check "queue full: /pins of 20 with a queue of 5: 503" "$(req POST /pins --data-binary @"$T/twenty.jsonl")" 503
+check "queue full: Retry-After" "$(hdr Retry-After)" 1
+check "queue full: says so" "$(body | jq -r .detail | grep -c 'queue full')" 1
+check "queue full: a single pin still gets 200" "$(req POST /pin/ --data-binary "$(fresh_pin 530)")" 200
+
 # --- a broker that is not there at all: 503 + Retry-After, nothing hangs
 DEAD=$(pp_free_port)
-pp_conf "pinpipe.kafka_brokers = '127.0.0.1:$DEAD'" "pinpipe.consumer_workers = 0"
+pp_conf "pinpipe.kafka_brokers = '127.0.0.1:$DEAD'" "pinpipe.kafka_config = ''"
 pp_cluster_restart
 pp_wait_for "curl -s -o /dev/null $H/healthz" 60 "worker listening again" || fail "worker not listening after restart"
 check "unreachable broker: 503" "$(req POST /pin/ --data-binary "$(fresh_pin 7)")" 503
