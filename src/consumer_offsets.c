@@ -2,8 +2,9 @@
  * consumer_offsets.c — stored Kafka offsets and consumer-side dead letters
  * (consumer_offsets.h), through saved SPI plans with parameters.
  *
- * The offset write is a fence: the upsert only updates a row whose next_offset
- * is the one this worker read at assignment (or wrote in its last batch). If a
+ * The offset write is a fence: it only inserts a row that did not exist when
+ * this worker read the offsets at assignment, and only updates a row whose
+ * next_offset is the one this worker read (or wrote in its last batch). If a
  * rebalance handed the partition to another worker that already committed past
  * it, the update matches nothing and the whole batch is rolled back, so no
  * message is ever stored twice even when two workers briefly overlap.
@@ -18,7 +19,8 @@
 #include "consumer_offsets.h"
 
 static SPIPlanPtr read_plan = NULL;
-static SPIPlanPtr store_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr dead_letter_plan = NULL;
 
 /* Prepare and keep a plan (once per process; plancache replans after DDL). */
@@ -79,22 +81,38 @@ ConsumerOffsetsStore(const char *group, const char *topic, int32 partition,
 	SPIPlanPtr	plan;
 	int			rc;
 
-	plan = ConsumerOffsetsPlan(&store_plan,
-							   "INSERT INTO pinpipe.kafka_offsets AS o "
-							   "(consumer_group, topic, \"partition\", next_offset) "
-							   "VALUES ($1, $2, $3, $4) "
-							   "ON CONFLICT (consumer_group, topic, \"partition\") DO UPDATE "
-							   "SET next_offset = EXCLUDED.next_offset, updated_at = now() "
-							   "WHERE o.next_offset = $5",
-							   5, types);
 	values[0] = CStringGetTextDatum(group);
 	values[1] = CStringGetTextDatum(topic);
 	values[2] = Int32GetDatum(partition);
 	values[3] = Int64GetDatum(next_offset);
 	values[4] = Int64GetDatum(expected);
-	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "writing pinpipe.kafka_offsets failed: %s", SPI_result_code_string(rc));
+
+	if (expected == CONSUMER_OFFSET_NONE)
+	{
+		/* first batch of this partition: someone else's row means we lost */
+		plan = ConsumerOffsetsPlan(&insert_plan,
+								   "INSERT INTO pinpipe.kafka_offsets "
+								   "(consumer_group, topic, \"partition\", next_offset) "
+								   "VALUES ($1, $2, $3, $4) "
+								   "ON CONFLICT (consumer_group, topic, \"partition\") DO NOTHING",
+								   4, types);
+		rc = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "writing pinpipe.kafka_offsets failed: %s", SPI_result_code_string(rc));
+	}
+	else
+	{
+		/* a row that moved (or vanished, e.g. the extension was recreated) means we lost */
+		plan = ConsumerOffsetsPlan(&update_plan,
+								   "UPDATE pinpipe.kafka_offsets "
+								   "SET next_offset = $4, updated_at = now() "
+								   "WHERE consumer_group = $1 AND topic = $2 AND \"partition\" = $3 "
+								   "AND next_offset = $5",
+								   5, types);
+		rc = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "writing pinpipe.kafka_offsets failed: %s", SPI_result_code_string(rc));
+	}
 	return SPI_processed == 1;
 }
 

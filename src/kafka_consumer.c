@@ -749,6 +749,7 @@ ConsumerRun(void)
 	WaitEventSet *wes;
 	bool		more = true;
 	TimestampTz next_tick = 0;
+	TimestampTz next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 
 	ConsumerCreate();
 	ConsumerSetState("connecting", NULL);
@@ -810,10 +811,19 @@ ConsumerRun(void)
 		{
 			if (!ConsumerWriteBatch())
 				break;
+			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 			more = true;		/* the queue may hold more than one batch */
 		}
 
 		ConsumerReportKafkaState();
+
+		/* Nothing written for a while: make sure the extension was not dropped. */
+		if (batch_len == 0 && GetCurrentTimestamp() >= next_check)
+		{
+			if (!ConsumerExtensionReady())
+				break;
+			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
+		}
 		if (GetCurrentTimestamp() >= next_tick)
 		{
 			ConsumerPublishPartitions();
