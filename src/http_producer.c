@@ -241,6 +241,12 @@ HttpProducerProblem(void)
 	return NULL;
 }
 
+bool
+HttpProducerFatal(void)
+{
+	return producer_fatal;
+}
+
 int64_t
 HttpProducerQueueDepth(void)
 {

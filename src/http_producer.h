@@ -37,6 +37,9 @@ extern bool HttpProducerSend(HttpRequest *req, const char **reason);
 /* NULL when the producer looks healthy, else why not. */
 extern const char *HttpProducerProblem(void);
 
+/* True after a fatal (idempotence) error: this producer can never produce again. */
+extern bool HttpProducerFatal(void);
+
 /* Messages waiting in librdkafka's queues (and in flight). */
 extern int64_t HttpProducerQueueDepth(void);
 

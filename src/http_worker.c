@@ -505,7 +505,22 @@ HttpWorkerMain(Datum main_arg)
 		for (int i = 0; i < ndaemons; i++)
 			MHD_run(daemons[i]);
 		if (kafka_mode)
+		{
 			HttpProducerPoll();
+			if (HttpProducerFatal())
+			{
+				/*
+				 * An idempotent producer that hit a fatal error cannot continue:
+				 * answer what is in flight (503 for what was not acknowledged)
+				 * and exit, so the postmaster restarts us with a new producer.
+				 */
+				ereport(LOG,
+						(errmsg("pinpipe http worker restarting: %s", HttpProducerProblem())));
+				WorkerStatusSetError(my_status, HttpProducerProblem());
+				HttpShutdown();
+				proc_exit(1);
+			}
+		}
 		else
 		{
 			HttpEmbeddedFlush();
