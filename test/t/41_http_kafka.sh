@@ -105,6 +105,32 @@ check "metrics: consumer lag per partition" "$(grep -c '^pinpipe_consumer_lag{wo
 check "metrics: consumer rows" "$(grep -c '^pinpipe_worker_rows_total{kind="consumer",worker="0"} [1-9]' "$T/metrics.txt")" 1
 check "metrics: produce queue depth" "$(grep -c '^pinpipe_kafka_produce_queue_depth ' "$T/metrics.txt")" 1
 
+# --- fast shutdown under load: in-flight requests are answered, acknowledged pins survive
+rm -f "$T/stop"
+: >"$T/answers2"
+(
+	i=1500
+	while [ ! -f "$T/stop" ]; do
+		p=$(fresh_pin "$i")
+		u=$(echo "$p" | jq -r .unique_id)
+		c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST "$H/pin/" --data-binary "$p")
+		echo "$c $u" >>"$T/answers2"
+		i=$((i + 1))
+	done
+) &
+LOADER=$!
+pp_wait_for "[ \$(grep -c '^200 ' '$T/answers2') -ge 20 ]" 60 "posts before the stop" || fail "no 200s before the stop"
+pp_cluster_stop fast
+touch "$T/stop"
+wait "$LOADER" 2>/dev/null
+pp_cluster_up
+grep '^200 ' "$T/answers2" | cut -d' ' -f2 >"$T/acked"
+NACK=$(wc -l <"$T/acked")
+pp_wait_for '[ "$(missing_acked)" = 0 ]' 90 "acknowledged pins in pins after the stop" &&
+	ok "fast shutdown: all $NACK pins answered 200 reached pinpipe.pins" || fail "$(missing_acked) acknowledged pins missing after the stop"
+check "fast shutdown: answers only 200, 503 or none" "$(cut -d' ' -f1 "$T/answers2" | grep -v -c -E '^(200|503|000)$')" 0
+pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 60 "healthz after restart" || fail "not healthy after restart"
+
 # --- local produce queue full: 503 + Retry-After; what was queued is still delivered
 pp_conf "pinpipe.kafka_config = 'queue.buffering.max.messages=5'" "pinpipe.consumer_workers = 0"
 pp_cluster_restart
