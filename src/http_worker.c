@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -397,10 +398,17 @@ HttpEmbeddedFlush(void)
 		HttpSettleAll(head, HTTP_REC_UNAVAILABLE, db_problem);
 }
 
-/* Graceful stop: answer what can be answered, then close everything. */
+/* Graceful stop: accept no more, answer what can be answered, then close everything. */
 static void
 HttpShutdown(void)
 {
+	for (int i = 0; i < ndaemons; i++)
+	{
+		MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
+
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
 	if (kafka_mode)
 	{
 		/* Deliveries in flight get their answer; the rest is purged and answered 503. */
@@ -409,11 +417,15 @@ HttpShutdown(void)
 	else
 	{
 		HttpEmbeddedFlush();
+		/* requests still arriving on open connections get 503 */
+		db_ready = false;
+		snprintf(db_problem, sizeof(db_problem), "server shutting down");
 	}
 	HttpResumeReady();
 	for (int round = 0; round < 5; round++)
 		for (int i = 0; i < ndaemons; i++)
 			MHD_run(daemons[i]);
+	HttpResumeReady();
 	for (int i = 0; i < ndaemons; i++)
 		MHD_stop_daemon(daemons[i]);
 	ndaemons = 0;
