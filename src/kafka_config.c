@@ -13,11 +13,14 @@
 
 /*
  * Defaults a user may override: a stopped or crashed consumer's partitions move
- * to the others after 10 s instead of 45 s.
+ * to the others after 10 s instead of 45 s; prefetching stops at 32 MB.
  */
 static const char *const consumer_defaults[][2] = {
 	{"session.timeout.ms", "10000"},
 	{"heartbeat.interval.ms", "1000"},
+	/* bounded prefetch: the worker's memory stays flat with any backlog */
+	{"queued.max.messages.kbytes", "32768"},
+	{"queued.min.messages", "20000"},
 	{NULL, NULL}
 };
 
