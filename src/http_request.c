@@ -412,7 +412,10 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 		HttpRecord *p = realloc(req->records, sizeof(HttpRecord) * ncap);
 
 		if (p == NULL)
-			return; /* counted as nothing; the answer reports what was kept */
+		{
+			req->oom = true; /* never drop a record silently: the request gets 503 */
+			return;
+		}
 		req->records = p;
 		*cap = ncap;
 	}
@@ -502,6 +505,12 @@ HttpProcessPins(HttpRequest *req)
 				HttpAddRecord(req, &cap, body + a, z - a);
 			start = end + 1;
 		}
+	}
+	if (req->oom)
+	{
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
+		req->retry_after = 1;
+		return;
 	}
 	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
 		HttpRequestFinish(req);

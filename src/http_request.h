@@ -64,6 +64,7 @@ typedef struct HttpRequest
 	size_t len;
 	size_t cap;
 	bool too_large; /* over pinpipe.http_max_body: discard and answer 413 */
+	bool oom;		/* out of memory while splitting: answer 503 */
 
 	/* the pins, once parsed */
 	int nrecords;
