@@ -49,6 +49,7 @@
 #define HTTP_MAX_DAEMONS 16
 #define HTTP_LOG_SLOTS 8
 #define HTTP_READY_CHECK_SECONDS 1.0
+#define HTTP_MAX_BATCH_PINS 20000 /* pins per embedded-mode transaction (whole requests) */
 
 static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
 static struct sockaddr_storage daemon_addrs[HTTP_MAX_DAEMONS];
@@ -196,7 +197,7 @@ HttpStartDaemons(void)
 		{
 			struct MHD_Daemon *d;
 
-			bool		seen = false;
+			bool seen = false;
 
 			if (ndaemons >= HTTP_MAX_DAEMONS || ai->ai_addrlen > sizeof(struct sockaddr_storage))
 				break;
@@ -317,11 +318,29 @@ HttpEmbeddedFlush(void)
 
 	if (head == NULL)
 		return;
-	queue_head = queue_tail = NULL;
-	for (HttpRequest *r = head; r; r = r->next)
-		for (int i = 0; i < r->nrecords; i++)
-			if (r->records[i].outcome == HTTP_REC_PENDING)
-				n++;
+	/*
+	 * Take whole requests until the transaction holds HTTP_MAX_BATCH_PINS pins;
+	 * the rest stays queued for the next iteration (which then does not wait).
+	 */
+	{
+		HttpRequest *last = head;
+		int total = 0;
+
+		for (HttpRequest *r = head; r; r = r->next)
+		{
+			for (int i = 0; i < r->nrecords; i++)
+				if (r->records[i].outcome == HTTP_REC_PENDING)
+					total++;
+			last = r;
+			if (total >= HTTP_MAX_BATCH_PINS)
+				break;
+		}
+		queue_head = last->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		last->next = NULL;
+		n = total;
+	}
 
 	MemoryContextReset(batch_context);
 	oldcxt = MemoryContextSwitchTo(batch_context);
@@ -526,8 +545,7 @@ HttpWorkerMain(Datum main_arg)
 				 * answer what is in flight (503 for what was not acknowledged)
 				 * and exit, so the postmaster restarts us with a new producer.
 				 */
-				ereport(LOG,
-						(errmsg("pinpipe http worker restarting: %s", HttpProducerProblem())));
+				ereport(LOG, (errmsg("pinpipe http worker restarting: %s", HttpProducerProblem())));
 				WorkerStatusSetError(my_status, HttpProducerProblem());
 				HttpShutdown();
 				proc_exit(1);
