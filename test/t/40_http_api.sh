@@ -185,9 +185,13 @@ check "auth token hidden from non-superusers" "$(pp_psql -At -c "create role pp_
 check "same http worker pid (no crash)" "$(worker_pid)" "$PID0"
 
 # --- connection limit: pinpipe.http_max_connections holds across the server
-pp_conf "pinpipe.http_max_connections = 3" "pinpipe.http_auth_token = ''"
+pp_conf "pinpipe.http_max_connections = 3" "pinpipe.http_auth_token = ''" "pinpipe.http_listen_addresses = '*'"
 pp_cluster_restart
 pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "worker back" || fail "worker not back after restart"
+# listen_addresses '*': every address, IPv6 too where the machine has it
+if grep -qs . /proc/net/if_inet6; then
+	check "'*' listens on ::1 too" "$(curl -s -o /dev/null -w '%{http_code}' "http://[::1]:$HP/healthz")" 200
+fi
 # three keep-alive connections, each proven accepted by an answer, then left open
 for fd in 4 5 6; do
 	eval "exec $fd<>/dev/tcp/127.0.0.1/$HP"
