@@ -114,6 +114,15 @@ check "/pins 500: accepted rows are in pins" "$(pp_sql "select count(*) - $BEFOR
 check "pinpipe.workers shows the http worker with its rows" \
 	"$(pp_sql "select state, rows > 500, batches > 0 from pinpipe.workers where kind = 'http'")" "listening|t|t"
 
+# --- the extension dropped under the running worker: 503, then back after CREATE
+pp_sql "drop extension pinpipe" >/dev/null
+check "extension dropped: POST /pin/ 503" "$(req POST /pin/ --data-binary "$(sed -n 800p "$DATA")")" 503
+check "extension dropped: Retry-After" "$(hdr Retry-After)" 1
+pp_sql "create extension pinpipe" >/dev/null
+pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "healthz 200 again" || fail "not healthy after re-create"
+check "extension re-created: POST /pin/ 200" "$(req POST /pin/ --data-binary "$(sed -n 801p "$DATA")")" 200
+check "extension re-created: the pin is stored" "$(pp_sql "select count(*) from pinpipe.pins")" 1
+
 # --- 404 / 405
 check "unknown path: 404" "$(req GET /nope)" 404
 check "404 body" "$(body | jq -r .detail)" "Not Found"
