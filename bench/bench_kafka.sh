@@ -2,7 +2,9 @@
 # bench/bench_kafka.sh — Kafka → tables throughput of the consumer workers, with
 # two baselines measured in the same run on the same rows:
 #   COPY ceiling  COPY of the already-cleaned rows (raw log + pins) into the same tables
-#   SQL-only      text → jsonb → SQL cleaning expressions → INSERT (no pinpipe C code)
+#   SQL-only      text → jsonb → SQL cleaning expressions → INSERT raw log, pins, aggregates
+#                 (no pinpipe C code; the expressions are bench/sql_cleaning.sql, shared with
+#                 bench/bench_ingest.sh), one set-based statement per table
 # Prints a table with pins/s and ratios, and the consumer's peak RSS (VmHWM).
 #
 #   BENCH_PINS=1000000 bash bench/bench_kafka.sh       (default 1M; use e.g. 20000 to try it)
@@ -92,49 +94,34 @@ echo "# COPY ceiling: $RATE_COPY pins/s"
 
 # SQL-only: the raw text is staged first (not timed), then cast and cleaned in SQL.
 pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute" >/dev/null
-pp_psql -c "CREATE UNLOGGED TABLE bench_stage (line text)" \
+pp_psql -c "CREATE TABLE bench_stage (line text)" \
 	-c "COPY bench_stage FROM '$DIR/pins.jsonl' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')" >/dev/null
 pp_sql "CHECKPOINT" >/dev/null
 t1=$(now)
-pp_psql <<'SQL' || die "SQL-only path failed"
-BEGIN;
-CREATE TEMP TABLE bench_raw ON COMMIT DROP AS
-  WITH ins AS (
-    INSERT INTO pinpipe.raw_pins (source, payload) SELECT 'sql', line FROM bench_stage
-    RETURNING id, received_at, payload)
-  SELECT id, received_at, payload::jsonb AS j FROM ins;
-CREATE FUNCTION pg_temp.t(text) RETURNS text LANGUAGE sql IMMUTABLE AS
-  $$ SELECT nullif(btrim($1, E' \t\n\r\u00a0'), '') $$;
-INSERT INTO pinpipe.pins (raw_id, received_at, source, ind, unique_id, title, description, poster_name,
-                          follower_count, tag_list, is_image_or_video, image_src, downloaded,
-                          save_location, category, error_fields)
-SELECT id, received_at, 'sql', (j->>'index')::int, (j->>'unique_id')::uuid,
-       CASE WHEN pg_temp.t(j->>'title') = 'No Title Data Available' THEN NULL ELSE pg_temp.t(j->>'title') END,
-       CASE WHEN pg_temp.t(j->>'description') IN ('No description available Story format', 'No description available')
-            THEN NULL ELSE pg_temp.t(j->>'description') END,
-       CASE WHEN pg_temp.t(j->>'poster_name') = 'User Info Error' THEN NULL ELSE pg_temp.t(j->>'poster_name') END,
-       CASE WHEN fc ~ '^[0-9]+(\.[0-9]+)?[kKmMbB]?$' THEN
-            (substring(fc FROM '^[0-9.]+')::numeric *
-             CASE upper(right(fc, 1)) WHEN 'K' THEN 1e3 WHEN 'M' THEN 1e6 WHEN 'B' THEN 1e9 ELSE 1 END)::bigint END,
-       CASE WHEN tl = 'N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e' THEN NULL
-            ELSE ARRAY(SELECT btrim(x, E' \t\u00a0') FROM unnest(string_to_array(tl, ',')) x
-                        WHERE btrim(x, E' \t\u00a0') <> '') END,
-       pg_temp.t(j->>'is_image_or_video'),
-       CASE WHEN pg_temp.t(j->>'image_src') = 'Image src error.' THEN NULL ELSE pg_temp.t(j->>'image_src') END,
-       (j->>'downloaded')::int,
-       substring(pg_temp.t(j->>'save_location') FROM '/.*$'),
-       pg_temp.t(j->>'category'),
-       array_remove(ARRAY[
-         CASE WHEN pg_temp.t(j->>'title') IS NULL OR pg_temp.t(j->>'title') = 'No Title Data Available' THEN 'title' END,
-         CASE WHEN pg_temp.t(j->>'description') IS NULL
-                OR pg_temp.t(j->>'description') IN ('No description available Story format', 'No description available')
-              THEN 'description' END,
-         CASE WHEN fc IS NULL OR fc !~ '^[0-9]+(\.[0-9]+)?[kKmMbB]?$' THEN 'follower_count' END,
-         CASE WHEN tl = 'N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e' THEN 'tag_list' END,
-         CASE WHEN pg_temp.t(j->>'image_src') = 'Image src error.' THEN 'image_src' END], NULL)
-  FROM bench_raw, LATERAL (SELECT pg_temp.t(j->>'follower_count') AS fc, pg_temp.t(j->>'tag_list') AS tl) f;
-COMMIT;
-SQL
+# The same cleaning expressions as bench/bench_ingest.sh (bench/sql_cleaning.sql), and the
+# same writes as the worker: raw log, cleaned rows, live aggregates. OFFSET 0 keeps the
+# subquery from being flattened, so each payload is cast to jsonb once, not once per
+# j->>'field' reference (which would make this baseline several times slower).
+sql_clean() { sed "s/__SRC__/$1/" bench/sql_cleaning.sql | grep -v '^--'; }
+pp_psql -c "BEGIN;
+  INSERT INTO pinpipe.raw_pins (source, payload) SELECT 'sql', line FROM bench_stage;
+  INSERT INTO pinpipe.pins (raw_id, received_at, source, ind, unique_id, title, description, poster_name,
+      follower_count, tag_list, is_image_or_video, image_src, downloaded, save_location, category, error_fields)
+  SELECT x.id, x.received_at, 'sql', x.ind, x.unique_id, x.title, x.description, x.poster_name,
+      x.follower_count, x.tag_list, x.is_image_or_video, x.image_src, x.downloaded, x.save_location,
+      x.category, x.error_fields
+  FROM ($(sql_clean "(SELECT id, received_at, payload::jsonb AS j FROM pinpipe.raw_pins OFFSET 0)")) x;
+  INSERT INTO pinpipe.category_minute AS c
+  SELECT date_trunc('minute', now()), coalesce(category, '(none)'), count(*),
+         count(*) FILTER (WHERE error_fields <> '{}'), coalesce(sum(follower_count), 0), count(follower_count),
+         count(*) FILTER (WHERE is_image_or_video = 'image'), count(*) FILTER (WHERE is_image_or_video = 'video'),
+         count(*) FILTER (WHERE is_image_or_video LIKE 'multi-video%'),
+         count(*) FILTER (WHERE is_image_or_video IS NULL OR is_image_or_video NOT IN ('image', 'video')
+                                AND is_image_or_video NOT LIKE 'multi-video%'),
+         count(*) FILTER (WHERE downloaded <> 0)
+  FROM pinpipe.pins GROUP BY 1, 2
+  ON CONFLICT (minute, category) DO UPDATE SET posts = c.posts + EXCLUDED.posts;
+  COMMIT;" >/dev/null || die "SQL-only path failed"
 t2=$(now)
 [ "$(pp_sql "SELECT count(*) FROM pinpipe.pins")" = "$N" ] || die "SQL-only loaded the wrong count"
 RATE_SQL=$(rate "$N" "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")

@@ -29,7 +29,7 @@ ConsumerOffsetsPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+		SPIPlanPtr p = SPI_prepare(sql, nargs, types);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -40,13 +40,13 @@ ConsumerOffsetsPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 }
 
 void
-ConsumerOffsetsRead(const char *group, const char *topic,
-					const int32 *partitions, int64 *next, int n)
+ConsumerOffsetsRead(const char *group, const char *topic, const int32 *partitions, int64 *next,
+					int n)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	SPIPlanPtr	plan;
-	int			rc;
+	Oid types[2] = {TEXTOID, TEXTOID};
+	Datum values[2];
+	SPIPlanPtr plan;
+	int rc;
 
 	plan = ConsumerOffsetsPlan(&read_plan,
 							   "SELECT \"partition\", next_offset FROM pinpipe.kafka_offsets "
@@ -62,9 +62,11 @@ ConsumerOffsetsRead(const char *group, const char *topic,
 		next[i] = CONSUMER_OFFSET_NONE;
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		bool		isnull;
-		int32		part = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-		int64		off = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		bool isnull;
+		int32 part =
+			DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		int64 off =
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 
 		for (int i = 0; i < n; i++)
 			if (partitions[i] == part)
@@ -73,13 +75,13 @@ ConsumerOffsetsRead(const char *group, const char *topic,
 }
 
 bool
-ConsumerOffsetsStore(const char *group, const char *topic, int32 partition,
-					 int64 expected, int64 next_offset)
+ConsumerOffsetsStore(const char *group, const char *topic, int32 partition, int64 expected,
+					 int64 next_offset)
 {
-	Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, INT8OID};
-	Datum		values[5];
-	SPIPlanPtr	plan;
-	int			rc;
+	Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, INT8OID};
+	Datum values[5];
+	SPIPlanPtr plan;
+	int rc;
 
 	values[0] = CStringGetTextDatum(group);
 	values[1] = CStringGetTextDatum(topic);
@@ -103,12 +105,13 @@ ConsumerOffsetsStore(const char *group, const char *topic, int32 partition,
 	else
 	{
 		/* a row that moved (or vanished, e.g. the extension was recreated) means we lost */
-		plan = ConsumerOffsetsPlan(&update_plan,
-								   "UPDATE pinpipe.kafka_offsets "
-								   "SET next_offset = $4, updated_at = now() "
-								   "WHERE consumer_group = $1 AND topic = $2 AND \"partition\" = $3 "
-								   "AND next_offset = $5",
-								   5, types);
+		plan =
+			ConsumerOffsetsPlan(&update_plan,
+								"UPDATE pinpipe.kafka_offsets "
+								"SET next_offset = $4, updated_at = now() "
+								"WHERE consumer_group = $1 AND topic = $2 AND \"partition\" = $3 "
+								"AND next_offset = $5",
+								5, types);
 		rc = SPI_execute_plan(plan, values, NULL, false, 0);
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "writing pinpipe.kafka_offsets failed: %s", SPI_result_code_string(rc));
@@ -117,22 +120,22 @@ ConsumerOffsetsStore(const char *group, const char *topic, int32 partition,
 }
 
 void
-ConsumerDeadLetter(const char *topic, int32 partition, int64 offset,
-				   const char *data, size_t len, size_t keep,
-				   const char *error, const char *sqlstate)
+ConsumerDeadLetter(const char *topic, int32 partition, int64 offset, const char *data, size_t len,
+				   size_t keep, const char *error, const char *sqlstate)
 {
-	Oid			types[6] = {TEXTOID, INT4OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID};
-	Datum		values[6];
-	SPIPlanPtr	plan;
-	bytea	   *bytes;
-	size_t		n = len < keep ? len : keep;
-	int			rc;
+	Oid types[6] = {TEXTOID, INT4OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID};
+	Datum values[6];
+	SPIPlanPtr plan;
+	bytea *bytes;
+	size_t n = len < keep ? len : keep;
+	int rc;
 
-	plan = ConsumerOffsetsPlan(&dead_letter_plan,
-							   "INSERT INTO pinpipe.dead_letters "
-							   "(source, topic, \"partition\", \"offset\", payload_bytes, error, sqlstate) "
-							   "VALUES ('kafka', $1, $2, $3, $4, $5, $6)",
-							   6, types);
+	plan = ConsumerOffsetsPlan(
+		&dead_letter_plan,
+		"INSERT INTO pinpipe.dead_letters "
+		"(source, topic, \"partition\", \"offset\", payload_bytes, error, sqlstate) "
+		"VALUES ('kafka', $1, $2, $3, $4, $5, $6)",
+		6, types);
 	bytes = palloc(VARHDRSZ + n);
 	SET_VARSIZE(bytes, VARHDRSZ + n);
 	if (n > 0)

@@ -18,8 +18,8 @@
  * Fill next[i] with the stored next offset of partitions[i] for (group, topic),
  * or CONSUMER_OFFSET_NONE.
  */
-extern void ConsumerOffsetsRead(const char *group, const char *topic,
-								const int32 *partitions, int64 *next, int n);
+extern void ConsumerOffsetsRead(const char *group, const char *topic, const int32 *partitions,
+								int64 *next, int n);
 
 /*
  * Store next_offset for a partition, but only if the stored value is still
@@ -31,8 +31,7 @@ extern bool ConsumerOffsetsStore(const char *group, const char *topic, int32 par
 								 int64 expected, int64 next_offset);
 
 /* Dead-letter a message refused before the sink (oversize): keeps its first bytes. */
-extern void ConsumerDeadLetter(const char *topic, int32 partition, int64 offset,
-							   const char *data, size_t len, size_t keep,
-							   const char *error, const char *sqlstate);
+extern void ConsumerDeadLetter(const char *topic, int32 partition, int64 offset, const char *data,
+							   size_t len, size_t keep, const char *error, const char *sqlstate);
 
 #endif /* CONSUMER_OFFSETS_H */

@@ -13,16 +13,21 @@
 
 /*
  * Defaults a user may override: a stopped or crashed consumer's partitions move
- * to the others after 10 s instead of 45 s; prefetching stops at 32 MB.
+ * to the others after 10 s instead of 45 s; prefetching is bounded.
  */
 static const char *const consumer_defaults[][2] = {
 	{"session.timeout.ms", "10000"},
 	{"heartbeat.interval.ms", "1000"},
-	/* bounded prefetch: the worker's memory stays flat with any backlog */
-	{"queued.max.messages.kbytes", "32768"},
-	{"queued.min.messages", "20000"},
-	{NULL, NULL}
-};
+	/*
+	 * Bounded prefetch, so the worker's memory does not grow with the number
+	 * of partitions or the backlog: librdkafka's defaults (100,000 messages
+	 * and 64 MB per partition queue) would buffer hundreds of MB.
+	 */
+	{"queued.max.messages.kbytes", "16384"},
+	{"queued.min.messages", "1000"},
+	{"fetch.message.max.bytes", "262144"},
+	{"fetch.max.bytes", "16777216"},
+	{NULL, NULL}};
 
 /* Properties a role needs for its guarantees; applied last, so they win. */
 static const char *const consumer_required[][2] = {
@@ -31,19 +36,15 @@ static const char *const consumer_required[][2] = {
 	/* We seek to offsets stored in PostgreSQL; Kafka's committed ones are advisory. */
 	{"auto.offset.reset", "earliest"},
 	{"enable.partition.eof", "false"},
-	{NULL, NULL}
-};
+	{NULL, NULL}};
 
 static const char *const producer_required[][2] = {
-	{"enable.idempotence", "true"},
-	{"acks", "all"},
-	{NULL, NULL}
-};
+	{"enable.idempotence", "true"}, {"acks", "all"}, {NULL, NULL}};
 
 /* Set one property; false with errstr filled in when librdkafka rejects it. */
 static bool
-KafkaConfigSet(rd_kafka_conf_t *conf, const char *key, const char *value,
-			   char *errstr, size_t errlen)
+KafkaConfigSet(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+			   size_t errlen)
 {
 	return rd_kafka_conf_set(conf, key, value, errstr, errlen) == RD_KAFKA_CONF_OK;
 }
@@ -57,14 +58,12 @@ KafkaConfigApplyPairs(rd_kafka_conf_t *conf, const char *pairs, char *errstr, si
 	while (p && *p)
 	{
 		const char *end = strchr(p, ',');
-		size_t		n = end ? (size_t) (end - p) : strlen(p);
+		size_t n = end ? (size_t) (end - p) : strlen(p);
 		const char *eq = memchr(p, '=', n);
-		char		key[256];
-		char		value[1024];
-		size_t		klen,
-					vlen;
-		const char *k = p,
-				   *v;
+		char key[256];
+		char value[1024];
+		size_t klen, vlen;
+		const char *k = p, *v;
 
 		if (eq != NULL)
 		{
@@ -102,13 +101,14 @@ rd_kafka_conf_t *
 KafkaConfigNew(KafkaRole role, const char *client_id, char *errstr, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	const char *const (*required)[2];
+	const char *const(*required)[2];
 
 	if (role == KAFKA_ROLE_CONSUMER)
 	{
 		for (int i = 0; consumer_defaults[i][0] != NULL; i++)
 		{
-			if (!KafkaConfigSet(conf, consumer_defaults[i][0], consumer_defaults[i][1], errstr, errlen))
+			if (!KafkaConfigSet(conf, consumer_defaults[i][0], consumer_defaults[i][1], errstr,
+								errlen))
 			{
 				rd_kafka_conf_destroy(conf);
 				return NULL;

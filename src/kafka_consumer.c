@@ -58,46 +58,47 @@
 #include "sink.h"
 #include "worker_status.h"
 
-#define CONSUMER_IDLE_CHECK_MS 5000		/* extension check while idle */
-#define CONSUMER_TICK_MS 1000			/* status refresh when nothing happens */
+#define CONSUMER_IDLE_CHECK_MS 5000 /* extension check while idle */
+#define CONSUMER_TICK_MS 1000		/* status refresh when nothing happens */
 #define CONSUMER_BACKOFF_MIN_MS 100
 #define CONSUMER_BACKOFF_MAX_MS 30000
-#define CONSUMER_DEAD_LETTER_KEEP 1024	/* bytes kept of an oversize message */
+#define CONSUMER_DEAD_LETTER_KEEP 1024 /* bytes kept of an oversize message */
 #define CONSUMER_STATE_LEN WORKER_STATUS_STATE_LEN
 
 /* One assigned partition: where PostgreSQL says we are. */
 typedef struct ConsumerPartition
 {
-	int32		partition;
-	int64		stored;			/* next offset stored in PostgreSQL, or NONE */
+	int32 partition;
+	int64 stored; /* next offset stored in PostgreSQL, or NONE */
 } ConsumerPartition;
 
 /* librdkafka handle and its wakeup pipe (fds owned by this process). */
 static rd_kafka_t *consumer_rk = NULL;
 static rd_kafka_queue_t *consumer_queue = NULL;
-static int	consumer_pipe[2] = {-1, -1};
+static int consumer_pipe[2] = {-1, -1};
 static WorkerStatus *consumer_ws = NULL;
-static int	consumer_number = 0;
+static int consumer_number = 0;
 static char consumer_state[CONSUMER_STATE_LEN] = "";
 
 /* Current assignment (topic pinpipe.topic). */
 static ConsumerPartition consumer_parts[WORKER_STATUS_MAX_PARTITIONS];
-static int	consumer_nparts = 0;
+static int consumer_nparts = 0;
 
 /* Set by the callbacks, consumed by the loop (same thread, no locking needed). */
 static rd_kafka_topic_partition_list_t *pending_assignment = NULL;
 static bool revoked = false;
 static bool kafka_error_pending = false;
 static char kafka_error[256];
-static int	brokers_up = -1;	/* from the last statistics: -1 unknown, 0 none, 1 some */
+static char kafka_error_logged[256];
+static int brokers_up = -1; /* from the last statistics: -1 unknown, 0 none, 1 some */
 
 /* The batch being filled: librdkafka owns the messages until written. */
 static rd_kafka_message_t **batch = NULL;
-static int	batch_len = 0;
-static int	batch_cap = 0;
+static int batch_len = 0;
+static int batch_cap = 0;
 static TimestampTz batch_deadline = 0;
 static TimestampTz retry_at = 0;
-static int	backoff_ms = 0;
+static int backoff_ms = 0;
 static bool fence_failed = false;
 static MemoryContext batch_context = NULL;
 
@@ -160,7 +161,7 @@ static int
 ConsumerOnStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
 	const char *p = json;
-	int			up = 0;
+	int up = 0;
 
 	while ((p = strstr(p, "\"source\":\"")) != NULL)
 	{
@@ -174,7 +175,7 @@ ConsumerOnStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 		}
 	}
 	brokers_up = up;
-	return 0;					/* librdkafka frees json */
+	return 0; /* librdkafka frees json */
 }
 
 /* Our librdkafka logs go nowhere: errors reach us through ConsumerOnError. */
@@ -213,8 +214,7 @@ ConsumerPublishPartitions(void)
 
 	for (int i = 0; i < consumer_nparts; i++)
 	{
-		int64_t		lo = -1,
-					hi = -1;
+		int64_t lo = -1, hi = -1;
 
 		st[i].partition = consumer_parts[i].partition;
 		st[i].committed_offset = consumer_parts[i].stored;
@@ -231,8 +231,8 @@ ConsumerPublishPartitions(void)
 static void
 ConsumerReadStoredOffsets(void)
 {
-	int32		parts[WORKER_STATUS_MAX_PARTITIONS];
-	int64		next[WORKER_STATUS_MAX_PARTITIONS];
+	int32 parts[WORKER_STATUS_MAX_PARTITIONS];
+	int64 next[WORKER_STATUS_MAX_PARTITIONS];
 
 	for (int i = 0; i < consumer_nparts; i++)
 		parts[i] = consumer_parts[i].partition;
@@ -243,9 +243,9 @@ ConsumerReadStoredOffsets(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "pinpipe consumer: reading stored offsets");
 	if (!SinkReady())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"pinpipe\" is not installed in database \"%s\"", pinpipe_database)));
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("extension \"pinpipe\" is not installed in database \"%s\"",
+							   pinpipe_database)));
 	ConsumerOffsetsRead(pinpipe_consumer_group, pinpipe_topic, parts, next, consumer_nparts);
 	SPI_finish();
 	PopActiveSnapshot();
@@ -262,13 +262,14 @@ ConsumerSetStartOffsets(rd_kafka_topic_partition_list_t *list)
 {
 	for (int i = 0; i < list->cnt; i++)
 	{
-		int			k = ConsumerFindPartition(list->elems[i].partition);
+		int k = ConsumerFindPartition(list->elems[i].partition);
 
 		if (k >= 0 && consumer_parts[k].stored != CONSUMER_OFFSET_NONE)
 			list->elems[i].offset = consumer_parts[k].stored;
 		else
-			list->elems[i].offset = pinpipe_start_offset == PINPIPE_START_LATEST ?
-				RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+			list->elems[i].offset = pinpipe_start_offset == PINPIPE_START_LATEST
+										? RD_KAFKA_OFFSET_END
+										: RD_KAFKA_OFFSET_BEGINNING;
 	}
 }
 
@@ -278,7 +279,7 @@ ConsumerApplyAssignment(void)
 {
 	rd_kafka_topic_partition_list_t *list = pending_assignment;
 	rd_kafka_resp_err_t err;
-	int			n = 0;
+	int n = 0;
 
 	for (int i = 0; i < list->cnt && n < WORKER_STATUS_MAX_PARTITIONS; i++)
 	{
@@ -290,15 +291,14 @@ ConsumerApplyAssignment(void)
 	}
 	consumer_nparts = n;
 
-	ConsumerReadStoredOffsets();	/* may throw: the assignment stays pending */
+	ConsumerReadStoredOffsets(); /* may throw: the assignment stays pending */
 	ConsumerSetStartOffsets(list);
 	pending_assignment = NULL;
 	err = rd_kafka_assign(consumer_rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
-		ereport(WARNING,
-				(errmsg("pinpipe consumer %d: could not take partition assignment: %s",
-						consumer_number, rd_kafka_err2str(err))));
+		ereport(WARNING, (errmsg("pinpipe consumer %d: could not take partition assignment: %s",
+								 consumer_number, rd_kafka_err2str(err))));
 	ereport(LOG, (errmsg("pinpipe consumer %d: assigned %d partition(s) of topic \"%s\"",
 						 consumer_number, consumer_nparts, pinpipe_topic)));
 	ConsumerPublishPartitions();
@@ -328,10 +328,10 @@ static void
 ConsumerWriteBatchTx(SinkCounts *counts)
 {
 	SinkMessage *msgs;
-	int			nmsgs = 0;
-	int64		next[WORKER_STATUS_MAX_PARTITIONS];
-	bool		touched[WORKER_STATUS_MAX_PARTITIONS];
-	int64		oversize = 0;
+	int nmsgs = 0;
+	int64 next[WORKER_STATUS_MAX_PARTITIONS];
+	bool touched[WORKER_STATUS_MAX_PARTITIONS];
+	int64 oversize = 0;
 
 	memset(touched, 0, sizeof(touched));
 	msgs = palloc0(sizeof(SinkMessage) * batch_len);
@@ -345,9 +345,9 @@ ConsumerWriteBatchTx(SinkCounts *counts)
 	for (int i = 0; i < batch_len; i++)
 	{
 		rd_kafka_message_t *m = batch[i];
-		int			k = ConsumerFindPartition(m->partition);
+		int k = ConsumerFindPartition(m->partition);
 
-		if (k < 0)				/* not ours any more: cannot happen after a revoke drop */
+		if (k < 0) /* not ours any more: cannot happen after a revoke drop */
 			elog(ERROR, "message from unassigned partition %d", (int) m->partition);
 		if (!touched[k] || m->offset + 1 > next[k])
 			next[k] = m->offset + 1;
@@ -359,15 +359,17 @@ ConsumerWriteBatchTx(SinkCounts *counts)
 	{
 		if (!touched[k])
 			continue;
-		if (!ConsumerOffsetsStore(pinpipe_consumer_group, pinpipe_topic, consumer_parts[k].partition,
-								  consumer_parts[k].stored, next[k]))
+		if (!ConsumerOffsetsStore(pinpipe_consumer_group, pinpipe_topic,
+								  consumer_parts[k].partition, consumer_parts[k].stored, next[k]))
 		{
 			fence_failed = true;
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("offset of partition %d of topic \"%s\" was moved by another consumer",
-							(int) consumer_parts[k].partition, pinpipe_topic),
-					 errdetail("The batch is discarded and the partition reread from its stored offset.")));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("offset of partition %d of topic \"%s\" was moved by another consumer",
+						(int) consumer_parts[k].partition, pinpipe_topic),
+				 errdetail(
+					 "The batch is discarded and the partition reread from its stored offset.")));
 		}
 	}
 
@@ -377,13 +379,14 @@ ConsumerWriteBatchTx(SinkCounts *counts)
 
 		if (m->len > (size_t) pinpipe_max_message_bytes)
 		{
-			char		error[256];
+			char error[256];
 
 			snprintf(error, sizeof(error),
-					 "message of %zu bytes exceeds pinpipe.max_message_bytes (%d); its first %d bytes are kept",
+					 "message of %zu bytes exceeds pinpipe.max_message_bytes (%d); its first %d "
+					 "bytes are kept",
 					 m->len, pinpipe_max_message_bytes, CONSUMER_DEAD_LETTER_KEEP);
-			ConsumerDeadLetter(pinpipe_topic, m->partition, m->offset,
-							   m->payload, m->len, CONSUMER_DEAD_LETTER_KEEP, error, "54000");
+			ConsumerDeadLetter(pinpipe_topic, m->partition, m->offset, m->payload, m->len,
+							   CONSUMER_DEAD_LETTER_KEEP, error, "54000");
 			oversize++;
 			continue;
 		}
@@ -418,8 +421,8 @@ ConsumerCommitToKafka(void)
 
 	for (int k = 0; k < consumer_nparts; k++)
 		if (consumer_parts[k].stored >= 0)
-			rd_kafka_topic_partition_list_add(list, pinpipe_topic,
-											  consumer_parts[k].partition)->offset = consumer_parts[k].stored;
+			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
+				->offset = consumer_parts[k].stored;
 	if (list->cnt > 0)
 		rd_kafka_commit(consumer_rk, list, 1);
 	rd_kafka_topic_partition_list_destroy(list);
@@ -458,7 +461,7 @@ static bool
 ConsumerWriteBatch(void)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch_context);
-	SinkCounts	counts = {0, 0};
+	SinkCounts counts = {0, 0};
 	TimestampTz start = GetCurrentTimestamp();
 	volatile bool ok = false;
 
@@ -470,7 +473,7 @@ ConsumerWriteBatch(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData *edata;
 
 		MemoryContextSwitchTo(batch_context);
 		edata = CopyErrorData();
@@ -482,17 +485,21 @@ ConsumerWriteBatch(void)
 		if (fence_failed)
 		{
 			ereport(LOG, (errmsg("pinpipe consumer %d: %s", consumer_number, edata->message),
-						  errdetail("The batch is discarded and the partitions are reread from their stored offsets.")));
+						  errdetail("The batch is discarded and the partitions are reread from "
+									"their stored offsets.")));
 			ConsumerDropBatch();
 		}
 		else
 		{
-			backoff_ms = backoff_ms == 0 ? CONSUMER_BACKOFF_MIN_MS : Min(backoff_ms * 2, CONSUMER_BACKOFF_MAX_MS);
+			backoff_ms = backoff_ms == 0 ? CONSUMER_BACKOFF_MIN_MS
+										 : Min(backoff_ms * 2, CONSUMER_BACKOFF_MAX_MS);
 			retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
-			ereport(WARNING,
-					(errmsg("pinpipe consumer %d: batch of %d message(s) failed, retrying in %d ms: %s",
-							consumer_number, batch_len, backoff_ms, edata->message),
-					 edata->sqlerrcode ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode)) : 0));
+			ereport(
+				WARNING,
+				(errmsg("pinpipe consumer %d: batch of %d message(s) failed, retrying in %d ms: %s",
+						consumer_number, batch_len, backoff_ms, edata->message),
+				 edata->sqlerrcode ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
+								   : 0));
 			ConsumerSetState("retrying batch", NULL);
 		}
 		FreeErrorData(edata);
@@ -502,10 +509,10 @@ ConsumerWriteBatch(void)
 
 	if (ok)
 	{
-		double		secs = (GetCurrentTimestamp() - start) / 1000000.0;
+		double secs = (GetCurrentTimestamp() - start) / 1000000.0;
 
 		WorkerStatusBatchDone(consumer_ws, counts.accepted, counts.dead_lettered, secs);
-		ConsumerDropBatch();	/* written: librdkafka may free them */
+		ConsumerDropBatch(); /* written: librdkafka may free them */
 		ConsumerCommitToKafka();
 		ConsumerPublishPartitions();
 		ConsumerSetState("consuming", NULL);
@@ -576,8 +583,8 @@ ConsumerAtExit(int code, Datum arg)
 static void
 ConsumerCreate(void)
 {
-	char		errstr[512];
-	char		client_id[64];
+	char errstr[512];
+	char client_id[64];
 	rd_kafka_conf_t *conf;
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_resp_err_t err;
@@ -585,11 +592,11 @@ ConsumerCreate(void)
 	snprintf(client_id, sizeof(client_id), "pinpipe-consumer-%d", consumer_number);
 	conf = KafkaConfigNew(KAFKA_ROLE_CONSUMER, client_id, errstr, sizeof(errstr));
 	if (conf == NULL)
-		ereport(FATAL,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid Kafka configuration: %s", errstr),
-				 errhint("Check pinpipe.kafka_brokers and pinpipe.kafka_config.")));
-	if (rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+		ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("invalid Kafka configuration: %s", errstr),
+						errhint("Check pinpipe.kafka_brokers and pinpipe.kafka_config.")));
+	if (rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errstr, sizeof(errstr)) !=
+		RD_KAFKA_CONF_OK)
 		elog(ERROR, "librdkafka: %s", errstr);
 	rd_kafka_conf_set_rebalance_cb(conf, ConsumerOnRebalance);
 	rd_kafka_conf_set_error_cb(conf, ConsumerOnError);
@@ -606,9 +613,8 @@ ConsumerCreate(void)
 
 	consumer_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (consumer_rk == NULL)
-		ereport(FATAL,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not create the Kafka consumer: %s", errstr)));
+		ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("could not create the Kafka consumer: %s", errstr)));
 	/* Callbacks (rebalance, errors, stats) are served by rd_kafka_consumer_poll. */
 	rd_kafka_poll_set_consumer(consumer_rk);
 	consumer_queue = rd_kafka_queue_get_consumer(consumer_rk);
@@ -619,8 +625,8 @@ ConsumerCreate(void)
 	err = rd_kafka_subscribe(consumer_rk, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (err)
-		ereport(FATAL,
-				(errmsg("could not subscribe to Kafka topic \"%s\": %s", pinpipe_topic, rd_kafka_err2str(err))));
+		ereport(FATAL, (errmsg("could not subscribe to Kafka topic \"%s\": %s", pinpipe_topic,
+							   rd_kafka_err2str(err))));
 	brokers_up = -1;
 }
 
@@ -628,7 +634,7 @@ ConsumerCreate(void)
 static void
 ConsumerDrainPipe(void)
 {
-	char		buf[256];
+	char buf[256];
 
 	while (read(consumer_pipe[0], buf, sizeof(buf)) > 0)
 		;
@@ -654,7 +660,8 @@ ConsumerPoll(void)
 		{
 			revoked = false;
 			if (batch_len > 0)
-				ereport(LOG, (errmsg("pinpipe consumer %d: partitions revoked, %d unwritten message(s) left to their next owner",
+				ereport(LOG, (errmsg("pinpipe consumer %d: partitions revoked, %d unwritten "
+									 "message(s) left to their next owner",
 									 consumer_number, batch_len)));
 			ConsumerDropBatch();
 			consumer_nparts = 0;
@@ -666,8 +673,8 @@ ConsumerPoll(void)
 		{
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			{
-				snprintf(kafka_error, sizeof(kafka_error), "%s: %s",
-						 rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
+				snprintf(kafka_error, sizeof(kafka_error), "%s: %s", rd_kafka_err2name(m->err),
+						 rd_kafka_message_errstr(m));
 				kafka_error_pending = true;
 			}
 			rd_kafka_message_destroy(m);
@@ -675,11 +682,12 @@ ConsumerPoll(void)
 		}
 		if (ConsumerFindPartition(m->partition) < 0)
 		{
-			rd_kafka_message_destroy(m);	/* stale fetch of a partition no longer ours */
+			rd_kafka_message_destroy(m); /* stale fetch of a partition no longer ours */
 			continue;
 		}
 		if (batch_len == 0)
-			batch_deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pinpipe_batch_timeout_ms);
+			batch_deadline =
+				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pinpipe_batch_timeout_ms);
 		batch[batch_len++] = m;
 		brokers_up = 1;
 	}
@@ -692,8 +700,12 @@ ConsumerReportKafkaState(void)
 	if (kafka_error_pending)
 	{
 		kafka_error_pending = false;
-		if (brokers_up != 0)
+		/* during an outage the state says it all; otherwise each distinct error once in a row */
+		if (brokers_up != 0 && strcmp(kafka_error, kafka_error_logged) != 0)
+		{
 			ereport(LOG, (errmsg("pinpipe consumer %d: Kafka: %s", consumer_number, kafka_error)));
+			strlcpy(kafka_error_logged, kafka_error, sizeof(kafka_error_logged));
+		}
 	}
 	if (brokers_up == 0 && retry_at == 0)
 		ConsumerSetState("broker unreachable", kafka_error);
@@ -724,7 +736,7 @@ ConsumerTryApplyAssignment(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData *edata;
 
 		MemoryContextSwitchTo(batch_context);
 		edata = CopyErrorData();
@@ -734,7 +746,8 @@ ConsumerTryApplyAssignment(void)
 		ereport(WARNING, (errmsg("pinpipe consumer %d: could not read stored offsets: %s",
 								 consumer_number, edata->message)));
 		MemoryContextReset(batch_context);
-		backoff_ms = backoff_ms == 0 ? CONSUMER_BACKOFF_MIN_MS : Min(backoff_ms * 2, CONSUMER_BACKOFF_MAX_MS);
+		backoff_ms = backoff_ms == 0 ? CONSUMER_BACKOFF_MIN_MS
+									 : Min(backoff_ms * 2, CONSUMER_BACKOFF_MAX_MS);
 		retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
 		ok = false;
 	}
@@ -747,9 +760,10 @@ static void
 ConsumerRun(void)
 {
 	WaitEventSet *wes;
-	bool		more = true;
+	bool more = true;
 	TimestampTz next_tick = 0;
-	TimestampTz next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
+	TimestampTz next_check =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 
 	ConsumerCreate();
 	ConsumerSetState("connecting", NULL);
@@ -761,8 +775,8 @@ ConsumerRun(void)
 
 	for (;;)
 	{
-		WaitEvent	event;
-		long		timeout;
+		WaitEvent event;
+		long timeout;
 
 		if (!more)
 		{
@@ -793,7 +807,8 @@ ConsumerRun(void)
 				if (batch)
 					pfree(batch);
 				batch_cap = pinpipe_batch_size;
-				batch = MemoryContextAlloc(TopMemoryContext, sizeof(rd_kafka_message_t *) * batch_cap);
+				batch =
+					MemoryContextAlloc(TopMemoryContext, sizeof(rd_kafka_message_t *) * batch_cap);
 			}
 			more = ConsumerPoll();
 		}
@@ -805,14 +820,13 @@ ConsumerRun(void)
 			more = true;
 		}
 
-		if (batch_len > 0 &&
-			(batch_len >= batch_cap || GetCurrentTimestamp() >= batch_deadline) &&
+		if (batch_len > 0 && (batch_len >= batch_cap || GetCurrentTimestamp() >= batch_deadline) &&
 			(retry_at == 0 || GetCurrentTimestamp() >= retry_at))
 		{
 			if (!ConsumerWriteBatch())
 				break;
 			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
-			more = true;		/* the queue may hold more than one batch */
+			more = true; /* the queue may hold more than one batch */
 		}
 
 		ConsumerReportKafkaState();
@@ -840,16 +854,18 @@ ConsumerRun(void)
 static void
 ConsumerWaitForExtension(void)
 {
-	bool		logged = false;
+	bool logged = false;
 
 	while (!ConsumerExtensionReady())
 	{
 		if (!logged)
 		{
 			ConsumerSetState("waiting for extension", NULL);
-			ereport(LOG, (errmsg("pinpipe consumer %d: extension \"pinpipe\" is not installed in database \"%s\"; checking every %d s",
+			ereport(LOG, (errmsg("pinpipe consumer %d: extension \"pinpipe\" is not installed in "
+								 "database \"%s\"; checking every %d s",
 								 consumer_number, pinpipe_database, CONSUMER_IDLE_CHECK_MS / 1000),
-						  errhint("Run CREATE EXTENSION pinpipe in database \"%s\".", pinpipe_database)));
+						  errhint("Run CREATE EXTENSION pinpipe in database \"%s\".",
+								  pinpipe_database)));
 			logged = true;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -879,8 +895,8 @@ pinpipe_consumer_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(pinpipe_database, NULL, 0);
 	pgstat_report_appname("pinpipe consumer");
-	batch_context = AllocSetContextCreate(TopMemoryContext, "pinpipe consumer batch",
-										  ALLOCSET_DEFAULT_SIZES);
+	batch_context =
+		AllocSetContextCreate(TopMemoryContext, "pinpipe consumer batch", ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{

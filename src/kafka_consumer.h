@@ -6,7 +6,6 @@
 
 #include "postgres.h"
 
-
 /* Called from _PG_init while preloading: registers the consumer workers. */
 extern void ConsumerInit(void);
 

@@ -44,22 +44,22 @@ pinpipe_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	WorkerStatus *slots;
-	int			n;
+	int n;
 
 	InitMaterializedSRF(fcinfo, 0);
 	slots = StatusSnapshot(&n);
 	for (int i = 0; i < n; i++)
 	{
 		WorkerStatus *w = &slots[i];
-		Datum		values[STATUS_COLS];
-		bool		nulls[STATUS_COLS];
-		int64		lag = 0;
-		bool		lag_known = w->kind == WORKER_KIND_CONSUMER && w->npartitions > 0;
+		Datum values[STATUS_COLS];
+		bool nulls[STATUS_COLS];
+		int64 lag = 0;
+		bool lag_known = w->kind == WORKER_KIND_CONSUMER && w->npartitions > 0;
 
 		memset(nulls, 0, sizeof(nulls));
 		for (int p = 0; p < w->npartitions; p++)
 		{
-			int64		l = StatusPartitionLag(&w->partitions[p]);
+			int64 l = StatusPartitionLag(&w->partitions[p]);
 
 			if (l < 0)
 				lag_known = false;
@@ -96,7 +96,7 @@ pinpipe_consumer_partitions(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	WorkerStatus *slots;
-	int			n;
+	int n;
 
 	InitMaterializedSRF(fcinfo, 0);
 	slots = StatusSnapshot(&n);
@@ -109,9 +109,9 @@ pinpipe_consumer_partitions(PG_FUNCTION_ARGS)
 		for (int p = 0; p < w->npartitions; p++)
 		{
 			WorkerPartitionStatus *ps = &w->partitions[p];
-			Datum		values[PARTITION_COLS];
-			bool		nulls[PARTITION_COLS];
-			int64		lag = StatusPartitionLag(ps);
+			Datum values[PARTITION_COLS];
+			bool nulls[PARTITION_COLS];
+			int64 lag = StatusPartitionLag(ps);
 
 			memset(nulls, 0, sizeof(nulls));
 			values[0] = Int32GetDatum(w->number);

@@ -21,12 +21,11 @@
 #include "worker_status.h"
 
 const double worker_status_bucket_bounds[WORKER_STATUS_NBUCKETS] = {
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0
-};
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
 
 typedef struct WorkerStatusShared
 {
-	slock_t		mutex;			/* protects slot claiming (kind NONE <-> other) */
+	slock_t mutex; /* protects slot claiming (kind NONE <-> other) */
 	WorkerStatus slots[WORKER_STATUS_MAX_WORKERS];
 } WorkerStatusShared;
 
@@ -48,14 +47,14 @@ WorkerStatusShmemRequest(void)
 static void
 WorkerStatusShmemStartup(void)
 {
-	bool		found;
+	bool found;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	worker_status_shared = ShmemInitStruct("pinpipe worker status",
-										   sizeof(WorkerStatusShared), &found);
+	worker_status_shared =
+		ShmemInitStruct("pinpipe worker status", sizeof(WorkerStatusShared), &found);
 	if (!found)
 	{
 		memset(worker_status_shared, 0, sizeof(WorkerStatusShared));
@@ -161,7 +160,7 @@ WorkerStatusSetError(WorkerStatus *ws, const char *message)
 void
 WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double seconds)
 {
-	int			bucket = WORKER_STATUS_NBUCKETS;
+	int bucket = WORKER_STATUS_NBUCKETS;
 
 	if (ws == NULL)
 		return;
@@ -182,8 +181,8 @@ WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double s
 }
 
 void
-WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic,
-						  const WorkerPartitionStatus *parts, int nparts)
+WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic, const WorkerPartitionStatus *parts,
+						  int nparts)
 {
 	if (ws == NULL)
 		return;
@@ -200,7 +199,7 @@ WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic,
 int
 WorkerStatusSnapshot(WorkerStatus *out, int max)
 {
-	int			n = 0;
+	int n = 0;
 
 	if (worker_status_shared == NULL)
 		return 0;

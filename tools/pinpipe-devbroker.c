@@ -67,9 +67,9 @@ HandleUp(int signo)
 static void
 Usage(void)
 {
-	fprintf(stderr,
-			"usage: pinpipe-devbroker [--brokers N] [--topic T] [--partitions N]\n"
-			"       pinpipe-devbroker --produce FILE --bootstrap HOST:PORT [--topic T] [--partition P | --partitions N]\n");
+	fprintf(stderr, "usage: pinpipe-devbroker [--brokers N] [--topic T] [--partitions N]\n"
+					"       pinpipe-devbroker --produce FILE --bootstrap HOST:PORT [--topic T] "
+					"[--partition P | --partitions N]\n");
 	exit(2);
 }
 
@@ -77,7 +77,7 @@ Usage(void)
 static int
 RunBroker(int nbrokers, const char *topic, int npartitions)
 {
-	char		errstr[512];
+	char errstr[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_t *rk;
 	rd_kafka_mock_cluster_t *mc;
@@ -121,7 +121,7 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 	{
 		if (down_requested || up_requested)
 		{
-			int			down = down_requested;
+			int down = down_requested;
 
 			down_requested = up_requested = 0;
 			for (int b = 1; b <= nbrokers; b++)
@@ -160,14 +160,14 @@ OnDelivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static int
 RunProducer(const char *path, const char *bootstrap, const char *topic, int partition, int spread)
 {
-	char		errstr[512];
+	char errstr[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_t *rk;
-	FILE	   *f;
-	char	   *line = NULL;
-	size_t		cap = 0;
-	ssize_t		n;
-	long		sent = 0;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	long sent = 0;
 	static const char *props[][2] = {
 		{"enable.idempotence", "true"},
 		{"acks", "all"},
@@ -188,7 +188,8 @@ RunProducer(const char *path, const char *bootstrap, const char *topic, int part
 	if (bootstrap == NULL)
 		Usage();
 	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+		if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr, sizeof(errstr)) !=
+			RD_KAFKA_CONF_OK)
 		{
 			fprintf(stderr, "pinpipe-devbroker: %s\n", errstr);
 			return 1;
@@ -215,12 +216,11 @@ RunProducer(const char *path, const char *bootstrap, const char *topic, int part
 		{
 			rd_kafka_resp_err_t err;
 
-			err = rd_kafka_producev(rk,
-									RD_KAFKA_V_TOPIC(topic),
-									RD_KAFKA_V_PARTITION(spread > 0 ? (int) (sent % spread) : partition),
-									RD_KAFKA_V_VALUE(line, (size_t) n),
-									RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-									RD_KAFKA_V_END);
+			err = rd_kafka_producev(
+				rk, RD_KAFKA_V_TOPIC(topic),
+				RD_KAFKA_V_PARTITION(spread > 0 ? (int) (sent % spread) : partition),
+				RD_KAFKA_V_VALUE(line, (size_t) n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_END);
 			if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			{
 				rd_kafka_poll(rk, 100);
@@ -245,8 +245,8 @@ RunProducer(const char *path, const char *bootstrap, const char *topic, int part
 	printf("%ld\n", delivered);
 	if (failed > 0 || delivered != sent)
 	{
-		fprintf(stderr, "pinpipe-devbroker: %ld of %ld messages failed (%s)\n",
-				failed, sent, first_error);
+		fprintf(stderr, "pinpipe-devbroker: %ld of %ld messages failed (%s)\n", failed, sent,
+				first_error);
 		return 1;
 	}
 	return 0;
@@ -255,24 +255,22 @@ RunProducer(const char *path, const char *bootstrap, const char *topic, int part
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"brokers", required_argument, NULL, 'b'},
-		{"topic", required_argument, NULL, 't'},
-		{"partitions", required_argument, NULL, 'p'},
-		{"produce", required_argument, NULL, 'P'},
-		{"bootstrap", required_argument, NULL, 'B'},
-		{"partition", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
-	int			nbrokers = 1;
-	int			npartitions = 4;
-	int			partition = RD_KAFKA_PARTITION_UA;
-	int			spread = 0;
+	static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
+										 {"topic", required_argument, NULL, 't'},
+										 {"partitions", required_argument, NULL, 'p'},
+										 {"produce", required_argument, NULL, 'P'},
+										 {"bootstrap", required_argument, NULL, 'B'},
+										 {"partition", required_argument, NULL, 'k'},
+										 {"help", no_argument, NULL, 'h'},
+										 {NULL, 0, NULL, 0}};
+	int nbrokers = 1;
+	int npartitions = 4;
+	int partition = RD_KAFKA_PARTITION_UA;
+	int spread = 0;
 	const char *topic = "pinterest.pins";
 	const char *produce = NULL;
 	const char *bootstrap = NULL;
-	int			c;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "b:t:p:P:B:k:h", opts, NULL)) != -1)
 	{

@@ -45,9 +45,10 @@ COMMENT ON FUNCTION pinpipe.consumer_partitions() IS 'Per assigned partition: co
 CREATE VIEW pinpipe.consumer_partition_status AS
     SELECT * FROM pinpipe.consumer_partitions();
 
--- Error texts may quote data: monitoring roles only.
+-- Error texts may quote data: monitoring roles only (they get the schema, not its tables).
 REVOKE ALL ON FUNCTION pinpipe.status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pinpipe.consumer_partitions() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pinpipe.status() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION pinpipe.consumer_partitions() TO pg_monitor;
 GRANT SELECT ON pinpipe.workers, pinpipe.consumer_partition_status TO pg_monitor;
+GRANT USAGE ON SCHEMA pinpipe TO pg_monitor;

@@ -2,8 +2,9 @@
 # Kafka consumer failure behaviour: broker unreachable at start (then available:
 # consumption starts without a restart); broker down mid-stream and back; a poison
 # record that fails at insert time (not at parsing) ends in dead letters while the
-# rest continues; an oversize message is dead-lettered; SIGHUP reloads settings;
-# the extension dropped and created again makes the worker idle, then resume.
+# rest continues; an oversize message is dead-lettered; SIGHUP reloads settings; a
+# database error rolls the batch back and retries it; the extension dropped and
+# created again makes the worker idle, then resume; SIGTERM ends it promptly.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../kafka_lib.sh"
@@ -88,6 +89,28 @@ check "oversize message dead-lettered, first KiB kept" \
 	"$(pp_sql "SELECT sqlstate || ' ' || length(payload_bytes) FROM pinpipe.dead_letters WHERE sqlstate = '54000'")" "54000 1024"
 check "same worker process after the reload" "$(pp_sql "SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'")" "$pid"
 
+# --- a database error that is not about a record: the batch rolls back and is retried
+pp_psql -c "CREATE FUNCTION test_block_offsets() RETURNS trigger LANGUAGE plpgsql AS
+              \$\$ BEGIN RAISE EXCEPTION 'offsets blocked by the test' USING ERRCODE = '55P03'; END \$\$" \
+	-c "CREATE TRIGGER block_offsets BEFORE INSERT OR UPDATE ON pinpipe.kafka_offsets
+	    FOR EACH ROW EXECUTE FUNCTION test_block_offsets()"
+errors0=$(pp_sql "SELECT errors FROM pinpipe.workers WHERE kind = 'consumer'")
+head -n 50 "$DIR/p2.jsonl" | python3 -c "
+import json, sys, uuid
+for l in sys.stdin:
+    p = json.loads(l); p['unique_id'] = str(uuid.uuid4()); print(json.dumps(p))" >"$DIR/p4.jsonl"
+kafka_produce "$DIR/p4.jsonl" 4 || fail "produce 4"
+pp_wait_for "[ \$(pp_sql \"SELECT errors FROM pinpipe.workers WHERE kind = 'consumer'\") -ge $((errors0 + 2)) ]" 60 \
+	"failed attempts counted" || fail "no retries counted"
+check "state while failing" "$(state)" "retrying batch"
+check "last_error recorded" "$(pp_sql "SELECT last_error FROM pinpipe.workers WHERE kind = 'consumer'")" "offsets blocked by the test"
+check "nothing of the failing batch committed" "$(kafka_consumed)" "$total"
+pp_psql -c "DROP TRIGGER block_offsets ON pinpipe.kafka_offsets"
+total=$((total + 50))
+pp_wait_for "[ \$(kafka_consumed) -ge $total ]" 60 "$total consumed after the retry" || fail "timed out at $(kafka_consumed)"
+kafka_check_exact "$total" "retried batch"
+check "same worker process through the retries" "$(pp_sql "SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'")" "$pid"
+
 # --- extension dropped: the worker idles; created again: it consumes the topic again
 idle_logs=$(grep -c 'pinpipe consumer 0: waiting for extension' "$PP_LOG")
 pp_psql -c "DROP EXTENSION pinpipe"
@@ -96,6 +119,13 @@ pp_wait_for "[ \$(grep -c 'pinpipe consumer 0: waiting for extension' '$PP_LOG')
 pp_psql -c "CREATE EXTENSION pinpipe"
 pp_wait_for "[ \$(kafka_consumed) -ge $total ]" 90 "$total consumed again" || fail "timed out at $(kafka_consumed)"
 check "the topic re-read exactly once into the new tables" "$(kafka_consumed)" "$total"
+# --- SIGTERM: the worker exits promptly even with the broker down (it does not wait for it)
+kafka_broker_down
+pid=$(pp_sql "SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'")
+pp_sql "SELECT pg_terminate_backend($pid)" >/dev/null
+pp_wait_for "! kill -0 $pid" 5 "consumer $pid to exit after SIGTERM" && ok "consumer exits on SIGTERM with the broker down" ||
+	fail "consumer still running after SIGTERM"
+kafka_broker_up
 check "no consumer crash in the log" "$(grep -c 'terminated by signal' "$PP_LOG")" 0
 
 pp_done
