@@ -677,6 +677,7 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 			return MHD_NO;
 		req->conn = conn;
 		req->started = HttpNow();
+		HttpConnRequestStarted(conn);
 		req->endpoint = HttpRoute(url);
 		*con_cls = req;
 		if (!HttpCheckHeaders(req, method))
@@ -754,6 +755,7 @@ HttpRequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
+	HttpConnRequestDone(conn);
 	req->conn_done = true;
 	req->conn = NULL;
 	HttpRequestRelease(req);

@@ -118,6 +118,14 @@ extern double HttpNow(void);
  */
 extern bool HttpEmbeddedEnqueue(HttpRequest *req);
 
+/*
+ * Connection bookkeeping (http_worker.c): a connection must deliver a complete
+ * request header within pinpipe.http_timeout of opening or of its previous
+ * request, however slowly it trickles bytes; the worker closes it otherwise.
+ */
+extern void HttpConnRequestStarted(struct MHD_Connection *conn);
+extern void HttpConnRequestDone(struct MHD_Connection *conn);
+
 /* Health as seen by the worker: NULL when healthy, else why not (static text). */
 extern const char *HttpHealthProblem(void);
 

@@ -108,12 +108,106 @@ HttpMhdLogger(void *cls, const char *fmt, va_list ap)
 		vsnprintf(mhd_log[mhd_log_count++], sizeof(mhd_log[0]), fmt, ap);
 }
 
-/* Count connections, for /metrics and the global connection limit. */
+/* An open connection, for the header deadline (see HttpConnRequestStarted). */
+typedef struct HttpConn
+{
+	MHD_socket fd;
+	double waiting_since; /* start of the wait for a request header; 0 = in a request */
+	bool cut;			  /* already shut down */
+	struct HttpConn *prev;
+	struct HttpConn *next;
+} HttpConn;
+
+static HttpConn *conns = NULL;
+static double conns_checked_at = 0;
+
+/* Count connections (for /metrics and the global limit) and track them. */
 static void
 HttpConnectionNotify(void *cls, struct MHD_Connection *conn, void **socket_context,
 					 enum MHD_ConnectionNotificationCode toe)
 {
-	MetricsConnection(toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	HttpConn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		const union MHD_ConnectionInfo *info =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		MetricsConnection(1);
+		c = calloc(1, sizeof(HttpConn));
+		if (c == NULL)
+			return; /* untracked: MHD's idle timeout still applies */
+		c->fd = info ? info->connect_fd : MHD_INVALID_SOCKET;
+		c->waiting_since = HttpNow();
+		c->next = conns;
+		if (conns)
+			conns->prev = c;
+		conns = c;
+		*socket_context = c;
+		return;
+	}
+	MetricsConnection(-1);
+	if (c == NULL)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	*socket_context = NULL;
+}
+
+/* The tracking record of a connection, or NULL. */
+static HttpConn *
+HttpConnOf(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? (HttpConn *) info->socket_context : NULL;
+}
+
+void
+HttpConnRequestStarted(struct MHD_Connection *conn)
+{
+	HttpConn *c = HttpConnOf(conn);
+
+	if (c)
+		c->waiting_since = 0;
+}
+
+void
+HttpConnRequestDone(struct MHD_Connection *conn)
+{
+	HttpConn *c = conn ? HttpConnOf(conn) : NULL;
+
+	if (c)
+		c->waiting_since = HttpNow();
+}
+
+/*
+ * Close connections that have not sent a whole request header within
+ * pinpipe.http_timeout, however slowly they trickle bytes (libmicrohttpd's own
+ * timeout only counts idle time). Shutting the socket down makes libmicrohttpd
+ * see the connection fail and clean it up in its next run.
+ */
+static void
+HttpCutSlowConnections(void)
+{
+	double now = HttpNow();
+
+	if (now - conns_checked_at < 0.5)
+		return;
+	conns_checked_at = now;
+	for (HttpConn *c = conns; c; c = c->next)
+		if (!c->cut && c->waiting_since > 0 && c->fd != MHD_INVALID_SOCKET &&
+			now - c->waiting_since > (double) pinpipe_http_timeout)
+		{
+			shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+		}
 }
 
 /* pinpipe.http_max_connections counts across all listening addresses. */
@@ -561,6 +655,7 @@ HttpWorkerMain(Datum main_arg)
 		if (HttpResumeReady())
 			for (int i = 0; i < ndaemons; i++)
 				MHD_run(daemons[i]);
+		HttpCutSlowConnections();
 		HttpFlushMhdLog();
 
 		problem = HttpHealthProblem();

@@ -168,6 +168,24 @@ RSS1=$(rss)
 [ $((RSS1 - RSS0)) -lt 10000 ] && ok "worker private memory stable after 2,700 requests (${RSS0} kB -> ${RSS1} kB)" ||
 	fail "worker memory grew from ${RSS0} kB to ${RSS1} kB"
 
+# --- header slowloris: header bytes trickled every 0.5 s (never idle) must not hold a
+# connection past pinpipe.http_timeout (3 s) without completing the header
+trap '' PIPE
+exec 3<>/dev/tcp/127.0.0.1/$HP
+printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\n' >&3
+n=0 closed=0
+while [ $n -lt 40 ]; do
+	printf 'X-Slow-%d: 1\r\n' "$n" >&3 2>/dev/null || { closed=1; break; }
+	read -r -t 0.5 _ <&3
+	rc=$?
+	[ $rc -eq 1 ] && { closed=1; break; } # EOF: the server closed it
+	n=$((n + 1))
+done
+exec 3<&-
+trap - PIPE
+[ $closed = 1 ] && ok "slow header sender cut off (after $n header lines)" || fail "slow header sender held the connection for 20 s"
+check "healthz after the slow clients" "$(req GET /healthz)" 200
+
 # --- /metrics: valid Prometheus text
 check "GET /metrics: 200" "$(req GET /metrics)" 200
 cp "$T/body" "$T/metrics.txt"
