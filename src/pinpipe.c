@@ -11,6 +11,7 @@
 #include "miscadmin.h"
 
 #include "guc.h"
+#include "http_worker.h"
 #include "kafka_consumer.h"
 #include "worker_status.h"
 
@@ -29,4 +30,5 @@ _PG_init(void)
 	/* Workers and their shared memory: registered by the worker modules. */
 	WorkerStatusInit();
 	ConsumerInit();
+	HttpInit();
 }
