@@ -67,7 +67,11 @@ install-tools: tools
 test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/pin_json.h src/clean.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_clean.c $(PURE_SRCS)
 
-unit: test/unit/test_clean
+test/unit/test_prom: test/unit/test_prom.c src/prom_format.c src/prom_format.h
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_prom.c src/prom_format.c -lm
+
+unit: test/unit/test_clean test/unit/test_prom
+	./test/unit/test_prom
 	./test/unit/test_clean
 
 test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h
@@ -78,6 +82,6 @@ fuzz: test/fuzz/fuzz_pin
 format:
 	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] test/unit/*.c test/fuzz/*.c
 
-EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/fuzz/fuzz_pin results regression.diffs regression.out
+EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
 
 .PHONY: tools install-tools unit fuzz format

@@ -23,6 +23,7 @@ int			pinpipe_consumer_workers = 1;
 int			pinpipe_start_offset = PINPIPE_START_EARLIEST;
 int			pinpipe_batch_size = 5000;
 int			pinpipe_batch_timeout_ms = 200;
+int			pinpipe_max_message_bytes = 1024 * 1024;
 
 int			pinpipe_http_port = 8000;
 char	   *pinpipe_http_listen_addresses = NULL;
@@ -176,6 +177,12 @@ GucInit(void)
 							"Slow clients cannot hold a connection longer than this between bytes.",
 							&pinpipe_http_timeout, 30, 1, 3600,
 							startup, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.max_message_bytes",
+							"Largest Kafka message the consumer accepts; larger ones are dead-lettered.",
+							"The dead letter keeps the message's first kilobyte in payload_bytes.",
+							&pinpipe_max_message_bytes, 1024 * 1024, 1024, 256 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pinpipe");
 }

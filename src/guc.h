@@ -17,6 +17,7 @@ extern int	pinpipe_consumer_workers;
 extern int	pinpipe_start_offset;
 extern int	pinpipe_batch_size;
 extern int	pinpipe_batch_timeout_ms;
+extern int	pinpipe_max_message_bytes;
 
 /* HTTP */
 extern int	pinpipe_http_port;

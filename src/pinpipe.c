@@ -11,6 +11,9 @@
 #include "miscadmin.h"
 
 #include "guc.h"
+#include "http_worker.h"
+#include "kafka_consumer.h"
+#include "worker_status.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,4 +28,7 @@ _PG_init(void)
 		return;
 
 	/* Workers and their shared memory: registered by the worker modules. */
+	WorkerStatusInit();
+	ConsumerInit();
+	HttpInit();
 }

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/bench_kafka.sh — Kafka → tables throughput of the consumer workers, with
+# two baselines measured in the same run on the same rows:
+#   COPY ceiling  COPY of the already-cleaned rows (raw log + pins) into the same tables
+#   SQL-only      text → jsonb → SQL cleaning expressions → INSERT raw log, pins, aggregates
+#                 (no pinpipe C code; the expressions are bench/sql_cleaning.sql, shared with
+#                 bench/bench_ingest.sh), one set-based statement per table
+# Prints a table with pins/s and ratios, and the consumer's peak RSS (VmHWM).
+#
+#   BENCH_PINS=1000000 bash bench/bench_kafka.sh       (default 1M; use e.g. 20000 to try it)
+#
+# The whole backlog is produced into the dev broker before any consumer starts. The
+# dev broker (librdkafka's mock cluster) keeps only ~5 MB of compressed message sets
+# per partition, so the topic gets enough partitions to hold it (BENCH_PARTITIONS,
+# default 64 for 1M pins), and the bench checks that every message was consumed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source test/lib.sh
+source test/kafka_lib.sh
+
+N=${BENCH_PINS:-1000000}
+PARTS=${BENCH_PARTITIONS:-$(( N / 15000 > 4 ? N / 15000 : 4 ))}
+BATCH=${BENCH_BATCH_SIZE:-5000}
+DIR=$(mktemp -d /tmp/pinpipe-bench.XXXXXX)
+chmod 755 "$DIR"
+chown "$PP_OS_USER" "$DIR" 2>/dev/null || true
+pp_cleanup "rm -rf '$DIR'"
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+echo "# bench_kafka: $N pins, $PARTS partitions, batch_size $BATCH"
+kafka_make_pins "$DIR/pins.jsonl" "$N" 77 0 >/dev/null
+chmod 644 "$DIR/pins.jsonl"
+kafka_broker_start "$PARTS" || die "dev broker"
+t0=$(now)
+kafka_produce "$DIR/pins.jsonl" "$PARTS" || die "produce"
+echo "# preloaded $N messages in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s"
+
+# One consumer run: fresh extension, W workers, group G; sets RUN_RATE, RUN_HWM.
+consume_run() {
+	local workers=$1 group=$2 c0 t1 t2 pids hwm p
+	pp_psql -c "DROP EXTENSION IF EXISTS pinpipe" >/dev/null
+	pp_cluster_stop fast
+	pp_conf "pinpipe.consumer_workers = $workers" "pinpipe.consumer_group = '$group'"
+	pp_cluster_up || die "restart"
+	pp_psql -c "CREATE EXTENSION pinpipe" >/dev/null
+	# measured once every worker holds partitions (the group's first rebalance is not the subject)
+	pp_wait_for "[ \$(kafka_consumed) -gt 0 ] && [ \$(pp_sql \"SELECT count(*) FROM pinpipe.workers WHERE kind = 'consumer' AND partitions > 0\") -eq $workers ]" 120 \
+		"consumption to start on $workers worker(s)" || die "no consumption"
+	t1=$(now)
+	c0=$(kafka_consumed)
+	pp_wait_for "[ \$(kafka_consumed) -ge $N ]" 3600 "$N consumed" || die "timed out at $(kafka_consumed)"
+	t2=$(now)
+	[ "$(kafka_consumed)" = "$N" ] || die "consumed $(kafka_consumed), expected $N"
+	[ "$(pp_sql "SELECT count(*) FROM pinpipe.dead_letters")" = 0 ] || die "unexpected dead letters"
+	RUN_RATE=$(rate $((N - c0)) "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")
+	RUN_HWM=0 RUN_ANON=0
+	pids=$(pp_sql "SELECT string_agg(pid::text, ' ') FROM pinpipe.workers WHERE kind = 'consumer'")
+	for p in $pids; do
+		hwm=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+		[ "${hwm:-0}" -gt "$RUN_HWM" ] && RUN_HWM=$hwm
+		hwm=$(awk '/RssAnon/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+		[ "${hwm:-0}" -gt "$RUN_ANON" ] && RUN_ANON=$hwm
+	done
+	RUN_WORKERS_ROWS=$(pp_sql "SELECT string_agg(rows::text, '+' ORDER BY number) FROM pinpipe.workers WHERE kind = 'consumer'")
+}
+
+pp_cluster_start "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_workers = 0" \
+	"pinpipe.batch_size = $BATCH" "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
+
+consume_run 1 bench1
+RATE1=$RUN_RATE HWM1=$RUN_HWM ANON1=$RUN_ANON
+echo "# 1 worker: $RATE1 pins/s, VmHWM ${HWM1} kB, RssAnon at the end ${ANON1} kB"
+
+# Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
+pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
+pp_sql "COPY pinpipe.pins TO '$DIR/pins.copy'" >/dev/null
+
+consume_run 2 bench2
+RATE2=$RUN_RATE HWM2=$RUN_HWM
+echo "# 2 workers: $RATE2 pins/s (rows per worker $RUN_WORKERS_ROWS), VmHWM ${HWM2} kB"
+
+# Baselines in a clean extension with the consumers idle (group with no partitions left to read).
+pp_psql -c "DROP EXTENSION pinpipe" -c "CREATE EXTENSION pinpipe" >/dev/null
+pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters" >/dev/null
+pp_sql "CHECKPOINT" >/dev/null
+t1=$(now)
+pp_psql -c "COPY pinpipe.raw_pins FROM '$DIR/raw.copy'" -c "COPY pinpipe.pins FROM '$DIR/pins.copy'"
+t2=$(now)
+[ "$(pp_sql "SELECT count(*) FROM pinpipe.pins")" = "$N" ] || die "COPY loaded the wrong count"
+RATE_COPY=$(rate "$N" "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")
+echo "# COPY ceiling: $RATE_COPY pins/s"
+
+# SQL-only: the raw text is staged first (not timed), then cast and cleaned in SQL.
+pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute" >/dev/null
+pp_psql -c "CREATE TABLE bench_stage (line text)" \
+	-c "COPY bench_stage FROM '$DIR/pins.jsonl' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')" >/dev/null
+pp_sql "CHECKPOINT" >/dev/null
+t1=$(now)
+# The same cleaning expressions as bench/bench_ingest.sh (bench/sql_cleaning.sql), and the
+# same writes as the worker: raw log, cleaned rows, live aggregates. OFFSET 0 keeps the
+# subquery from being flattened, so each payload is cast to jsonb once, not once per
+# j->>'field' reference (which would make this baseline several times slower).
+sql_clean() { sed "s/__SRC__/$1/" bench/sql_cleaning.sql | grep -v '^--'; }
+pp_psql -c "BEGIN;
+  INSERT INTO pinpipe.raw_pins (source, payload) SELECT 'sql', line FROM bench_stage;
+  INSERT INTO pinpipe.pins (raw_id, received_at, source, ind, unique_id, title, description, poster_name,
+      follower_count, tag_list, is_image_or_video, image_src, downloaded, save_location, category, error_fields)
+  SELECT x.id, x.received_at, 'sql', x.ind, x.unique_id, x.title, x.description, x.poster_name,
+      x.follower_count, x.tag_list, x.is_image_or_video, x.image_src, x.downloaded, x.save_location,
+      x.category, x.error_fields
+  FROM ($(sql_clean "(SELECT id, received_at, payload::jsonb AS j FROM pinpipe.raw_pins OFFSET 0)")) x;
+  INSERT INTO pinpipe.category_minute AS c
+  SELECT date_trunc('minute', now()), coalesce(category, '(none)'), count(*),
+         count(*) FILTER (WHERE error_fields <> '{}'), coalesce(sum(follower_count), 0), count(follower_count),
+         count(*) FILTER (WHERE is_image_or_video = 'image'), count(*) FILTER (WHERE is_image_or_video = 'video'),
+         count(*) FILTER (WHERE is_image_or_video LIKE 'multi-video%'),
+         count(*) FILTER (WHERE is_image_or_video IS NULL OR is_image_or_video NOT IN ('image', 'video')
+                                AND is_image_or_video NOT LIKE 'multi-video%'),
+         count(*) FILTER (WHERE downloaded <> 0)
+  FROM pinpipe.pins GROUP BY 1, 2
+  ON CONFLICT (minute, category) DO UPDATE SET posts = c.posts + EXCLUDED.posts;
+  COMMIT;" >/dev/null || die "SQL-only path failed"
+t2=$(now)
+[ "$(pp_sql "SELECT count(*) FROM pinpipe.pins")" = "$N" ] || die "SQL-only loaded the wrong count"
+RATE_SQL=$(rate "$N" "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")
+echo "# SQL-only: $RATE_SQL pins/s"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "Kafka -> tables, $N pins, $PARTS partitions, batch_size $BATCH"
+printf '%-34s %12s %12s %12s\n' "path" "pins/s" "vs COPY" "vs SQL-only"
+printf '%-34s %12s %12s %12s\n' "COPY of pre-cleaned rows (ceiling)" "$RATE_COPY" "1.00" "$(ratio "$RATE_COPY" "$RATE_SQL")"
+printf '%-34s %12s %12s %12s\n' "SQL-only (jsonb + SQL cleaning)" "$RATE_SQL" "$(ratio "$RATE_SQL" "$RATE_COPY")" "1.00"
+printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 1 worker" "$RATE1" "$(ratio "$RATE1" "$RATE_COPY")" "$(ratio "$RATE1" "$RATE_SQL")"
+printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 2 workers" "$RATE2" "$(ratio "$RATE2" "$RATE_COPY")" "$(ratio "$RATE2" "$RATE_SQL")"
+echo "2 workers / 1 worker: $(ratio "$RATE2" "$RATE1")"
+echo "consumer peak RSS (VmHWM, includes touched shared buffers): 1 worker ${HWM1} kB, 2 workers max ${HWM2} kB"
+echo "consumer private memory at the end (RssAnon): 1 worker ${ANON1} kB"

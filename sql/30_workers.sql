@@ -1,0 +1,26 @@
+-- Worker status views and functions (no Kafka here: no consumer workers run, so the
+-- sets are empty; the integration tests in test/t/30_kafka_*.sh cover live workers).
+SELECT count(*) AS workers FROM pinpipe.workers WHERE kind = 'consumer';
+SELECT count(*) AS partitions FROM pinpipe.consumer_partition_status;
+-- the columns monitoring relies on
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'pinpipe.workers'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'pinpipe.consumer_partition_status'::regclass AND attnum > 0 ORDER BY attnum;
+-- error texts may quote data: not for PUBLIC, granted to pg_monitor
+CREATE ROLE pinpipe_regress_nobody;
+CREATE ROLE pinpipe_regress_monitor IN ROLE pg_monitor;
+SET ROLE pinpipe_regress_nobody;
+SELECT * FROM pinpipe.status();
+SELECT * FROM pinpipe.consumer_partitions();
+RESET ROLE;
+SET ROLE pinpipe_regress_monitor;
+SELECT count(*) FROM pinpipe.workers;
+SELECT count(*) FROM pinpipe.consumer_partition_status;
+RESET ROLE;
+DROP ROLE pinpipe_regress_nobody;
+DROP ROLE pinpipe_regress_monitor;
+-- the Kafka settings exist with their defaults
+SHOW pinpipe.max_message_bytes;
+SHOW pinpipe.consumer_group;
+SHOW pinpipe.start_offset;

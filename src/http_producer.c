@@ -1,0 +1,288 @@
+/*
+ * http_producer.c — Kafka mode of the HTTP worker: produce pins, answer after
+ * the broker's acknowledgement.
+ *
+ * Threads: librdkafka runs its own threads, but every callback we register
+ * (delivery report, error, statistics) is served by rd_kafka_poll, which only
+ * the worker's main thread calls. The main queue signals new events by writing
+ * to a pipe (rd_kafka_queue_io_event_enable) that the worker waits on in its
+ * WaitEventSet. No PostgreSQL function is called from here at all: the
+ * callbacks run inside librdkafka and must not longjmp, so problems are kept
+ * as text for the worker to log and report.
+ *
+ * Broker health: an ALL_BROKERS_DOWN error or a failed delivery marks the
+ * broker down, and new requests get 503 at once instead of waiting for the
+ * message timeout; the statistics callback (once a second) marks it up again
+ * as soon as a broker connection is UP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "guc.h"
+#include "http_producer.h"
+#include "kafka_config.h"
+#include "metrics.h"
+
+/* Producer message timeout unless pinpipe.kafka_config sets message.timeout.ms. */
+#define HTTP_PRODUCER_MESSAGE_TIMEOUT_MS "10000"
+
+/*
+ * Every request waits for its acknowledgement, so batching delay is latency the
+ * client sees; concurrent requests still share batches. Default unless set.
+ */
+#define HTTP_PRODUCER_LINGER_MS "1"
+
+static rd_kafka_t *producer = NULL;
+static rd_kafka_topic_t *producer_topic = NULL;
+static rd_kafka_queue_t *producer_queue = NULL;
+static int wake_pipe[2] = {-1, -1};
+
+static bool broker_down = false;
+static bool producer_fatal = false;
+static char problem[256];
+
+/* Delivery report: settle the record it belongs to. */
+static void
+HttpProducerDelivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	HttpRecord *rec = msg->_private;
+
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		MetricsDelivery(true);
+		broker_down = false;
+		if (rec)
+			HttpRecordDone(rec->req, rec, HTTP_REC_ACCEPTED, NULL);
+		return;
+	}
+	MetricsDelivery(false);
+	if (msg->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT || msg->err == RD_KAFKA_RESP_ERR__TRANSPORT)
+		broker_down = true;
+	snprintf(problem, sizeof(problem), "Kafka delivery failed: %s", rd_kafka_err2str(msg->err));
+	if (rec)
+		HttpRecordDone(rec->req, rec, HTTP_REC_UNAVAILABLE,
+					   "Kafka delivery failed; the pin was not stored, retry later");
+}
+
+/* Client-level errors: remember the broker state. */
+static void
+HttpProducerError(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		broker_down = true;
+	if (err == RD_KAFKA_RESP_ERR__FATAL)
+	{
+		char fatal[200];
+
+		producer_fatal = true;
+		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		snprintf(problem, sizeof(problem), "Kafka producer fatal error: %s", fatal);
+		return;
+	}
+	snprintf(problem, sizeof(problem), "Kafka: %s", reason ? reason : rd_kafka_err2str(err));
+}
+
+/* Statistics (once a second): a broker connection that is UP means we can produce again. */
+static int
+HttpProducerStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+	if (strstr(json, "\"state\":\"UP\"") != NULL)
+		broker_down = false;
+	return 0; /* librdkafka frees json */
+}
+
+/* Set a property unless the user's pinpipe.kafka_config already set it. */
+static bool
+HttpProducerDefault(rd_kafka_conf_t *conf, const char *name, const char *dflt,
+					const char *librdkafka_default, char *errbuf, size_t errlen)
+{
+	char cur[64];
+	size_t sz = sizeof(cur);
+
+	if (rd_kafka_conf_get(conf, name, cur, &sz) == RD_KAFKA_CONF_OK &&
+		strcmp(cur, librdkafka_default) != 0)
+		return true;
+	return rd_kafka_conf_set(conf, name, dflt, errbuf, errlen) == RD_KAFKA_CONF_OK;
+}
+
+bool
+HttpProducerStart(char *errbuf, size_t errlen)
+{
+	rd_kafka_conf_t *conf;
+
+	conf = KafkaConfigNew(KAFKA_ROLE_PRODUCER, "pinpipe-http", errbuf, errlen);
+	if (conf == NULL)
+		return false;
+	if (!HttpProducerDefault(conf, "message.timeout.ms", HTTP_PRODUCER_MESSAGE_TIMEOUT_MS, "300000",
+							 errbuf, errlen) ||
+		!HttpProducerDefault(conf, "linger.ms", HTTP_PRODUCER_LINGER_MS, "5", errbuf, errlen) ||
+		rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errbuf, errlen) !=
+			RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		return false;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, HttpProducerDelivered);
+	rd_kafka_conf_set_error_cb(conf, HttpProducerError);
+	rd_kafka_conf_set_stats_cb(conf, HttpProducerStats);
+
+	producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+	if (producer == NULL)
+	{
+		rd_kafka_conf_destroy(conf);
+		return false;
+	}
+	producer_topic = rd_kafka_topic_new(producer, pinpipe_topic, NULL);
+	if (producer_topic == NULL)
+	{
+		snprintf(errbuf, errlen, "cannot create topic handle: %s",
+				 rd_kafka_err2str(rd_kafka_last_error()));
+		HttpProducerStop(0);
+		return false;
+	}
+	if (pipe(wake_pipe) != 0)
+	{
+		snprintf(errbuf, errlen, "cannot create pipe: %s", strerror(errno));
+		HttpProducerStop(0);
+		return false;
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		fcntl(wake_pipe[i], F_SETFL, fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
+		fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	producer_queue = rd_kafka_queue_get_main(producer);
+	rd_kafka_queue_io_event_enable(producer_queue, wake_pipe[1], "1", 1);
+	return true;
+}
+
+int
+HttpProducerFd(void)
+{
+	return wake_pipe[0];
+}
+
+void
+HttpProducerPoll(void)
+{
+	char buf[256];
+
+	if (producer == NULL)
+		return;
+	/* Drain the wake-up bytes first, so an event arriving meanwhile writes a new one. */
+	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+		;
+	rd_kafka_poll(producer, 0);
+}
+
+bool
+HttpProducerSend(HttpRequest *req, const char **reason)
+{
+	int produced = 0;
+
+	if (producer == NULL || producer_fatal)
+	{
+		*reason = "Kafka producer unavailable";
+		return false;
+	}
+	if (broker_down)
+	{
+		*reason = "Kafka broker unavailable; the pin was not stored, retry later";
+		return false;
+	}
+	for (int i = 0; i < req->nrecords; i++)
+	{
+		HttpRecord *rec = &req->records[i];
+
+		if (rec->outcome != HTTP_REC_PENDING)
+			continue;
+		if (rd_kafka_produce(producer_topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+							 (void *) rec->data, rec->len, rec->key, rec->keylen, rec) == 0)
+		{
+			produced++;
+			continue;
+		}
+		*reason = rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL
+					  ? "Kafka produce queue full; the pin was not stored, retry later"
+					  : "Kafka produce failed; the pin was not stored, retry later";
+		if (produced == 0)
+			return false;
+		/* Part of the request is on its way: settle the rest as unavailable (503). */
+		for (int j = i; j < req->nrecords; j++)
+			if (req->records[j].outcome == HTTP_REC_PENDING)
+			{
+				req->records[j].outcome = HTTP_REC_UNAVAILABLE;
+				req->unavailable++;
+				req->pending--;
+			}
+		if (req->unavailable_reason == NULL)
+			req->unavailable_reason = *reason;
+		return true;
+	}
+	return true;
+}
+
+const char *
+HttpProducerProblem(void)
+{
+	if (producer == NULL)
+		return "Kafka producer not started";
+	if (producer_fatal)
+		return problem;
+	if (broker_down)
+		return "Kafka broker unavailable";
+	return NULL;
+}
+
+bool
+HttpProducerFatal(void)
+{
+	return producer_fatal;
+}
+
+int64_t
+HttpProducerQueueDepth(void)
+{
+	return producer ? rd_kafka_outq_len(producer) : 0;
+}
+
+void
+HttpProducerStop(int timeout_ms)
+{
+	if (producer != NULL)
+	{
+		if (timeout_ms > 0)
+			rd_kafka_flush(producer, timeout_ms);
+		rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_poll(producer, 0);
+	}
+	if (producer_queue != NULL)
+	{
+		rd_kafka_queue_io_event_enable(producer_queue, -1, NULL, 0);
+		rd_kafka_queue_destroy(producer_queue);
+		producer_queue = NULL;
+	}
+	if (producer_topic != NULL)
+	{
+		rd_kafka_topic_destroy(producer_topic);
+		producer_topic = NULL;
+	}
+	if (producer != NULL)
+	{
+		rd_kafka_destroy(producer);
+		producer = NULL;
+	}
+	for (int i = 0; i < 2; i++)
+		if (wake_pipe[i] >= 0)
+		{
+			close(wake_pipe[i]);
+			wake_pipe[i] = -1;
+		}
+}

@@ -1,0 +1,908 @@
+/*
+ * http_request.c — routing, validation and answers of the HTTP ingestion API
+ * (DESIGN §7): POST /pin/ and /pins, GET /healthz and /metrics.
+ *
+ * Runs only in the HTTP worker's main thread, inside libmicrohttpd's access
+ * handler (driven by MHD_run from the worker loop) or from the loop itself.
+ * Deliberately does not include postgres.h: nothing here may palloc or raise
+ * an error, because a longjmp out of a libmicrohttpd callback would corrupt
+ * its state. Durable storage is handed to the worker (embedded mode) or to
+ * the producer (Kafka mode); the connection stays suspended until they call
+ * HttpRecordDone for every pin, and the answer is sent after that.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "guc.h"
+#include "http_producer.h"
+#include "http_request.h"
+#include "metrics.h"
+#include "pin_json.h"
+
+/* Largest body buffer allocated from Content-Length alone, before the bytes arrive. */
+#define HTTP_PREALLOC_MAX (256 * 1024)
+
+/* Requests whose records are all settled, waiting to be resumed. */
+static HttpRequest *ready_head = NULL;
+
+/* Reused parse state (single-threaded). */
+static PinRecord parse_rec;
+static char *parse_scratch = NULL;
+static size_t parse_scratch_cap = 0;
+
+/* A small growable string for JSON answers. */
+typedef struct HttpBuf
+{
+	char *data;
+	size_t len;
+	size_t cap;
+	bool oom;
+} HttpBuf;
+
+static bool
+BufReserve(HttpBuf *b, size_t n)
+{
+	size_t need = b->len + n + 1;
+
+	if (b->oom)
+		return false;
+	if (need > b->cap)
+	{
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(b->data, cap);
+		if (p == NULL)
+		{
+			b->oom = true;
+			return false;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	return true;
+}
+
+static void
+BufAppend(HttpBuf *b, const char *s, size_t n)
+{
+	if (!BufReserve(b, n))
+		return;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void __attribute__((format(printf, 2, 3))) BufPrintf(HttpBuf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	BufAppend(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
+}
+
+/* Append a NUL-terminated string. */
+static void
+BufPuts(HttpBuf *b, const char *s)
+{
+	BufAppend(b, s, strlen(s));
+}
+
+/* Append s as a JSON string literal (with quotes). */
+static void
+BufJsonString(HttpBuf *b, const char *s, size_t n)
+{
+	size_t need = JsonEscape(s, n, NULL, 0);
+
+	BufPuts(b, "\"");
+	if (BufReserve(b, need))
+	{
+		JsonEscape(s, n, b->data + b->len, need + 1);
+		b->len += need;
+		b->data[b->len] = '\0';
+	}
+	BufPuts(b, "\"");
+}
+
+double
+HttpNow(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Which endpoint a path names (query strings are already stripped by MHD). */
+static HttpEndpoint
+HttpRoute(const char *url)
+{
+	if (strcmp(url, "/pin/") == 0 || strcmp(url, "/pin") == 0)
+		return HTTP_EP_PIN;
+	if (strcmp(url, "/pins") == 0 || strcmp(url, "/pins/") == 0)
+		return HTTP_EP_PINS;
+	if (strcmp(url, "/healthz") == 0)
+		return HTTP_EP_HEALTHZ;
+	if (strcmp(url, "/metrics") == 0)
+		return HTTP_EP_METRICS;
+	return HTTP_EP_OTHER;
+}
+
+/* Compare the presented token with the configured one in time independent of the content. */
+static bool
+HttpTokenMatches(const char *given, size_t glen, const char *token, size_t tlen)
+{
+	unsigned char diff = (glen != tlen);
+
+	for (size_t i = 0; i < tlen; i++)
+		diff |= (unsigned char) token[i] ^ (unsigned char) (i < glen ? given[i] : 0);
+	return diff == 0;
+}
+
+/* True when no token is configured or the request carries the right bearer token. */
+static bool
+HttpAuthorized(struct MHD_Connection *conn)
+{
+	const char *token = pinpipe_http_auth_token;
+	const char *hdr;
+
+	if (token == NULL || token[0] == '\0')
+		return true;
+	hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
+		return false;
+	hdr += 7;
+	while (*hdr == ' ')
+		hdr++;
+	return HttpTokenMatches(hdr, strlen(hdr), token, strlen(token));
+}
+
+/* Set the answer (body taken over) without queueing it yet. */
+static void
+HttpSetAnswer(HttpRequest *req, int status, char *body, size_t len, const char *type)
+{
+	free(req->resp);
+	req->status = status;
+	req->resp = body;
+	req->resp_len = len;
+	req->resp_type = type;
+}
+
+static void HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Set a {"detail": "..."} answer (FastAPI's shape for non-validation errors). */
+static void
+HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+{
+	char msg[512];
+	HttpBuf b = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	BufPuts(&b, "{\"detail\":");
+	BufJsonString(&b, msg, strlen(msg));
+	BufPuts(&b, "}");
+	if (b.oom)
+	{
+		free(b.data);
+		b.data = NULL;
+		b.len = 0;
+	}
+	HttpSetAnswer(req, status, b.data, b.len, "application/json");
+}
+
+/* Hand the prepared answer to libmicrohttpd and count it. */
+static enum MHD_Result
+HttpQueueAnswer(HttpRequest *req)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char num[32];
+
+	if (req->resp == NULL)
+	{
+		/* out of memory while building: an empty body still gives the status */
+		resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+	}
+	else
+	{
+		resp = MHD_create_response_from_buffer(req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
+		if (resp != NULL)
+			req->resp = NULL; /* MHD frees it */
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	if (req->resp_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->resp_type);
+	if (req->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+	if (req->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (req->retry_after > 0)
+	{
+		snprintf(num, sizeof(num), "%d", req->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+	}
+	ret = MHD_queue_response(req->conn, (unsigned int) req->status, resp);
+	MHD_destroy_response(resp);
+	req->answered = true;
+	MetricsRequest(req->endpoint, req->status, HttpNow() - req->started);
+	return ret;
+}
+
+/* Parse one pin into parse_rec, growing the scratch buffer as needed. */
+static PinParseResult
+HttpParsePin(const char *data, size_t len)
+{
+	size_t need = PIN_SCRATCH_SIZE(len);
+
+	if (need > parse_scratch_cap)
+	{
+		char *p = realloc(parse_scratch, need);
+
+		if (p == NULL)
+			return PIN_BAD_JSON; /* treated as unparseable; cannot happen below max_body */
+		parse_scratch = p;
+		parse_scratch_cap = need;
+	}
+	memset(&parse_rec, 0, sizeof(parse_rec));
+	return PinParse(data, len, &parse_rec, parse_scratch);
+}
+
+/* The errors of parse_rec as a malloc'd {"detail":[...]} text. */
+static char *
+HttpErrorsJson(size_t *len)
+{
+	size_t n = PinErrorsToJson(&parse_rec, NULL, 0);
+	char *out = malloc(n + 1);
+
+	if (out == NULL)
+		return NULL;
+	PinErrorsToJson(&parse_rec, out, n + 1);
+	out[n] = '\0';
+	if (len)
+		*len = n;
+	return out;
+}
+
+/* Keep the unique_id of parse_rec as the record's Kafka key. */
+static void
+HttpKeepKey(HttpRecord *rec)
+{
+	if (parse_rec.present[PIN_UNIQUE_ID] && parse_rec.len[PIN_UNIQUE_ID] > 0)
+	{
+		rec->key = malloc(parse_rec.len[PIN_UNIQUE_ID]);
+		if (rec->key)
+		{
+			memcpy(rec->key, parse_rec.str[PIN_UNIQUE_ID], parse_rec.len[PIN_UNIQUE_ID]);
+			rec->keylen = parse_rec.len[PIN_UNIQUE_ID];
+		}
+	}
+}
+
+/* A body-level 400: {"detail":[{"loc":["body"],"msg":...,"type":...}]}. */
+static void
+HttpBadBody(HttpRequest *req, const char *msg, const char *type, long offset)
+{
+	HttpBuf b = {0};
+
+	BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
+	if (offset >= 0)
+		BufPrintf(&b, ",%ld", offset);
+	BufPuts(&b, "],\"msg\":");
+	BufJsonString(&b, msg, strlen(msg));
+	BufPuts(&b, ",\"type\":");
+	BufJsonString(&b, type, strlen(type));
+	BufPuts(&b, "}]}");
+	if (b.oom)
+	{
+		free(b.data);
+		b.data = NULL;
+		b.len = 0;
+	}
+	HttpSetAnswer(req, MHD_HTTP_BAD_REQUEST, b.data, b.len, "application/json");
+}
+
+/* Hand the valid records to the durable path; false (answer set) if it is unavailable. */
+static bool
+HttpDispatch(HttpRequest *req)
+{
+	const char *reason = NULL;
+	int npending = 0;
+
+	for (int i = 0; i < req->nrecords; i++)
+		if (req->records[i].outcome == HTTP_REC_PENDING)
+			npending++;
+	if (npending == 0)
+		return false;
+	req->pending = npending;
+	if (HttpKafkaMode())
+	{
+		if (HttpProducerSend(req, &reason))
+			return true;
+	}
+	else
+	{
+		if (HttpEmbeddedEnqueue(req))
+			return true;
+		reason = HttpHealthProblem();
+	}
+	/* nothing was handed over */
+	req->pending = 0;
+	for (int i = 0; i < req->nrecords; i++)
+		if (req->records[i].outcome == HTTP_REC_PENDING)
+			req->records[i].outcome = HTTP_REC_UNAVAILABLE;
+	req->unavailable = npending;
+	req->unavailable_reason = reason ? reason : "pipeline unavailable";
+	HttpRequestFinish(req);
+	return false;
+}
+
+/* POST /pin/: one pin. */
+static void
+HttpProcessPin(HttpRequest *req)
+{
+	PinParseResult r;
+	size_t elen;
+
+	if (!Utf8Valid(req->body ? req->body : "", req->len))
+	{
+		HttpBadBody(req, "request body is not valid UTF-8", "value_error.unicodedecode", -1);
+		return;
+	}
+	r = HttpParsePin(req->body ? req->body : "", req->len);
+	if (r != PIN_OK)
+	{
+		size_t len = 0;
+		char *json = HttpErrorsJson(&len);
+
+		HttpSetAnswer(req,
+					  r == PIN_BAD_JSON ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_UNPROCESSABLE_CONTENT,
+					  json, json ? len : 0, "application/json");
+		if (r == PIN_INVALID)
+			MetricsPins(0, 1, 0);
+		return;
+	}
+	elen = PinRecordToJson(&parse_rec, NULL, 0);
+	req->echo = malloc(elen + 1);
+	req->records = calloc(1, sizeof(HttpRecord));
+	if (req->echo == NULL || req->records == NULL)
+	{
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		req->retry_after = 1;
+		return;
+	}
+	PinRecordToJson(&parse_rec, req->echo, elen + 1);
+	req->echo[elen] = '\0';
+	req->nrecords = 1;
+	req->records[0].data = req->body;
+	req->records[0].len = req->len;
+	req->records[0].index = 0;
+	req->records[0].req = req;
+	HttpKeepKey(&req->records[0]);
+	HttpDispatch(req);
+}
+
+/* Add one element of a /pins body as a record, validating it. */
+static void
+HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
+{
+	HttpRecord *rec;
+	PinParseResult r;
+
+	if (req->nrecords == *cap)
+	{
+		int ncap = *cap ? *cap * 2 : 64;
+		HttpRecord *p = realloc(req->records, sizeof(HttpRecord) * ncap);
+
+		if (p == NULL)
+		{
+			req->oom = true; /* never drop a record silently: the request gets 503 */
+			return;
+		}
+		req->records = p;
+		*cap = ncap;
+	}
+	rec = &req->records[req->nrecords];
+	memset(rec, 0, sizeof(*rec));
+	rec->data = data;
+	rec->len = len;
+	rec->index = req->nrecords;
+	rec->req = req;
+	req->nrecords++;
+	r = HttpParsePin(data, len);
+	if (r == PIN_OK)
+	{
+		rec->outcome = HTTP_REC_PENDING;
+		HttpKeepKey(rec);
+	}
+	else
+	{
+		rec->outcome = HTTP_REC_REJECTED;
+		rec->detail = HttpErrorsJson(NULL);
+	}
+}
+
+/* POST /pins: a JSON array of pins, or NDJSON (one pin per line). */
+static void
+HttpProcessPins(HttpRequest *req)
+{
+	const char *body = req->body ? req->body : "";
+	size_t len = req->len;
+	int cap = 0;
+	bool blank = true;
+
+	if (!Utf8Valid(body, len))
+	{
+		HttpBadBody(req, "request body is not valid UTF-8", "value_error.unicodedecode", -1);
+		return;
+	}
+	for (size_t i = 0; i < len && blank; i++)
+		if (body[i] != ' ' && body[i] != '\t' && body[i] != '\r' && body[i] != '\n')
+			blank = false;
+	if (blank)
+	{
+		HttpBadBody(req, "request body is empty", "value_error.missing", -1);
+		return;
+	}
+	if (PinJsonIsArray(body, len))
+	{
+		size_t pos = 0;
+		const char *elem;
+		size_t elen;
+		PinError err;
+		int rc;
+
+		/* The array must be well-formed as a whole before any element is stored. */
+		memset(&err, 0, sizeof(err));
+		while ((rc = PinJsonArrayNext(body, len, &pos, &elem, &elen, &err)) == 1)
+			HttpAddRecord(req, &cap, elem, elen);
+		if (rc < 0)
+		{
+			for (int i = 0; i < req->nrecords; i++)
+			{
+				free(req->records[i].detail);
+				free(req->records[i].key);
+			}
+			req->nrecords = 0;
+			HttpBadBody(req, err.msg ? err.msg : "malformed JSON array",
+						err.type ? err.type : "value_error.jsondecode", (long) pos);
+			return;
+		}
+	}
+	else
+	{
+		size_t start = 0;
+
+		while (start < len)
+		{
+			const char *nl = memchr(body + start, '\n', len - start);
+			size_t end = nl ? (size_t) (nl - body) : len;
+			size_t a = start;
+			size_t z = end;
+
+			while (a < z && (body[a] == ' ' || body[a] == '\t' || body[a] == '\r'))
+				a++;
+			while (z > a && (body[z - 1] == ' ' || body[z - 1] == '\t' || body[z - 1] == '\r'))
+				z--;
+			if (z > a)
+				HttpAddRecord(req, &cap, body + a, z - a);
+			start = end + 1;
+		}
+	}
+	if (req->oom)
+	{
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
+		req->retry_after = 1;
+		return;
+	}
+	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
+		HttpRequestFinish(req);
+}
+
+/* Answer GET /healthz. */
+static void
+HttpProcessHealthz(HttpRequest *req)
+{
+	const char *problem = HttpHealthProblem();
+	const char *mode = HttpKafkaMode() ? "kafka" : "embedded";
+	HttpBuf b = {0};
+
+	if (problem == NULL)
+		BufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
+	else
+	{
+		BufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
+		BufJsonString(&b, problem, strlen(problem));
+		BufPuts(&b, "}");
+		req->retry_after = 1;
+	}
+	HttpSetAnswer(req, problem ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, b.data,
+				  b.oom ? 0 : b.len, "application/json");
+}
+
+/* Answer GET /metrics. */
+static void
+HttpProcessMetrics(HttpRequest *req)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!MetricsRender(&text, &len))
+	{
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		req->retry_after = 1;
+		return;
+	}
+	HttpSetAnswer(req, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* Checks made on the headers, before any body byte is read. False: answer set. */
+static bool
+HttpCheckHeaders(HttpRequest *req, const char *method)
+{
+	bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	bool is_get =
+		strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	const char *cl;
+
+	switch (req->endpoint)
+	{
+		case HTTP_EP_OTHER:
+			HttpSetDetail(req, MHD_HTTP_NOT_FOUND, "Not Found");
+			return false;
+		case HTTP_EP_PIN:
+		case HTTP_EP_PINS:
+			if (!is_post)
+			{
+				req->allow = "POST";
+				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+				return false;
+			}
+			break;
+		case HTTP_EP_HEALTHZ:
+		case HTTP_EP_METRICS:
+			if (!is_get)
+			{
+				req->allow = "GET, HEAD";
+				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+				return false;
+			}
+			break;
+		case HTTP_EP_COUNT:
+			break;
+	}
+	/* /healthz stays open so that load balancers can probe without the token. */
+	if (req->endpoint != HTTP_EP_HEALTHZ && !HttpAuthorized(req->conn))
+	{
+		HttpSetDetail(req, MHD_HTTP_UNAUTHORIZED, "Not authenticated");
+		return false;
+	}
+	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (is_post && cl != NULL)
+	{
+		char *end;
+		unsigned long long n = strtoull(cl, &end, 10);
+
+		if (n > (unsigned long long) pinpipe_http_max_body)
+		{
+			HttpSetDetail(req, MHD_HTTP_CONTENT_TOO_LARGE,
+						  "request body of %llu bytes exceeds pinpipe.http_max_body (%d bytes)", n,
+						  pinpipe_http_max_body);
+			return false;
+		}
+		/*
+		 * Size the buffer for the announced body, but only up to a bound: memory
+		 * is committed as bytes arrive, not as clients promise them.
+		 */
+		if (n > HTTP_PREALLOC_MAX)
+			n = HTTP_PREALLOC_MAX;
+		if (n > 0)
+		{
+			req->body = malloc((size_t) n + 1);
+			if (req->body)
+				req->cap = (size_t) n + 1;
+		}
+	}
+	return true;
+}
+
+/* Take a piece of the body; over the limit the rest is read and discarded (413 at the end). */
+static void
+HttpTakeUpload(HttpRequest *req, const char *data, size_t n)
+{
+	if (req->too_large)
+		return;
+	if (req->len + n > (size_t) pinpipe_http_max_body)
+	{
+		req->too_large = true;
+		free(req->body);
+		req->body = NULL;
+		req->cap = 0;
+		return;
+	}
+	if (req->len + n + 1 > req->cap)
+	{
+		size_t cap = req->cap ? req->cap : 4096;
+		char *p;
+
+		while (cap < req->len + n + 1)
+			cap *= 2;
+		if (cap > (size_t) pinpipe_http_max_body + 1)
+			cap = (size_t) pinpipe_http_max_body + 1;
+		p = realloc(req->body, cap);
+		if (p == NULL)
+		{
+			req->too_large = true; /* cannot hold it: treat like too large */
+			free(req->body);
+			req->body = NULL;
+			req->cap = 0;
+			return;
+		}
+		req->body = p;
+		req->cap = cap;
+	}
+	memcpy(req->body + req->len, data, n);
+	req->len += n;
+	req->body[req->len] = '\0';
+}
+
+enum MHD_Result
+HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	HttpRequest *req = *con_cls;
+
+	if (req == NULL)
+	{
+		req = calloc(1, sizeof(HttpRequest));
+		if (req == NULL)
+			return MHD_NO;
+		req->conn = conn;
+		req->started = HttpNow();
+		HttpConnRequestStarted(conn);
+		req->endpoint = HttpRoute(url);
+		*con_cls = req;
+		if (!HttpCheckHeaders(req, method))
+			return HttpQueueAnswer(req);
+		return MHD_YES;
+	}
+	if (req->answered)
+	{
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0)
+	{
+		/* A client that trickles (or streams endlessly) cannot hold us past the timeout. */
+		if (HttpNow() - req->started > (double) pinpipe_http_timeout)
+			return MHD_NO;
+		HttpTakeUpload(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	/* The whole body is in (or we were resumed with the answer ready). */
+	if (req->resp != NULL || req->status != 0)
+		return HttpQueueAnswer(req);
+	if (req->suspended || req->pending > 0)
+		return MHD_YES; /* cannot happen: MHD does not call a suspended request */
+	if (req->endpoint == HTTP_EP_HEALTHZ)
+		HttpProcessHealthz(req);
+	else if (req->endpoint == HTTP_EP_METRICS)
+		HttpProcessMetrics(req);
+	else if (req->too_large)
+		HttpSetDetail(req, MHD_HTTP_CONTENT_TOO_LARGE,
+					  "request body exceeds pinpipe.http_max_body (%d bytes)",
+					  pinpipe_http_max_body);
+	else if (req->endpoint == HTTP_EP_PIN)
+		HttpProcessPin(req);
+	else
+		HttpProcessPins(req);
+	if (req->resp != NULL || req->status != 0)
+		return HttpQueueAnswer(req);
+	/* Handed over: wait for the commit or the delivery reports. */
+	req->suspended = true;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+}
+
+/* Free a request and everything it owns. */
+static void
+HttpRequestFree(HttpRequest *req)
+{
+	for (int i = 0; i < req->nrecords; i++)
+	{
+		free(req->records[i].detail);
+		free(req->records[i].key);
+	}
+	free(req->records);
+	free(req->body);
+	free(req->echo);
+	free(req->resp);
+	free(req);
+}
+
+void
+HttpRequestRelease(HttpRequest *req)
+{
+	if (req->conn_done && req->pending == 0)
+		HttpRequestFree(req);
+}
+
+void
+HttpRequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
+					 enum MHD_RequestTerminationCode toe)
+{
+	HttpRequest *req = *con_cls;
+
+	if (req == NULL)
+		return;
+	*con_cls = NULL;
+	HttpConnRequestDone(conn);
+	req->conn_done = true;
+	req->conn = NULL;
+	HttpRequestRelease(req);
+}
+
+void
+HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, const char *reason)
+{
+	if (rec->outcome != HTTP_REC_PENDING)
+		return;
+	rec->outcome = outcome;
+	if (outcome == HTTP_REC_UNAVAILABLE)
+	{
+		req->unavailable++;
+		if (req->unavailable_reason == NULL)
+			req->unavailable_reason = reason;
+	}
+	else if (outcome == HTTP_REC_REJECTED && reason != NULL && rec->detail == NULL)
+	{
+		HttpBuf b = {0};
+
+		/* dead-lettered at insert time: say why, in FastAPI's error shape */
+		BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
+		BufJsonString(&b, reason, strlen(reason));
+		BufPuts(&b, ",\"type\":\"value_error.dead_letter\"}]}");
+		rec->detail = b.oom ? NULL : b.data;
+		if (b.oom)
+			free(b.data);
+	}
+	if (--req->pending == 0)
+	{
+		if (req->conn_done)
+		{
+			HttpRequestFree(req);
+			return;
+		}
+		req->next = ready_head;
+		ready_head = req;
+	}
+}
+
+/* The "detail" array inside a {"detail": [...]} text, or the whole text. */
+static void
+BufDetailArray(HttpBuf *b, const char *detail)
+{
+	const char *open;
+	const char *close;
+
+	if (detail == NULL)
+	{
+		BufPuts(b, "[]");
+		return;
+	}
+	open = strchr(detail, '[');
+	close = strrchr(detail, ']');
+	if (strncmp(detail, "{\"detail\":", 10) == 0 && open && close && close > open)
+		BufAppend(b, open, (size_t) (close - open + 1));
+	else
+		BufAppend(b, detail, strlen(detail));
+}
+
+void
+HttpRequestFinish(HttpRequest *req)
+{
+	int64_t accepted = 0;
+	int64_t rejected = 0;
+	int64_t dead = 0;
+	HttpBuf b = {0};
+
+	for (int i = 0; i < req->nrecords; i++)
+	{
+		if (req->records[i].outcome == HTTP_REC_ACCEPTED)
+			accepted++;
+		else if (req->records[i].outcome == HTTP_REC_REJECTED)
+		{
+			rejected++;
+			if (req->records[i].detail && strstr(req->records[i].detail, "value_error.dead_letter"))
+				dead++;
+		}
+	}
+	if (req->unavailable > 0)
+	{
+		/* Nothing of this request is promised: the client retries the whole request. */
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
+					  req->unavailable_reason ? req->unavailable_reason : "pipeline unavailable");
+		req->retry_after = 1;
+		return;
+	}
+	MetricsPins(accepted, rejected, dead);
+	if (req->endpoint == HTTP_EP_PIN)
+	{
+		HttpRecord *rec = &req->records[0];
+
+		if (rec->outcome == HTTP_REC_ACCEPTED)
+		{
+			HttpSetAnswer(req, MHD_HTTP_OK, req->echo, strlen(req->echo), "application/json");
+			req->echo = NULL;
+		}
+		else
+		{
+			HttpSetAnswer(req, MHD_HTTP_UNPROCESSABLE_CONTENT, rec->detail,
+						  rec->detail ? strlen(rec->detail) : 0, "application/json");
+			rec->detail = NULL;
+		}
+		return;
+	}
+	BufPrintf(&b, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":[", (long long) accepted,
+			  (long long) rejected);
+	for (int i = 0, first = 1; i < req->nrecords; i++)
+	{
+		HttpRecord *rec = &req->records[i];
+
+		if (rec->outcome != HTTP_REC_REJECTED)
+			continue;
+		BufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
+		BufDetailArray(&b, rec->detail);
+		BufPuts(&b, "}");
+		first = 0;
+	}
+	BufPuts(&b, "]}");
+	if (b.oom)
+	{
+		free(b.data);
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		req->retry_after = 1;
+		return;
+	}
+	HttpSetAnswer(req, MHD_HTTP_OK, b.data, b.len, "application/json");
+}
+
+bool
+HttpResumeReady(void)
+{
+	bool any = ready_head != NULL;
+
+	while (ready_head)
+	{
+		HttpRequest *req = ready_head;
+
+		ready_head = req->next;
+		req->next = NULL;
+		HttpRequestFinish(req);
+		if (req->suspended)
+		{
+			req->suspended = false;
+			MHD_resume_connection(req->conn);
+		}
+	}
+	return any;
+}

@@ -1,0 +1,694 @@
+/*
+ * http_worker.c — the HTTP ingestion background worker and its event loop.
+ *
+ * One process, one thread (DESIGN §8). libmicrohttpd runs without threads of
+ * its own, in epoll mode: each listening daemon (one per address of
+ * pinpipe.http_listen_addresses) exposes a single epoll fd, which sits in the
+ * worker's WaitEventSet beside the latch, postmaster death and, in Kafka mode,
+ * the producer's wake-up pipe. Every iteration waits once (bounded by
+ * MHD_get_timeout), then runs the daemons, serves librdkafka's events, writes
+ * the queued pins (embedded mode) and resumes the requests whose answer is
+ * known.
+ *
+ * Embedded mode: the access handler validates pins and queues the request;
+ * the loop writes every queued request's pins in one transaction through
+ * SinkWriteBatch and answers them all after the commit. Kafka mode: see
+ * http_producer.c. In both, the connection is suspended until the answer is
+ * certain, and the loop never blocks on it.
+ *
+ * All PostgreSQL calls happen here, in the loop, outside libmicrohttpd and
+ * librdkafka callbacks, inside PG_TRY where they may fail.
+ */
+#include "postgres.h"
+
+#include <netdb.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "http_producer.h"
+#include "http_request.h"
+#include "http_worker.h"
+#include "metrics.h"
+#include "sink.h"
+#include "worker_status.h"
+
+#define HTTP_MAX_DAEMONS 16
+#define HTTP_LOG_SLOTS 8
+#define HTTP_READY_CHECK_SECONDS 1.0
+#define HTTP_MAX_BATCH_PINS 20000 /* pins per embedded-mode transaction (whole requests) */
+
+static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
+static struct sockaddr_storage daemon_addrs[HTTP_MAX_DAEMONS];
+static int ndaemons = 0;
+static bool kafka_mode = false;
+static WorkerStatus *my_status = NULL;
+
+/* Embedded mode: requests whose pins wait for the next transaction. */
+static HttpRequest *queue_head = NULL;
+static HttpRequest *queue_tail = NULL;
+
+/* Embedded mode: is the database side usable (extension installed, last write ok)? */
+static bool db_ready = false;
+static double db_checked_at = 0;
+static char db_problem[256] = "not checked yet";
+
+/* libmicrohttpd's log lines, kept until the loop can ereport them. */
+static char mhd_log[HTTP_LOG_SLOTS][256];
+static int mhd_log_count = 0;
+
+static MemoryContext batch_context = NULL;
+
+bool
+HttpKafkaMode(void)
+{
+	return kafka_mode;
+}
+
+const char *
+HttpHealthProblem(void)
+{
+	if (kafka_mode)
+		return HttpProducerProblem();
+	return db_ready ? NULL : db_problem;
+}
+
+bool
+HttpEmbeddedEnqueue(HttpRequest *req)
+{
+	if (!db_ready)
+		return false;
+	req->next = NULL;
+	if (queue_tail)
+		queue_tail->next = req;
+	else
+		queue_head = req;
+	queue_tail = req;
+	return true;
+}
+
+/* libmicrohttpd's error log: keep the text (we are inside MHD, so no ereport here). */
+static void
+HttpMhdLogger(void *cls, const char *fmt, va_list ap)
+{
+	if (mhd_log_count < HTTP_LOG_SLOTS)
+		vsnprintf(mhd_log[mhd_log_count++], sizeof(mhd_log[0]), fmt, ap);
+}
+
+/* An open connection, for the header deadline (see HttpConnRequestStarted). */
+typedef struct HttpConn
+{
+	MHD_socket fd;
+	double waiting_since; /* start of the wait for a request header; 0 = in a request */
+	bool cut;			  /* already shut down */
+	struct HttpConn *prev;
+	struct HttpConn *next;
+} HttpConn;
+
+static HttpConn *conns = NULL;
+static double conns_checked_at = 0;
+
+/* Count connections (for /metrics and the global limit) and track them. */
+static void
+HttpConnectionNotify(void *cls, struct MHD_Connection *conn, void **socket_context,
+					 enum MHD_ConnectionNotificationCode toe)
+{
+	HttpConn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		const union MHD_ConnectionInfo *info =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		MetricsConnection(1);
+		c = calloc(1, sizeof(HttpConn));
+		if (c == NULL)
+			return; /* untracked: MHD's idle timeout still applies */
+		c->fd = info ? info->connect_fd : MHD_INVALID_SOCKET;
+		c->waiting_since = HttpNow();
+		c->next = conns;
+		if (conns)
+			conns->prev = c;
+		conns = c;
+		*socket_context = c;
+		return;
+	}
+	MetricsConnection(-1);
+	if (c == NULL)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	*socket_context = NULL;
+}
+
+/* The tracking record of a connection, or NULL. */
+static HttpConn *
+HttpConnOf(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? (HttpConn *) info->socket_context : NULL;
+}
+
+void
+HttpConnRequestStarted(struct MHD_Connection *conn)
+{
+	HttpConn *c = HttpConnOf(conn);
+
+	if (c)
+		c->waiting_since = 0;
+}
+
+void
+HttpConnRequestDone(struct MHD_Connection *conn)
+{
+	HttpConn *c = conn ? HttpConnOf(conn) : NULL;
+
+	if (c)
+		c->waiting_since = HttpNow();
+}
+
+/*
+ * Close connections that have not sent a whole request header within
+ * pinpipe.http_timeout, however slowly they trickle bytes (libmicrohttpd's own
+ * timeout only counts idle time). Shutting the socket down makes libmicrohttpd
+ * see the connection fail and clean it up in its next run.
+ */
+static void
+HttpCutSlowConnections(void)
+{
+	double now = HttpNow();
+
+	if (now - conns_checked_at < 0.5)
+		return;
+	conns_checked_at = now;
+	for (HttpConn *c = conns; c; c = c->next)
+		if (!c->cut && c->waiting_since > 0 && c->fd != MHD_INVALID_SOCKET &&
+			now - c->waiting_since > (double) pinpipe_http_timeout)
+		{
+			shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+		}
+}
+
+/* pinpipe.http_max_connections counts across all listening addresses. */
+static enum MHD_Result
+HttpAcceptPolicy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	return MetricsOpenConnections() < pinpipe_http_max_connections ? MHD_YES : MHD_NO;
+}
+
+/* Start one daemon on addr (NULL: every address, both IP versions). */
+static struct MHD_Daemon *
+HttpStartDaemon(const struct sockaddr *addr, int family)
+{
+	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (addr == NULL)
+		flags |= MHD_USE_DUAL_STACK;
+	else if (family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* clang-format off */
+	return MHD_start_daemon(flags, (uint16_t) pinpipe_http_port, HttpAcceptPolicy, NULL,
+							HttpAccessHandler, NULL,
+							MHD_OPTION_EXTERNAL_LOGGER, HttpMhdLogger, NULL,
+							MHD_OPTION_NOTIFY_COMPLETED, HttpRequestCompleted, NULL,
+							MHD_OPTION_NOTIFY_CONNECTION, HttpConnectionNotify, NULL,
+							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) pinpipe_http_max_connections,
+							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) pinpipe_http_timeout,
+							MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+							addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
+							MHD_OPTION_END);
+	/* clang-format on */
+}
+
+/* Start a daemon per address of pinpipe.http_listen_addresses; ERROR if none can listen. */
+static void
+HttpStartDaemons(void)
+{
+	char *list = pstrdup(pinpipe_http_listen_addresses ? pinpipe_http_listen_addresses : "");
+	char *save = NULL;
+	char port[16];
+
+	snprintf(port, sizeof(port), "%d", pinpipe_http_port);
+	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		struct addrinfo hints;
+		struct addrinfo *res = NULL;
+		char *host = tok;
+		char *end;
+		int rc;
+
+		while (*host == ' ' || *host == '\t')
+			host++;
+		end = host + strlen(host);
+		while (end > host && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*host == '\0')
+			continue;
+		if (strcmp(host, "*") == 0)
+		{
+			struct MHD_Daemon *d = HttpStartDaemon(NULL, 0);
+
+			if (d == NULL)
+				ereport(
+					ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("pinpipe http worker could not listen on *:%d", pinpipe_http_port),
+					 errhint("Check that no other process uses the port (pinpipe.http_port).")));
+			daemons[ndaemons++] = d;
+			continue;
+		}
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		rc = getaddrinfo(host, port, &hints, &res);
+		if (rc != 0)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("invalid address \"%s\" in pinpipe.http_listen_addresses: %s",
+								   host, gai_strerror(rc))));
+		for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		{
+			struct MHD_Daemon *d;
+
+			bool seen = false;
+
+			if (ndaemons >= HTTP_MAX_DAEMONS || ai->ai_addrlen > sizeof(struct sockaddr_storage))
+				break;
+			/* "localhost, 127.0.0.1" names one address twice: listen once */
+			for (int i = 0; i < ndaemons; i++)
+				if (memcmp(&daemon_addrs[i], ai->ai_addr, ai->ai_addrlen) == 0)
+					seen = true;
+			if (seen)
+				continue;
+			memset(&daemon_addrs[ndaemons], 0, sizeof(struct sockaddr_storage));
+			memcpy(&daemon_addrs[ndaemons], ai->ai_addr, ai->ai_addrlen);
+			d = HttpStartDaemon(ai->ai_addr, ai->ai_family);
+			if (d == NULL)
+			{
+				freeaddrinfo(res);
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("pinpipe http worker could not listen on %s port %d", host,
+								pinpipe_http_port),
+						 errhint("Check that no other process uses the port (pinpipe.http_port) "
+								 "and that the address is local.")));
+			}
+			daemons[ndaemons++] = d;
+		}
+		freeaddrinfo(res);
+	}
+	pfree(list);
+	if (ndaemons == 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("pinpipe.http_listen_addresses names no address to listen on")));
+}
+
+/* Report what libmicrohttpd logged since the last iteration. */
+static void
+HttpFlushMhdLog(void)
+{
+	for (int i = 0; i < mhd_log_count; i++)
+	{
+		size_t n = strlen(mhd_log[i]);
+
+		while (n > 0 && mhd_log[i][n - 1] == '\n')
+			mhd_log[i][--n] = '\0';
+		ereport(LOG, (errmsg("pinpipe http: %s", mhd_log[i])));
+	}
+	mhd_log_count = 0;
+}
+
+/* Settle every queued request's pending records with one outcome. */
+static void
+HttpSettleAll(HttpRequest *head, HttpRecordOutcome outcome, const char *reason)
+{
+	while (head)
+	{
+		HttpRequest *next = head->next;
+
+		for (int i = 0; i < head->nrecords; i++)
+			if (head->records[i].outcome == HTTP_REC_PENDING)
+				HttpRecordDone(head, &head->records[i], outcome, reason);
+		head = next;
+	}
+}
+
+/* Embedded mode: is the extension installed? Checked in its own short transaction. */
+static void
+HttpCheckDatabase(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	db_checked_at = HttpNow();
+	PG_TRY();
+	{
+		bool ready;
+
+		StartTransactionCommand();
+		ready = SinkReady();
+		CommitTransactionCommand();
+		if (ready != db_ready)
+			ereport(
+				LOG,
+				(errmsg(
+					"pinpipe http worker: %s",
+					ready ? "extension found, accepting pins"
+						  : "extension pinpipe is not installed in this database, answering 503")));
+		db_ready = ready;
+		if (!ready)
+			snprintf(db_problem, sizeof(db_problem),
+					 "extension pinpipe is not installed in database \"%s\"", pinpipe_database);
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		db_ready = false;
+		snprintf(db_problem, sizeof(db_problem), "database unavailable: %s", edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Embedded mode: write every queued pin in one transaction, then settle the requests. */
+static void
+HttpEmbeddedFlush(void)
+{
+	HttpRequest *head = queue_head;
+	volatile int n = 0;
+	int k = 0;
+	SinkMessage *msgs;
+	HttpRecord **recs;
+	volatile bool committed = false;
+	SinkCounts counts = {0, 0};
+	MemoryContext oldcxt;
+	TimestampTz start;
+
+	if (head == NULL)
+		return;
+	/*
+	 * Take whole requests until the transaction holds HTTP_MAX_BATCH_PINS pins;
+	 * the rest stays queued for the next iteration (which then does not wait).
+	 */
+	{
+		HttpRequest *last = head;
+		int total = 0;
+
+		for (HttpRequest *r = head; r; r = r->next)
+		{
+			for (int i = 0; i < r->nrecords; i++)
+				if (r->records[i].outcome == HTTP_REC_PENDING)
+					total++;
+			last = r;
+			if (total >= HTTP_MAX_BATCH_PINS)
+				break;
+		}
+		queue_head = last->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		last->next = NULL;
+		n = total;
+	}
+
+	MemoryContextReset(batch_context);
+	oldcxt = MemoryContextSwitchTo(batch_context);
+	msgs = palloc0(sizeof(SinkMessage) * n);
+	recs = palloc(sizeof(HttpRecord *) * n);
+	for (HttpRequest *r = head; r; r = r->next)
+		for (int i = 0; i < r->nrecords; i++)
+			if (r->records[i].outcome == HTTP_REC_PENDING)
+			{
+				recs[k] = &r->records[i];
+				msgs[k].data = r->records[i].data;
+				msgs[k].len = r->records[i].len;
+				msgs[k].topic = NULL;
+				msgs[k].partition = -1;
+				msgs[k].offset = -1;
+				k++;
+			}
+
+	start = GetCurrentTimestamp();
+	pgstat_report_activity(STATE_RUNNING, "pinpipe http: writing pins");
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SinkWriteBatch(SINK_SOURCE_HTTP, msgs, n, &counts);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		committed = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+
+		MemoryContextSwitchTo(batch_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		db_ready = false;
+		db_checked_at = HttpNow();
+		snprintf(db_problem, sizeof(db_problem), "database write failed: %s", edata->message);
+		ereport(LOG,
+				(errmsg("pinpipe http worker could not write %d pins: %s", n, edata->message)));
+		WorkerStatusSetError(my_status, edata->message);
+		WorkerStatusSetState(my_status, "database unavailable");
+	}
+	PG_END_TRY();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (committed)
+	{
+		long secs;
+		int usecs;
+
+		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+		WorkerStatusBatchDone(my_status, counts.accepted, counts.dead_lettered,
+							  (double) secs + usecs / 1e6);
+		for (int i = 0; i < n; i++)
+		{
+			HttpRecord *rec = recs[i];
+
+			if (msgs[i].outcome == SINK_ACCEPTED)
+				HttpRecordDone(rec->req, rec, HTTP_REC_ACCEPTED, NULL);
+			else if (msgs[i].outcome == SINK_DEAD_LETTERED)
+				HttpRecordDone(rec->req, rec, HTTP_REC_REJECTED,
+							   msgs[i].error ? msgs[i].error : "dead-lettered");
+			else
+				HttpRecordDone(rec->req, rec, HTTP_REC_UNAVAILABLE, "pin was not written");
+		}
+	}
+	else
+		HttpSettleAll(head, HTTP_REC_UNAVAILABLE, db_problem);
+}
+
+/* Graceful stop: accept no more, answer what can be answered, then close everything. */
+static void
+HttpShutdown(void)
+{
+	for (int i = 0; i < ndaemons; i++)
+	{
+		MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
+
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+	if (kafka_mode)
+	{
+		/* Deliveries in flight get their answer; the rest is purged and answered 503. */
+		HttpProducerStop(3000);
+	}
+	else
+	{
+		HttpEmbeddedFlush();
+		/* requests still arriving on open connections get 503 */
+		db_ready = false;
+		snprintf(db_problem, sizeof(db_problem), "server shutting down");
+	}
+	HttpResumeReady();
+	for (int round = 0; round < 5; round++)
+		for (int i = 0; i < ndaemons; i++)
+			MHD_run(daemons[i]);
+	HttpResumeReady();
+	for (int i = 0; i < ndaemons; i++)
+		MHD_stop_daemon(daemons[i]);
+	ndaemons = 0;
+}
+
+/* Process exit after an error: do not leave librdkafka threads running. */
+static void
+HttpBeforeShmemExit(int code, Datum arg)
+{
+	if (kafka_mode)
+		HttpProducerStop(0);
+}
+
+void
+HttpWorkerMain(Datum main_arg)
+{
+	WaitEventSet *wes;
+	int nevents;
+	char errbuf[512];
+	const char *last_problem = NULL;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGPIPE, SIG_IGN);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(pinpipe_database, NULL, 0);
+
+	my_status = WorkerStatusAttach(WORKER_KIND_HTTP, 0);
+	kafka_mode = GucKafkaEnabled();
+	batch_context =
+		AllocSetContextCreate(TopMemoryContext, "pinpipe http batch", ALLOCSET_DEFAULT_SIZES);
+	before_shmem_exit(HttpBeforeShmemExit, (Datum) 0);
+
+	if (kafka_mode && !HttpProducerStart(errbuf, sizeof(errbuf)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pinpipe http worker could not create its Kafka producer: %s", errbuf),
+				 errhint("Check pinpipe.kafka_brokers and pinpipe.kafka_config.")));
+	if (!kafka_mode)
+		HttpCheckDatabase();
+	HttpStartDaemons();
+
+	nevents = 2 + ndaemons + (kafka_mode ? 1 : 0);
+	wes = CreateWaitEventSet(TopMemoryContext, nevents);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < ndaemons; i++)
+	{
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(daemons[i], MHD_DAEMON_INFO_EPOLL_FD);
+
+		if (info == NULL)
+			elog(ERROR, "libmicrohttpd did not give its epoll fd");
+		AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
+	}
+	if (kafka_mode)
+		AddWaitEventToSet(wes, WL_SOCKET_READABLE, HttpProducerFd(), NULL, NULL);
+
+	ereport(LOG, (errmsg("pinpipe http worker listening on %s port %d (%s mode)",
+						 pinpipe_http_listen_addresses, pinpipe_http_port,
+						 kafka_mode ? "Kafka" : "embedded")));
+	WorkerStatusSetState(my_status, "listening");
+
+	while (!ShutdownRequestPending)
+	{
+		WaitEvent events[HTTP_MAX_DAEMONS + 3];
+		long timeout = 1000;
+		const char *problem;
+
+		for (int i = 0; i < ndaemons; i++)
+		{
+			MHD_UNSIGNED_LONG_LONG t;
+
+			if (MHD_get_timeout(daemons[i], &t) == MHD_YES && (long) t < timeout)
+				timeout = (long) t;
+		}
+		if (queue_head != NULL)
+			timeout = 0;
+		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		for (int i = 0; i < ndaemons; i++)
+			MHD_run(daemons[i]);
+		if (kafka_mode)
+		{
+			HttpProducerPoll();
+			if (HttpProducerFatal())
+			{
+				/*
+				 * An idempotent producer that hit a fatal error cannot continue:
+				 * answer what is in flight (503 for what was not acknowledged)
+				 * and exit, so the postmaster restarts us with a new producer.
+				 */
+				ereport(LOG, (errmsg("pinpipe http worker restarting: %s", HttpProducerProblem())));
+				WorkerStatusSetError(my_status, HttpProducerProblem());
+				HttpShutdown();
+				proc_exit(1);
+			}
+		}
+		else
+		{
+			HttpEmbeddedFlush();
+			if (!db_ready && HttpNow() - db_checked_at >= HTTP_READY_CHECK_SECONDS)
+				HttpCheckDatabase();
+		}
+		/* Answers known now go out in this iteration. */
+		if (HttpResumeReady())
+			for (int i = 0; i < ndaemons; i++)
+				MHD_run(daemons[i]);
+		HttpCutSlowConnections();
+		HttpFlushMhdLog();
+
+		problem = HttpHealthProblem();
+		if (problem != last_problem)
+		{
+			if (problem)
+				ereport(LOG, (errmsg("pinpipe http worker unavailable: %s", problem)));
+			else if (last_problem)
+				ereport(LOG, (errmsg("pinpipe http worker available again")));
+			WorkerStatusSetState(my_status, problem ? "unavailable" : "listening");
+			last_problem = problem;
+		}
+	}
+
+	WorkerStatusSetState(my_status, "stopping");
+	HttpShutdown();
+	proc_exit(0);
+}
+
+void
+HttpInit(void)
+{
+	BackgroundWorker bgw;
+
+	if (pinpipe_http_port == 0)
+		return;
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 5;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pinpipe");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "HttpWorkerMain");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "pinpipe http worker");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "pinpipe http");
+	RegisterBackgroundWorker(&bgw);
+}

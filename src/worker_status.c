@@ -1,0 +1,231 @@
+/*
+ * worker_status.c — shared-memory status slots of the pinpipe background workers
+ * (worker_status.h).
+ *
+ * Concurrency: the array of slots is set up once by the postmaster. A worker
+ * claims a free slot under WorkerStatusLock (the array's own spinlock), then is
+ * the only writer of that slot and writes it under the slot's spinlock; readers
+ * copy a slot under the same spinlock. Spinlocks are held only for memcpy-sized
+ * work. The slot is given back in an on_shmem_exit callback, so a worker that
+ * exits (or errors out) never leaks it; a crash of any backend reinitialises
+ * shared memory anyway.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "worker_status.h"
+
+const double worker_status_bucket_bounds[WORKER_STATUS_NBUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
+
+typedef struct WorkerStatusShared
+{
+	slock_t mutex; /* protects slot claiming (kind NONE <-> other) */
+	WorkerStatus slots[WORKER_STATUS_MAX_WORKERS];
+} WorkerStatusShared;
+
+static WorkerStatusShared *worker_status_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static WorkerStatus *my_slot = NULL;
+
+/* Reserve our shared memory (PG15: only allowed from shmem_request_hook). */
+static void
+WorkerStatusShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerStatusShared)));
+}
+
+/* Attach to (or create and initialise) the slot array. */
+static void
+WorkerStatusShmemStartup(void)
+{
+	bool found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	worker_status_shared =
+		ShmemInitStruct("pinpipe worker status", sizeof(WorkerStatusShared), &found);
+	if (!found)
+	{
+		memset(worker_status_shared, 0, sizeof(WorkerStatusShared));
+		SpinLockInit(&worker_status_shared->mutex);
+		for (int i = 0; i < WORKER_STATUS_MAX_WORKERS; i++)
+			SpinLockInit(&worker_status_shared->slots[i].mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+WorkerStatusInit(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = WorkerStatusShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = WorkerStatusShmemStartup;
+}
+
+/* Give the slot back when this process exits. */
+static void
+WorkerStatusDetach(int code, Datum arg)
+{
+	WorkerStatus *ws = (WorkerStatus *) DatumGetPointer(arg);
+
+	SpinLockAcquire(&worker_status_shared->mutex);
+	SpinLockAcquire(&ws->mutex);
+	ws->kind = WORKER_KIND_NONE;
+	ws->pid = 0;
+	SpinLockRelease(&ws->mutex);
+	SpinLockRelease(&worker_status_shared->mutex);
+	my_slot = NULL;
+}
+
+WorkerStatus *
+WorkerStatusAttach(WorkerKind kind, int number)
+{
+	WorkerStatus *ws = NULL;
+
+	if (worker_status_shared == NULL)
+		return NULL;
+	if (my_slot != NULL)
+		return my_slot;
+
+	SpinLockAcquire(&worker_status_shared->mutex);
+	for (int i = 0; i < WORKER_STATUS_MAX_WORKERS; i++)
+	{
+		WorkerStatus *s = &worker_status_shared->slots[i];
+
+		if (s->kind == WORKER_KIND_NONE)
+		{
+			SpinLockAcquire(&s->mutex);
+			/* Everything but the spinlock starts from zero. */
+			memset((char *) s + offsetof(WorkerStatus, kind), 0,
+				   sizeof(WorkerStatus) - offsetof(WorkerStatus, kind));
+			s->kind = kind;
+			s->number = number;
+			s->pid = MyProcPid;
+			s->started_at = GetCurrentTimestamp();
+			strlcpy(s->state, "starting", sizeof(s->state));
+			SpinLockRelease(&s->mutex);
+			ws = s;
+			break;
+		}
+	}
+	SpinLockRelease(&worker_status_shared->mutex);
+
+	if (ws != NULL)
+	{
+		my_slot = ws;
+		on_shmem_exit(WorkerStatusDetach, PointerGetDatum(ws));
+	}
+	return ws;
+}
+
+void
+WorkerStatusSetState(WorkerStatus *ws, const char *state)
+{
+	if (ws == NULL)
+		return;
+	SpinLockAcquire(&ws->mutex);
+	strlcpy(ws->state, state, sizeof(ws->state));
+	SpinLockRelease(&ws->mutex);
+}
+
+void
+WorkerStatusSetError(WorkerStatus *ws, const char *message)
+{
+	TimestampTz now;
+
+	if (ws == NULL)
+		return;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&ws->mutex);
+	strlcpy(ws->last_error, message ? message : "", sizeof(ws->last_error));
+	ws->last_error_at = now;
+	ws->errors++;
+	SpinLockRelease(&ws->mutex);
+}
+
+void
+WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double seconds)
+{
+	int bucket = WORKER_STATUS_NBUCKETS;
+
+	if (ws == NULL)
+		return;
+	for (int i = 0; i < WORKER_STATUS_NBUCKETS; i++)
+		if (seconds <= worker_status_bucket_bounds[i])
+		{
+			bucket = i;
+			break;
+		}
+	SpinLockAcquire(&ws->mutex);
+	ws->rows += rows;
+	ws->dead_letters += dead_letters;
+	ws->batches++;
+	ws->batch_rows_total += rows + dead_letters;
+	ws->batch_seconds_sum += seconds;
+	ws->batch_seconds_buckets[bucket]++;
+	SpinLockRelease(&ws->mutex);
+}
+
+void
+WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic, const WorkerPartitionStatus *parts,
+						  int nparts)
+{
+	if (ws == NULL)
+		return;
+	if (nparts > WORKER_STATUS_MAX_PARTITIONS)
+		nparts = WORKER_STATUS_MAX_PARTITIONS;
+	SpinLockAcquire(&ws->mutex);
+	strlcpy(ws->topic, topic ? topic : "", sizeof(ws->topic));
+	ws->npartitions = nparts;
+	if (nparts > 0)
+		memcpy(ws->partitions, parts, nparts * sizeof(WorkerPartitionStatus));
+	SpinLockRelease(&ws->mutex);
+}
+
+int
+WorkerStatusSnapshot(WorkerStatus *out, int max)
+{
+	int n = 0;
+
+	if (worker_status_shared == NULL)
+		return 0;
+	for (int i = 0; i < WORKER_STATUS_MAX_WORKERS && n < max; i++)
+	{
+		WorkerStatus *s = &worker_status_shared->slots[i];
+
+		SpinLockAcquire(&s->mutex);
+		if (s->kind != WORKER_KIND_NONE)
+			memcpy(&out[n++], s, sizeof(WorkerStatus));
+		SpinLockRelease(&s->mutex);
+	}
+	return n;
+}
+
+const char *
+WorkerKindName(WorkerKind kind)
+{
+	switch (kind)
+	{
+		case WORKER_KIND_CONSUMER:
+			return "consumer";
+		case WORKER_KIND_HTTP:
+			return "http";
+		case WORKER_KIND_NONE:
+			break;
+	}
+	return "none";
+}
