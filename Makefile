@@ -54,8 +54,10 @@ tools: $(filter $(patsubst %.c,%,$(wildcard tools/*.c)),$(TOOLS))
 tools/pinpipe-devbroker: tools/pinpipe-devbroker.c
 	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka
 
-tools/pinpipe-emulate: tools/pinpipe-emulate.c $(PURE_SRCS) src/pin_json.h src/clean.h
-	$(CC) $(TOOL_CFLAGS) -o $@ $< $(PURE_SRCS) -lcurl -lpthread -lm
+# Self-contained (own JSON writer): it builds on a client machine without the extension.
+EMULATE_SRCS = $(sort $(wildcard tools/emulate/*.c))
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h)
+	$(CC) $(TOOL_CFLAGS) -Itools/emulate -o $@ $< $(EMULATE_SRCS) -lcurl -lm
 
 install: install-tools
 install-tools: tools
@@ -78,7 +80,7 @@ test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h
 fuzz: test/fuzz/fuzz_pin
 
 format:
-	clang-format -i src/*.c src/*.h tools/*.c test/unit/*.c test/fuzz/*.c
+	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] test/unit/*.c test/fuzz/*.c
 
 EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
 

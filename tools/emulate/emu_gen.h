@@ -1,0 +1,34 @@
+/*
+ * emu_gen.h — pinpipe-emulate's pin generator: pins with the formats, placeholder
+ * strings and placeholder combinations of the real data set, reproducible from a seed.
+ */
+#ifndef EMU_GEN_H
+#define EMU_GEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "emu_buf.h"
+
+/* xoshiro256**, seeded through splitmix64: fast, good, and reproducible with --seed. */
+typedef struct EmuRng
+{
+	uint64_t s[4];
+} EmuRng;
+
+typedef struct EmuGen
+{
+	EmuRng rng;
+	double invalid_rate;
+	int profile_total;
+	uint64_t generated;
+	uint64_t invalid;
+} EmuGen;
+
+/* Seed the generator; invalid_rate (0..1) of the pins are made invalid on purpose. */
+void GenInit(EmuGen *g, uint64_t seed, double invalid_rate);
+
+/* Append one pin as a JSON object; *invalid_out says whether it was broken on purpose. */
+void GenPin(EmuGen *g, EmuBuf *out, bool *invalid_out);
+
+#endif /* EMU_GEN_H */
