@@ -1066,8 +1066,13 @@ JsonEscape(const char *s, size_t len, char *out, size_t cap)
 			k = (size_t) (memcpy(esc, "\\r", 2), 2);
 		else if (c == '\t')
 			k = (size_t) (memcpy(esc, "\\t", 2), 2);
-		else if (c < 0x20 || c == 0x7f)
+		else if (c == '\b')
+			k = (size_t) (memcpy(esc, "\\b", 2), 2);
+		else if (c == '\f')
+			k = (size_t) (memcpy(esc, "\\f", 2), 2);
+		else if (c < 0x20)
 		{
+			/* as Python's json.dumps: other controls as \u00XX, DEL and non-ASCII as they are */
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];
@@ -1099,10 +1104,10 @@ PinRecordToJson(const PinRecord *rec, char *out, size_t cap)
 		if (!rec->present[f])
 			continue;
 		if (!first)
-			OutStr(&o, ", ");
+			OutStr(&o, ",");
 		first = false;
 		OutQuoted(&o, pin_field_names[f], strlen(pin_field_names[f]));
-		OutStr(&o, ": ");
+		OutStr(&o, ":");
 		if (PinFieldIsInt((PinField) f))
 			OutBytes(&o, rec->str[f], rec->len[f]);
 		else
@@ -1118,22 +1123,22 @@ PinErrorsToJson(const PinRecord *rec, char *out, size_t cap)
 {
 	Out o = {out, cap, 0};
 
-	OutStr(&o, "{\"detail\": [");
+	OutStr(&o, "{\"detail\":[");
 	for (int i = 0; i < rec->nerrors; i++)
 	{
 		const PinError *e = &rec->errors[i];
 
 		if (i > 0)
-			OutStr(&o, ", ");
-		OutStr(&o, "{\"loc\": [\"body\"");
+			OutStr(&o, ",");
+		OutStr(&o, "{\"loc\":[\"body\"");
 		if (e->field != PIN_FIELD_BODY)
 		{
-			OutStr(&o, ", ");
+			OutStr(&o, ",");
 			OutQuoted(&o, pin_field_names[e->field], strlen(pin_field_names[e->field]));
 		}
-		OutStr(&o, "], \"msg\": ");
+		OutStr(&o, "],\"msg\":");
 		OutQuoted(&o, e->msg, strlen(e->msg));
-		OutStr(&o, ", \"type\": ");
+		OutStr(&o, ",\"type\":");
 		OutQuoted(&o, e->type, strlen(e->type));
 		OutStr(&o, "}");
 	}

@@ -50,7 +50,7 @@ pp_cleanup() { PP_CLEANUPS+=("$1"); }
 pp_free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range (32768-60999)
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p"
 			return 0
