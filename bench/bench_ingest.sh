@@ -13,6 +13,7 @@ BATCH=${BENCH_BATCH:-5000}
 PP_PGBIN=$(bash scripts/tmp_install.sh)
 export PP_PGBIN
 source test/lib.sh
+source bench/bench_lib.sh
 pp_cluster_start "shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
 	"max_parallel_workers_per_gather = 0" "jit = off" >/dev/null
 pp_psql -c "CREATE EXTENSION pinpipe"
@@ -37,7 +38,6 @@ timed() {
 }
 rate() { echo "$N / $1" | bc -l | xargs printf '%.0f'; }
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
-sql_clean() { sed "s/__SRC__/$1/" bench/sql_cleaning.sql | grep -v '^--'; }
 
 echo "bench_ingest: 1. cleaning"
 # Both sides build the same 13-column row, so every column is computed and nothing more.
@@ -72,28 +72,8 @@ truncate_all
 t_copy=$(timed "COPY pinpipe.pins FROM '$PP_DIR/pins.copy'")
 
 # SQL-only path: the same writes (raw log, cleaned rows, aggregates) without pinpipe's C.
-# OFFSET 0 keeps the planner from flattening the subquery, which would re-parse the payload
-# for every j->>'field' and make the baseline look several times slower than it is.
 truncate_all
-t_sqlpath=$(timed "BEGIN;
-  INSERT INTO pinpipe.raw_pins (source, payload) SELECT 'sql', line FROM bench_lines ORDER BY n;
-  INSERT INTO pinpipe.pins (raw_id, received_at, source, ind, unique_id, title, description, poster_name,
-      follower_count, tag_list, is_image_or_video, image_src, downloaded, save_location, category, error_fields)
-  SELECT x.id, x.received_at, 'sql', x.ind, x.unique_id, x.title, x.description, x.poster_name,
-      x.follower_count, x.tag_list, x.is_image_or_video, x.image_src, x.downloaded, x.save_location,
-      x.category, x.error_fields
-  FROM ($(sql_clean "(SELECT id, received_at, payload::jsonb AS j FROM pinpipe.raw_pins OFFSET 0)")) x;
-  INSERT INTO pinpipe.category_minute AS c
-  SELECT date_trunc('minute', now()), coalesce(category, '(none)'), count(*),
-         count(*) FILTER (WHERE error_fields <> '{}'), coalesce(sum(follower_count), 0), count(follower_count),
-         count(*) FILTER (WHERE is_image_or_video = 'image'), count(*) FILTER (WHERE is_image_or_video = 'video'),
-         count(*) FILTER (WHERE is_image_or_video LIKE 'multi-video%'),
-         count(*) FILTER (WHERE is_image_or_video IS NULL OR is_image_or_video NOT IN ('image', 'video')
-                                AND is_image_or_video NOT LIKE 'multi-video%'),
-         count(*) FILTER (WHERE downloaded <> 0)
-  FROM pinpipe.pins GROUP BY 1, 2
-  ON CONFLICT (minute, category) DO UPDATE SET posts = c.posts + EXCLUDED.posts;
-  COMMIT;")
+t_sqlpath=$(timed "$(sql_only_path bench_lines)")
 
 cat <<REPORT
 

@@ -102,26 +102,8 @@ t1=$(now)
 # same writes as the worker: raw log, cleaned rows, live aggregates. OFFSET 0 keeps the
 # subquery from being flattened, so each payload is cast to jsonb once, not once per
 # j->>'field' reference (which would make this baseline several times slower).
-sql_clean() { sed "s/__SRC__/$1/" bench/sql_cleaning.sql | grep -v '^--'; }
-pp_psql -c "BEGIN;
-  INSERT INTO pinpipe.raw_pins (source, payload) SELECT 'sql', line FROM bench_stage;
-  INSERT INTO pinpipe.pins (raw_id, received_at, source, ind, unique_id, title, description, poster_name,
-      follower_count, tag_list, is_image_or_video, image_src, downloaded, save_location, category, error_fields)
-  SELECT x.id, x.received_at, 'sql', x.ind, x.unique_id, x.title, x.description, x.poster_name,
-      x.follower_count, x.tag_list, x.is_image_or_video, x.image_src, x.downloaded, x.save_location,
-      x.category, x.error_fields
-  FROM ($(sql_clean "(SELECT id, received_at, payload::jsonb AS j FROM pinpipe.raw_pins OFFSET 0)")) x;
-  INSERT INTO pinpipe.category_minute AS c
-  SELECT date_trunc('minute', now()), coalesce(category, '(none)'), count(*),
-         count(*) FILTER (WHERE error_fields <> '{}'), coalesce(sum(follower_count), 0), count(follower_count),
-         count(*) FILTER (WHERE is_image_or_video = 'image'), count(*) FILTER (WHERE is_image_or_video = 'video'),
-         count(*) FILTER (WHERE is_image_or_video LIKE 'multi-video%'),
-         count(*) FILTER (WHERE is_image_or_video IS NULL OR is_image_or_video NOT IN ('image', 'video')
-                                AND is_image_or_video NOT LIKE 'multi-video%'),
-         count(*) FILTER (WHERE downloaded <> 0)
-  FROM pinpipe.pins GROUP BY 1, 2
-  ON CONFLICT (minute, category) DO UPDATE SET posts = c.posts + EXCLUDED.posts;
-  COMMIT;" >/dev/null || die "SQL-only path failed"
+source bench/bench_lib.sh
+pp_psql -c "$(sql_only_path bench_stage)" >/dev/null || die "SQL-only path failed"
 t2=$(now)
 [ "$(pp_sql "SELECT count(*) FROM pinpipe.pins")" = "$N" ] || die "SQL-only loaded the wrong count"
 RATE_SQL=$(rate "$N" "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")

@@ -295,18 +295,6 @@ CleanSaveLocation(const char *s, size_t len, bool *flagged)
 	return t;
 }
 
-static int
-HexDigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 CleanParseUuid(const char *s, size_t len, uint8_t out[16])
 {
@@ -331,7 +319,7 @@ CleanParseUuid(const char *s, size_t len, uint8_t out[16])
 
 		if (*p == '-')
 			continue;
-		if ((h = HexDigit(*p)) < 0 || nibbles >= 32)
+		if ((h = HexDigitValue(*p)) < 0 || nibbles >= 32)
 			return false;
 		if (nibbles % 2 == 0)
 			out[nibbles / 2] = (uint8_t) (h << 4);

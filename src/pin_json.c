@@ -144,8 +144,8 @@ Utf8Valid(const char *s, size_t len)
 	return true;
 }
 
-static int
-HexValue(char c)
+int
+HexDigitValue(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -164,7 +164,7 @@ Hex4(const char *s)
 
 	for (int i = 0; i < 4; i++)
 	{
-		int h = HexValue(s[i]);
+		int h = HexDigitValue(s[i]);
 
 		if (h < 0)
 			return -1;

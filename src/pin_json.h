@@ -137,6 +137,9 @@ int PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **ele
 /* True when the first non-space byte of json is '[' (a batch, not a single pin). */
 bool PinJsonIsArray(const char *json, size_t len);
 
+/* Value of a hexadecimal digit, or -1. */
+int HexDigitValue(char c);
+
 /* Check that s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool Utf8Valid(const char *s, size_t len);
 
