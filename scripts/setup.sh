@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
+# Installed without Recommends: whatever is only recommended (e.g. clang's sanitizer and
+# fuzzer runtimes, libclang-rt-14-dev) must be listed here explicitly.
 PACKAGES=(
-	build-essential clang postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+	build-essential clang libclang-rt-14-dev procps python3 postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev
 	kcat curl wrk jq bc prometheus docker-compose
 	python3-fastapi python3-uvicorn python3-confluent-kafka
