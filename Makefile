@@ -54,10 +54,10 @@ tools: $(filter $(patsubst %.c,%,$(wildcard tools/*.c)),$(TOOLS))
 tools/pinpipe-devbroker: tools/pinpipe-devbroker.c
 	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka
 
-# Self-contained (own JSON writer): it builds on a client machine without the extension.
+# Needs only libcurl and the pure modules (no PostgreSQL): it builds on a client machine.
 EMULATE_SRCS = $(sort $(wildcard tools/emulate/*.c))
-tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h)
-	$(CC) $(TOOL_CFLAGS) -Itools/emulate -o $@ $< $(EMULATE_SRCS) -lcurl -lm
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/pin_json.h src/clean.h
+	$(CC) $(TOOL_CFLAGS) -Itools/emulate -o $@ $< $(EMULATE_SRCS) $(PURE_SRCS) -lcurl -lm
 
 install: install-tools
 install-tools: tools

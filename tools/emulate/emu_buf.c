@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "emu_buf.h"
+#include "pin_json.h"
 void
 Die(const char *fmt, ...)
 {
@@ -66,35 +67,15 @@ BufPrintf(EmuBuf *b, const char *fmt, ...)
 	b->len += (size_t) n;
 }
 
-/* Append s as a JSON string literal (quotes included); UTF-8 passes through unescaped. */
+/* Append s as a JSON string literal (quotes included), escaped by the extension's JsonEscape. */
 void
 BufPutJsonString(EmuBuf *b, const char *s, size_t n)
 {
-	BufReserve(b, n + 2);
-	b->data[b->len++] = '"';
-	for (size_t i = 0; i < n; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
+	size_t need = JsonEscape(s, n, NULL, 0);
 
-		if (c == '"' || c == '\\')
-		{
-			BufReserve(b, 2);
-			b->data[b->len++] = '\\';
-			b->data[b->len++] = (char) c;
-		}
-		else if (c == '\n')
-			BufPut(b, "\\n", 2);
-		else if (c == '\t')
-			BufPut(b, "\\t", 2);
-		else if (c < 0x20)
-			BufPrintf(b, "\\u%04x", c);
-		else
-		{
-			BufReserve(b, 1);
-			b->data[b->len++] = (char) c;
-		}
-	}
-	BufReserve(b, 1);
+	BufReserve(b, need + 3);
+	b->data[b->len++] = '"';
+	b->len += JsonEscape(s, n, b->data + b->len, need);
 	b->data[b->len++] = '"';
 	b->data[b->len] = '\0';
 }
