@@ -26,20 +26,21 @@ PP_PGBIN=$(bash scripts/tmp_install.sh)
 export PP_PGBIN
 [ -n "$KEEP" ] && export PP_KEEP=1
 source test/lib.sh
+source test/http_lib.sh
 DATA=$PP_SHARED_DATA/pins_sample.jsonl
 NPINS=$(wc -l <"$DATA")
 HTTP_PORT=$(pp_free_port)
 URL=http://127.0.0.1:$HTTP_PORT
+H=$URL
 
 say() { printf '\n== %s\n' "$*"; }
 show() { pp_psql -c "$1"; }
-http_ok() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" = 200 ]; }
 
 say "1. embedded mode: a private PostgreSQL with shared_preload_libraries = 'pg_cron,pinpipe', HTTP on $URL"
 pp_cluster_start "pinpipe.http_port = $HTTP_PORT"
 [ -n "$KEEP" ] && PP_CLEANUPS=()
 pp_psql -c "CREATE EXTENSION pinpipe" -c "CREATE EXTENSION pg_cron"
-pp_wait_for http_ok 60 "the HTTP worker's /healthz"
+pp_wait_for "http_healthz_is 200" 60 "the HTTP worker's /healthz"
 curl -s "$URL/healthz"; echo
 
 say "POST /pin/ with one real pin: answered 200 once committed, with the validated pin echoed"
@@ -94,7 +95,7 @@ echo "bootstrap: $BOOTSTRAP"
 say "restarting PostgreSQL with pinpipe.kafka_brokers = '$BOOTSTRAP' and 2 consumer workers"
 pp_conf "pinpipe.kafka_brokers = '$BOOTSTRAP'" "pinpipe.consumer_workers = 2"
 pp_cluster_restart
-pp_wait_for http_ok 60 "the HTTP worker's /healthz"
+pp_wait_for "http_healthz_is 200" 60 "the HTTP worker's /healthz"
 before=$(pp_sql "SELECT count(*) FROM pinpipe.pins")
 
 say "HTTP → Kafka: 10,000 generated pins, each answered 2xx only after the broker acknowledged it"

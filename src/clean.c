@@ -330,21 +330,6 @@ CleanParseUuid(const char *s, size_t len, uint8_t out[16])
 	return nibbles == 32;
 }
 
-void
-CleanFormatUuid(const uint8_t uuid[16], char out[36])
-{
-	static const char hex[] = "0123456789abcdef";
-	int o = 0;
-
-	for (int i = 0; i < 16; i++)
-	{
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[uuid[i] >> 4];
-		out[o++] = hex[uuid[i] & 15];
-	}
-}
-
 static const char *const title_placeholders[] = {"no title data available", NULL};
 static const char *const description_placeholders[] = {"no description available story format",
 													   "no description available", NULL};

@@ -70,7 +70,4 @@ CleanText CleanSaveLocation(const char *s, size_t len, bool *flagged);
 /* Parse a UUID in the forms Python's uuid.UUID accepts (hyphens optional, braces, urn:uuid:). */
 bool CleanParseUuid(const char *s, size_t len, uint8_t out[16]);
 
-/* Format 16 bytes as the canonical 36-character UUID (no NUL added). */
-void CleanFormatUuid(const uint8_t uuid[16], char out[36]);
-
 #endif /* CLEAN_H */

@@ -488,23 +488,11 @@ HttpProcessPins(HttpRequest *req)
 	}
 	else
 	{
-		size_t start = 0;
+		size_t pos = 0, n;
+		const char *line;
 
-		while (start < len)
-		{
-			const char *nl = memchr(body + start, '\n', len - start);
-			size_t end = nl ? (size_t) (nl - body) : len;
-			size_t a = start;
-			size_t z = end;
-
-			while (a < z && (body[a] == ' ' || body[a] == '\t' || body[a] == '\r'))
-				a++;
-			while (z > a && (body[z - 1] == ' ' || body[z - 1] == '\t' || body[z - 1] == '\r'))
-				z--;
-			if (z > a)
-				HttpAddRecord(req, &cap, body + a, z - a);
-			start = end + 1;
-		}
+		while (PinNdjsonNext(body, len, &pos, &line, &n))
+			HttpAddRecord(req, &cap, line, n);
 	}
 	if (req->oom)
 	{

@@ -70,9 +70,9 @@ IngestAdd(IngestBuffer *buf, const char *data, size_t len)
 
 /*
  * ingest_text(payload text): a JSON array of pins, one pin, or NDJSON (one pin
- * per line; blank lines skipped). Every element or line is one message, written
- * to the raw log exactly as given. A malformed array is an error (nothing of it
- * is written); a malformed NDJSON line is a dead letter.
+ * per line; blank lines skipped). Every element, or line without its surrounding
+ * blanks, is one message, written to the raw log as given. A malformed array is an error (nothing
+ * of it is written); a malformed NDJSON line is a dead letter.
  */
 Datum
 pinpipe_ingest_text(PG_FUNCTION_ARGS)
@@ -104,26 +104,11 @@ pinpipe_ingest_text(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		const char *p = s, *end = s + len;
+		size_t pos = 0, n;
+		const char *line;
 
-		while (p < end)
-		{
-			const char *nl = memchr(p, '\n', end - p);
-			const char *line_end = nl ? nl : end;
-			const char *q = p;
-
-			while (q < line_end && (*q == ' ' || *q == '\t' || *q == '\r'))
-				q++;
-			if (q < line_end)
-			{
-				size_t n = line_end - p;
-
-				if (n > 0 && p[n - 1] == '\r')
-					n--;
-				IngestAdd(buf, p, n);
-			}
-			p = nl ? nl + 1 : end;
-		}
+		while (PinNdjsonNext(s, len, &pos, &line, &n))
+			IngestAdd(buf, line, n);
 	}
 	IngestFlush(buf);
 	PG_RETURN_DATUM(IngestResult(fcinfo, &buf->counts));

@@ -51,13 +51,15 @@ PinFieldLookup(const char *name, size_t len)
 	return PIN_FIELD_BODY;
 }
 
-bool
+/* True for the integer fields (index, downloaded); the others are str. */
+static bool
 PinFieldIsInt(PinField f)
 {
 	return f == PIN_INDEX || f == PIN_DOWNLOADED;
 }
 
-bool
+/* True when the reference model lets the field be absent (only poster_name). */
+static bool
 PinFieldIsOptional(PinField f)
 {
 	return f == PIN_POSTER_NAME;
@@ -920,6 +922,35 @@ bad_json:
 			 SQLSTATE_INVALID_JSON);
 	rec->errors[0].offset = r.error ? r.error_pos : r.pos;
 	return PIN_BAD_JSON;
+}
+
+static bool
+IsLineBlank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+bool
+PinNdjsonNext(const char *s, size_t len, size_t *pos, const char **line, size_t *line_len)
+{
+	while (*pos < len)
+	{
+		const char *nl = memchr(s + *pos, '\n', len - *pos);
+		size_t a = *pos, z = nl ? (size_t) (nl - s) : len;
+
+		*pos = nl ? z + 1 : len;
+		while (a < z && IsLineBlank(s[a]))
+			a++;
+		while (z > a && IsLineBlank(s[z - 1]))
+			z--;
+		if (z > a)
+		{
+			*line = s + a;
+			*line_len = z - a;
+			return true;
+		}
+	}
+	return false;
 }
 
 bool

@@ -41,12 +41,6 @@ extern const char *const pin_field_names[PIN_NFIELDS];
 /* Field name → PinField, or PIN_FIELD_BODY if it is not one of ours. */
 int PinFieldLookup(const char *name, size_t len);
 
-/* True for the integer fields (index, downloaded); the others are str. */
-bool PinFieldIsInt(PinField f);
-
-/* True when the reference model lets the field be absent (only poster_name). */
-bool PinFieldIsOptional(PinField f);
-
 /*
  * One validation error, in pydantic v1 terms (msg, type) plus the SQLSTATE that
  * the SQL functions raise for it. field is a PinField or PIN_FIELD_BODY.
@@ -133,6 +127,13 @@ PinParseResult PinParse(const char *json, size_t len, PinRecord *rec, char *scra
  */
 int PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, size_t *elem_len,
 					 PinError *err);
+
+/*
+ * Iterate the records of NDJSON: call with *pos = 0; each call returns true and sets
+ * *line and *line_len to the next non-blank line without its surrounding blanks (space,
+ * tab, CR), false at the end. Blank lines are skipped.
+ */
+bool PinNdjsonNext(const char *s, size_t len, size_t *pos, const char **line, size_t *line_len);
 
 /* True when the first non-space byte of json is '[' (a batch, not a single pin). */
 bool PinJsonIsArray(const char *json, size_t len);

@@ -46,7 +46,6 @@ typedef struct SinkTables
 	Oid raw_pins_seq;
 	Oid pins;
 	Oid dead_letters;
-	Oid dead_letters_seq;
 } SinkTables;
 
 /* Per-category counts of one batch, one row of category_minute. */
@@ -72,7 +71,8 @@ typedef struct SinkBatch
 
 static SPIPlanPtr aggregate_plan = NULL;
 
-const char *
+/* The raw_pins.source value of a source. */
+static const char *
 SinkSourceName(SinkSource source)
 {
 	switch (source)
@@ -91,7 +91,6 @@ static bool
 SinkLookupTables(SinkTables *t)
 {
 	Oid nsp = get_namespace_oid("pinpipe", true);
-	AttrNumber id_att;
 
 	if (!OidIsValid(nsp))
 		return false;
@@ -99,14 +98,27 @@ SinkLookupTables(SinkTables *t)
 	t->raw_pins_seq = get_relname_relid("raw_pins_id_seq", nsp);
 	t->pins = get_relname_relid("pins", nsp);
 	t->dead_letters = get_relname_relid("dead_letters", nsp);
-	if (!OidIsValid(t->raw_pins) || !OidIsValid(t->raw_pins_seq) || !OidIsValid(t->pins) ||
-		!OidIsValid(t->dead_letters))
-		return false;
-	id_att = get_attnum(t->dead_letters, "id");
-	t->dead_letters_seq = id_att == InvalidAttrNumber
-							  ? InvalidOid
-							  : getIdentitySequence(t->dead_letters, id_att, true);
-	return OidIsValid(t->dead_letters_seq);
+	return OidIsValid(t->raw_pins) && OidIsValid(t->raw_pins_seq) && OidIsValid(t->pins) &&
+		   OidIsValid(t->dead_letters);
+}
+
+/*
+ * The identity sequence of dead_letters.id: a pg_depend scan, not a syscache hit,
+ * so it is looked up only when a batch has dead letters to write.
+ */
+static Oid
+SinkDeadLetterSequence(Oid dead_letters)
+{
+	AttrNumber id_att = get_attnum(dead_letters, "id");
+	Oid seq =
+		id_att == InvalidAttrNumber ? InvalidOid : getIdentitySequence(dead_letters, id_att, true);
+
+	if (!OidIsValid(seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pinpipe.dead_letters.id has no identity sequence"),
+				 errhint("The pinpipe tables must keep the columns the extension created.")));
+	return seq;
 }
 
 bool
@@ -420,6 +432,7 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 	bool *n = NULL;
 	int c_id = 0, c_received = 0, c_source = 0, c_topic = 0, c_partition = 0, c_offset = 0,
 		c_payload = 0, c_bytes = 0, c_error = 0, c_field = 0, c_sqlstate = 0;
+	Oid id_seq = InvalidOid;
 
 	for (int i = 0; i < nmsgs; i++)
 	{
@@ -430,6 +443,7 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 			continue;
 		if (w == NULL)
 		{
+			id_seq = SinkDeadLetterSequence(b->tables.dead_letters);
 			w = BulkWriterOpen(b->tables.dead_letters, 100);
 			natts = BulkWriterNatts(w);
 			v = palloc(sizeof(Datum) * natts);
@@ -448,7 +462,7 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 		}
 		memset(n, true, sizeof(bool) * natts);
 		is_text = Utf8Valid(m->data, m->len) && memchr(m->data, '\0', m->len) == NULL;
-		v[c_id] = Int64GetDatum(nextval_internal(b->tables.dead_letters_seq, false));
+		v[c_id] = Int64GetDatum(nextval_internal(id_seq, false));
 		v[c_received] = TimestampTzGetDatum(b->received_at);
 		v[c_source] = b->source_datum;
 		v[c_topic] = OptionalText(m->topic, &n[c_topic]);

@@ -64,6 +64,4 @@ extern bool SinkReady(void);
  */
 extern void SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *counts);
 
-extern const char *SinkSourceName(SinkSource source);
-
 #endif /* SINK_H */

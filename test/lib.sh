@@ -6,6 +6,7 @@
 #   pp_sql 'query'                                one value, unaligned, no headers
 #   pp_cluster_stop / pp_cluster_restart / pp_cluster_kill9
 #   pp_free_port                                  a free TCP port on 127.0.0.1
+#   pp_scratch VAR NAME                           a scratch directory in $VAR, removed at exit
 #   pp_wait_for 'cmd' [seconds] [what]            retry cmd until it succeeds (never decides by timing)
 #   ok / fail / pp_done                           test accounting (prints "N passed, N failed")
 #
@@ -46,6 +47,16 @@ trap pp_on_exit EXIT
 
 # Register a command to run at exit (last registered runs first).
 pp_cleanup() { PP_CLEANUPS+=("$1"); }
+
+# A scratch directory the server's OS user can read, removed at exit unless PP_KEEP=1;
+# its path goes into the variable named $1 (a function in $(...) could not register cleanup).
+pp_scratch() {
+	local d
+	d=$(mktemp -d "/tmp/pinpipe-$2.XXXXXX")
+	chmod 755 "$d"
+	[ -n "${PP_KEEP:-}" ] || pp_cleanup "rm -rf '$d'"
+	printf -v "$1" '%s' "$d"
+}
 
 pp_free_port() {
 	local p

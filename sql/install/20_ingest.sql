@@ -11,5 +11,5 @@ CREATE FUNCTION pinpipe.ingest_text(payload text, OUT accepted bigint, OUT dead_
     RETURNS record
     AS 'MODULE_PATHNAME', 'pinpipe_ingest_text'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION pinpipe.ingest_text(text) IS 'ingest() for text as received: a JSON array of pins, one pin, or NDJSON; each element or line is stored in the raw log verbatim';
+COMMENT ON FUNCTION pinpipe.ingest_text(text) IS 'ingest() for text as received: a JSON array of pins, one pin, or NDJSON; each element (or line, without its surrounding blanks) is stored in the raw log as given';
 REVOKE ALL ON FUNCTION pinpipe.ingest_text(text) FROM PUBLIC;

@@ -88,6 +88,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	{
+		size_t pos = 0, last = 0, n;
+		const char *line;
+
+		/* NDJSON walking moves forward, ends, and yields non-empty slices inside the input */
+		while (PinNdjsonNext(json, size, &pos, &line, &n))
+		{
+			REQUIRE(pos > last && pos <= size && n > 0 && line >= json && line + n <= json + size);
+			last = pos;
+		}
+	}
+	{
 		int64_t n;
 		bool flagged;
 		CleanText list;

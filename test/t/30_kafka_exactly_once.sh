@@ -11,8 +11,7 @@ source "$(dirname "$0")/../kafka_lib.sh"
 N1=${KAFKA_TEST_PINS:-100000}
 N2=$((N1 / 2))
 N3=$((N1 / 2))
-DIR=$(mktemp -d /tmp/pinpipe-kafka.XXXXXX)
-pp_cleanup "rm -rf '$DIR'"
+pp_scratch DIR kafka
 
 kafka_broker_start 4 || { fail "dev broker"; pp_done; }
 bad1=$(kafka_make_pins "$DIR/p1.jsonl" "$N1" 1 100)

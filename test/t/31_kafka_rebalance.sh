@@ -7,8 +7,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../kafka_lib.sh"
 
 N=${KAFKA_TEST_PINS:-40000}
-DIR=$(mktemp -d /tmp/pinpipe-kafka.XXXXXX)
-pp_cleanup "rm -rf '$DIR'"
+pp_scratch DIR kafka
 
 kafka_broker_start 4 || { fail "dev broker"; pp_done; }
 kafka_make_pins "$DIR/p1.jsonl" "$N" 11 100 >/dev/null

@@ -10,9 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../kafka_lib.sh"
 
 N=${KAFKA_TEST_PINS:-5000}
-DIR=$(mktemp -d /tmp/pinpipe-kafka.XXXXXX)
-chmod 755 "$DIR"
-pp_cleanup "rm -rf '$DIR'"
+pp_scratch DIR kafka
 state() { pp_sql "SELECT state FROM pinpipe.workers WHERE kind = 'consumer'"; }
 
 kafka_broker_start 4 || { fail "dev broker"; pp_done; }

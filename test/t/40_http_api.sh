@@ -5,24 +5,17 @@
 # validated by promtool.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
+HTTP_REQ_TIMEOUT=30
+source "$(dirname "$0")/../http_lib.sh"
 
 HP=$(pp_free_port)
 pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.consumer_workers = 0" \
 	"pinpipe.http_max_body = 1048576" "pinpipe.http_timeout = 3" || { fail "cluster did not start"; pp_done; }
 H=http://127.0.0.1:$HP
-T=$(mktemp -d /tmp/pinpipe-http.XXXXXX)
-pp_cleanup "rm -rf '$T'"
+pp_scratch T http
 DATA=$PP_SHARED_DATA/pins_sample.jsonl
 [ -f "$DATA" ] || { fail "sample data missing at $DATA"; pp_done; }
 
-# req METHOD PATH [curl args...] → prints the status code; body in $T/body, headers in $T/hdr
-req() {
-	local m=$1 p=$2
-	shift 2
-	curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' --max-time 30 -X "$m" "$H$p" "$@"
-}
-hdr() { grep -i "^$1:" "$T/hdr" | head -n 1 | cut -d: -f2- | tr -d ' \r'; }
-body() { cat "$T/body"; }
 worker_pid() { pp_sql "select pid from pg_stat_activity where backend_type = 'pinpipe http'"; }
 
 pp_wait_for "curl -s -o /dev/null $H/healthz" 30 "http worker listening" || { fail "worker never listened"; pp_done; }
@@ -36,7 +29,7 @@ check "POST /pin/ without extension: 503" "$(req POST /pin/ --data-binary "$PIN1
 check "503 carries Retry-After" "$(hdr Retry-After)" 1
 
 pp_sql "create extension pinpipe" >/dev/null
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "healthz 200" || fail "healthz never became 200"
+pp_wait_for "http_healthz_is 200" 30 "healthz 200" || fail "healthz never became 200"
 check "healthz: 200" "$(req GET /healthz)" 200
 check "healthz body" "$(body | jq -c .)" '{"status":"ok","mode":"embedded"}'
 
@@ -119,7 +112,7 @@ pp_sql "drop extension pinpipe" >/dev/null
 check "extension dropped: POST /pin/ 503" "$(req POST /pin/ --data-binary "$(sed -n 800p "$DATA")")" 503
 check "extension dropped: Retry-After" "$(hdr Retry-After)" 1
 pp_sql "create extension pinpipe" >/dev/null
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "healthz 200 again" || fail "not healthy after re-create"
+pp_wait_for "http_healthz_is 200" 30 "healthz 200 again" || fail "not healthy after re-create"
 check "extension re-created: POST /pin/ 200" "$(req POST /pin/ --data-binary "$(sed -n 801p "$DATA")")" 200
 check "extension re-created: the pin is stored" "$(pp_sql "select count(*) from pinpipe.pins")" 1
 
@@ -214,7 +207,7 @@ check "same http worker pid (no crash)" "$(worker_pid)" "$PID0"
 # --- connection limit: pinpipe.http_max_connections holds across the server
 pp_conf "pinpipe.http_max_connections = 3" "pinpipe.http_auth_token = ''" "pinpipe.http_listen_addresses = '*'"
 pp_cluster_restart
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "worker back" || fail "worker not back after restart"
+pp_wait_for "http_healthz_is 200" 30 "worker back" || fail "worker not back after restart"
 # listen_addresses '*': every address, IPv6 too where the machine has it
 if grep -qs . /proc/net/if_inet6; then
 	check "'*' listens on ::1 too" "$(curl -s -o /dev/null -w '%{http_code}' "http://[::1]:$HP/healthz")" 200
@@ -231,7 +224,7 @@ done
 N=$(curl -s --max-time 20 $H/metrics | awk '/^pinpipe_http_open_connections /{print $2}')
 [ -n "$N" ] && [ "$N" -le 3 ] && ok "connection limit holds with a 4th client ($N open)" || fail "connection limit: '$N' open with limit 3"
 exec 4<&- 5<&- 6<&-
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 30 "connections freed" &&
+pp_wait_for "http_healthz_is 200" 30 "connections freed" &&
 	ok "connections accepted again once the others closed" || fail "connections never freed"
 
 # --- the worker survived everything above without a restart

@@ -6,10 +6,9 @@
 # answered 2xx is in pinpipe.pins. Then a broker that was never reachable: 503.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../http_lib.sh"
 
-T=$(mktemp -d /tmp/pinpipe-httpk.XXXXXX)
-chmod 755 "$T"
-pp_cleanup "rm -rf '$T'"
+pp_scratch T httpk
 DATA=$PP_SHARED_DATA/pins_sample.jsonl
 [ -f "$DATA" ] || { fail "sample data missing at $DATA"; pp_done; }
 command -v pinpipe-devbroker >/dev/null || { fail "tools/pinpipe-devbroker not built"; pp_done; }
@@ -26,18 +25,11 @@ pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.kafka_brokers = '$BOOT'" \
 pp_sql "create extension pinpipe" >/dev/null
 H=http://127.0.0.1:$HP
 
-req() {
-	local m=$1 p=$2
-	shift 2
-	curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' --max-time 60 -X "$m" "$H$p" "$@"
-}
-hdr() { grep -i "^$1:" "$T/hdr" | head -n 1 | cut -d: -f2- | tr -d ' \r'; }
-body() { cat "$T/body"; }
 pins_with() { pp_sql "select count(*) from pinpipe.pins where unique_id = '$1'"; }
 # a real pin with a fresh unique_id
 fresh_pin() { sed -n "${1}p" "$DATA" | jq -c --arg u "$(cat /proc/sys/kernel/random/uuid)" '.unique_id = $u'; }
 
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 60 "healthz 200" || fail "healthz never 200"
+pp_wait_for "http_healthz_is 200" 60 "healthz 200" || fail "healthz never 200"
 check "healthz: kafka mode" "$(req GET /healthz; body | jq -r .mode)" "200kafka"
 
 # --- a single pin: 200 after the ack, then the consumer writes it
@@ -129,12 +121,12 @@ NACK=$(wc -l <"$T/acked")
 pp_wait_for '[ "$(missing_acked)" = 0 ]' 90 "acknowledged pins in pins after the stop" &&
 	ok "fast shutdown: all $NACK pins answered 200 reached pinpipe.pins" || fail "$(missing_acked) acknowledged pins missing after the stop"
 check "fast shutdown: answers only 200, 503 or none" "$(cut -d' ' -f1 "$T/answers2" | grep -v -c -E '^(200|503|000)$')" 0
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 60 "healthz after restart" || fail "not healthy after restart"
+pp_wait_for "http_healthz_is 200" 60 "healthz after restart" || fail "not healthy after restart"
 
 # --- local produce queue full: 503 + Retry-After; what was queued is still delivered
 pp_conf "pinpipe.kafka_config = 'queue.buffering.max.messages=5'" "pinpipe.consumer_workers = 0"
 pp_cluster_restart
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 200 ]" 60 "healthz 200 again" || fail "healthz not 200 after restart"
+pp_wait_for "http_healthz_is 200" 60 "healthz 200 again" || fail "healthz not 200 after restart"
 for i in $(seq 500 519); do fresh_pin "$i"; done >"$T/twenty.jsonl"
 check "queue full: /pins of 20 with a queue of 5: 503" "$(req POST /pins --data-binary @"$T/twenty.jsonl")" 503
 check "queue full: Retry-After" "$(hdr Retry-After)" 1
@@ -149,6 +141,6 @@ pp_wait_for "curl -s -o /dev/null $H/healthz" 60 "worker listening again" || fai
 check "unreachable broker: 503" "$(req POST /pin/ --data-binary "$(fresh_pin 7)")" 503
 check "unreachable broker: Retry-After" "$(hdr Retry-After)" 1
 check "unreachable broker: JSON detail" "$(body | jq -r '.detail|type')" string
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $H/healthz)\" = 503 ]" 60 "healthz 503" && ok "unreachable broker: healthz 503" || fail "healthz not 503"
+pp_wait_for "http_healthz_is 503" 60 "healthz 503" && ok "unreachable broker: healthz 503" || fail "healthz not 503"
 
 pp_done

@@ -6,10 +6,9 @@
 # every answer must be 200, 503, or no answer at all (connection cut).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../http_lib.sh"
 
-T=$(mktemp -d /tmp/pinpipe-httpc.XXXXXX)
-chmod 755 "$T"
-pp_cleanup "rm -rf '$T'"
+pp_scratch T httpc
 DATA=$PP_SHARED_DATA/pins_sample.jsonl
 [ -f "$DATA" ] || { fail "sample data missing at $DATA"; pp_done; }
 
@@ -17,8 +16,7 @@ HP=$(pp_free_port)
 pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.consumer_workers = 0" || { fail "cluster did not start"; pp_done; }
 pp_sql "create extension pinpipe" >/dev/null
 H=http://127.0.0.1:$HP
-healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$H/healthz")" = 200 ]; }
-pp_wait_for healthy 60 "healthz 200" || { fail "worker never healthy"; pp_done; }
+pp_wait_for "http_healthz_is 200" 60 "healthz 200" || { fail "worker never healthy"; pp_done; }
 
 # 4 clients, each posting real pins with fresh unique_ids until told to stop;
 # each answer is logged as "<code> <unique_id>".
@@ -61,7 +59,7 @@ for round in kill9 fast; do
 	sleep 0.5 # clients keep trying against the dead server for a moment (answers 000)
 	stop_clients
 	pp_cluster_up
-	pp_wait_for healthy 60 "healthz 200 after $round" || fail "$round: worker not healthy after restart"
+	pp_wait_for "http_healthz_is 200" 60 "healthz 200 after $round" || fail "$round: worker not healthy after restart"
 	check "$round: every pin answered 200 is in pinpipe.pins ($(count200) acknowledged)" "$(missing)" 0
 	check "$round: answers only 200, 503 or none" \
 		"$(cat "$T"/answers.* | cut -d' ' -f1 | grep -v -c -E '^(200|503|000)$')" 0
