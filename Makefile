@@ -13,11 +13,13 @@ OBJS       = $(SRCS:.c=.o)
 
 # The install script is assembled from one fragment per concern (sql/install/NN_name.sql).
 INSTALL_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
+# Released versions' install scripts are frozen in sql/ (pinpipe--X.Y.Z.sql) beside the
+# upgrade scripts (pinpipe--A--B.sql), so every ALTER EXTENSION UPDATE path stays testable.
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(filter-out $(wildcard sql/install/*.sql),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA       = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress: one file per feature in sql/, expected output in expected/.
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=pinpipe
 
 # Pure modules: no backend state; also linked into unit tests, fuzzers and tools.

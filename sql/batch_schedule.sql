@@ -14,5 +14,5 @@ SELECT pinpipe.schedule_batch('0 * * * *');
 SELECT pinpipe.unschedule_batch();
 \echo :LAST_ERROR_SQLSTATE
 -- pinpipe itself does not require pg_cron
-SELECT name, version, requires FROM pg_available_extension_versions WHERE name = 'pinpipe';
+SELECT name, version, requires FROM pg_available_extension_versions WHERE name = 'pinpipe' ORDER BY version;
 SELECT extname, extrelocatable FROM pg_extension WHERE extname = 'pinpipe';

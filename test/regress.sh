@@ -4,7 +4,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PP_REPO"
 pp_cluster_start || exit 1
-tests=$(ls sql/*.sql | sed 's|sql/||; s|\.sql$||' | sort)
+tests=$(ls sql/*.sql | grep -v "^sql/pinpipe--" | sed 's|sql/||; s|\.sql$||' | sort)
 out=$PP_DIR/regress
 mkdir -p "$out"
 pgxs=$(dirname "$(pg_config --pgxs)")
