@@ -22,20 +22,15 @@
 #include "postgres.h"
 
 #include <netdb.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
@@ -44,12 +39,14 @@
 #include "http_worker.h"
 #include "metrics.h"
 #include "sink.h"
+#include "worker_common.h"
 #include "worker_status.h"
 
 #define HTTP_MAX_DAEMONS 16
 #define HTTP_LOG_SLOTS 8
 #define HTTP_READY_CHECK_SECONDS 1.0
 #define HTTP_MAX_BATCH_PINS 20000 /* pins per embedded-mode transaction (whole requests) */
+#define HTTP_WHO "pinpipe http worker"
 
 static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
 static struct sockaddr_storage daemon_addrs[HTTP_MAX_DAEMONS];
@@ -63,6 +60,7 @@ static HttpRequest *queue_tail = NULL;
 
 /* Embedded mode: is the database side usable (extension installed, last write ok)? */
 static bool db_ready = false;
+static WorkerDbState db_state = WORKER_DB_ERROR; /* of the last check */
 static double db_checked_at = 0;
 static char db_problem[256] = "not checked yet";
 
@@ -71,6 +69,8 @@ static char mhd_log[HTTP_LOG_SLOTS][256];
 static int mhd_log_count = 0;
 
 static MemoryContext batch_context = NULL;
+
+static void HttpShutdown(void);
 
 bool
 HttpKafkaMode(void)
@@ -354,46 +354,56 @@ HttpSettleAll(HttpRequest *head, HttpRecordOutcome outcome, const char *reason)
 	}
 }
 
-/* Embedded mode: is the extension installed? Checked in its own short transaction. */
+/*
+ * Embedded mode: is the database side ready? Without a database session
+ * (pinpipe.database was missing when this process started) this watches
+ * pg_database and, once the database exists, restarts the worker connected
+ * to it; the port stays open and answers 503 meanwhile.
+ */
 static void
 HttpCheckDatabase(void)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
+	char problem[WORKER_PROBLEM_LEN];
+	WorkerDbState state = WorkerCheckDatabase(problem, sizeof(problem));
 
 	db_checked_at = HttpNow();
-	PG_TRY();
+	if (state == WORKER_DB_APPEARED)
 	{
-		bool ready;
+		char why[WORKER_PROBLEM_LEN + 64];
 
-		StartTransactionCommand();
-		ready = SinkReady();
-		CommitTransactionCommand();
-		if (ready != db_ready)
-			ereport(
-				LOG,
-				(errmsg(
-					"pinpipe http worker: %s",
-					ready ? "extension found, accepting pins"
-						  : "extension pinpipe is not installed in this database, answering 503")));
-		db_ready = ready;
-		if (!ready)
-			snprintf(db_problem, sizeof(db_problem),
-					 "extension pinpipe is not installed in database \"%s\"", pinpipe_database);
+		snprintf(why, sizeof(why), "database \"%s\" exists now, connecting to it",
+				 pinpipe_database);
+		HttpShutdown();
+		WorkerExitToRestart(HTTP_WHO, why);
 	}
-	PG_CATCH();
-	{
-		ErrorData *edata;
+	if (state != db_state && state == WORKER_DB_READY)
+		ereport(LOG, (errmsg(HTTP_WHO ": extension found, accepting pins")));
+	else if (state != db_state && state != WORKER_DB_ERROR)
+		ereport(LOG, (errmsg(HTTP_WHO ": %s, answering 503; checking every %.0f s", problem,
+							 HTTP_READY_CHECK_SECONDS)));
+	db_state = state;
+	db_ready = state == WORKER_DB_READY;
+	if (!db_ready)
+		strlcpy(db_problem, problem, sizeof(db_problem));
+}
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		db_ready = false;
-		snprintf(db_problem, sizeof(db_problem), "database unavailable: %s", edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
+/* One embedded-mode write: the messages of the queued requests. */
+typedef struct HttpWrite
+{
+	SinkMessage *msgs;
+	int			n;
+	SinkCounts	counts;
+} HttpWrite;
+
+/* The transaction of HttpEmbeddedFlush (throws on any database error). */
+static void
+HttpEmbeddedWriteTx(void *arg)
+{
+	HttpWrite  *w = arg;
+
+	WorkerTxBegin("pinpipe http: writing pins", false);
+	SinkWriteBatch(SINK_SOURCE_HTTP, w->msgs, w->n, &w->counts);
+	WorkerTxCommit(false);
 }
 
 /* Embedded mode: write every queued pin in one transaction, then settle the requests. */
@@ -401,12 +411,12 @@ static void
 HttpEmbeddedFlush(void)
 {
 	HttpRequest *head = queue_head;
-	volatile int n = 0;
+	int n = 0;
 	int k = 0;
 	SinkMessage *msgs;
 	HttpRecord **recs;
-	volatile bool committed = false;
-	SinkCounts counts = {0, 0};
+	HttpWrite	w;
+	ErrorData  *edata;
 	MemoryContext oldcxt;
 	TimestampTz start;
 
@@ -454,45 +464,30 @@ HttpEmbeddedFlush(void)
 			}
 
 	start = GetCurrentTimestamp();
-	pgstat_report_activity(STATE_RUNNING, "pinpipe http: writing pins");
-	PG_TRY();
+	w.msgs = msgs;
+	w.n = n;
+	w.counts.accepted = w.counts.dead_lettered = 0;
+	edata = WorkerTry(HttpEmbeddedWriteTx, &w, batch_context);
+	if (edata)
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		SinkWriteBatch(SINK_SOURCE_HTTP, msgs, n, &counts);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		committed = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData *edata;
-
-		MemoryContextSwitchTo(batch_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		db_ready = false;
+		db_state = WORKER_DB_ERROR;
 		db_checked_at = HttpNow();
 		snprintf(db_problem, sizeof(db_problem), "database write failed: %s", edata->message);
 		ereport(LOG,
-				(errmsg("pinpipe http worker could not write %d pins: %s", n, edata->message)));
+				(errmsg(HTTP_WHO " could not write %d pins: %s", n, edata->message)));
 		WorkerStatusSetError(my_status, edata->message);
 		WorkerStatusSetState(my_status, "database unavailable");
 	}
-	PG_END_TRY();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(oldcxt);
 
-	if (committed)
+	if (edata == NULL)
 	{
 		long secs;
 		int usecs;
 
 		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
-		WorkerStatusBatchDone(my_status, counts.accepted, counts.dead_lettered,
+		WorkerStatusBatchDone(my_status, w.counts.accepted, w.counts.dead_lettered,
 							  (double) secs + usecs / 1e6);
 		for (int i = 0; i < n; i++)
 		{
@@ -553,21 +548,20 @@ HttpBeforeShmemExit(int code, Datum arg)
 }
 
 void
-HttpWorkerMain(Datum main_arg)
+pinpipe_http_main(Datum main_arg)
 {
 	WaitEventSet *wes;
 	int nevents;
 	char errbuf[512];
 	const char *last_problem = NULL;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	pqsignal(SIGPIPE, SIG_IGN);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(pinpipe_database, NULL, 0);
+	/* graceful: requests in flight are answered before the process ends */
+	WorkerSignals(true);
+	kafka_mode = GucKafkaEnabled();
+	/* Kafka mode never touches the database: it runs without one */
+	WorkerConnect(!kafka_mode);
 
 	my_status = WorkerStatusAttach(WORKER_KIND_HTTP, 0);
-	kafka_mode = GucKafkaEnabled();
 	batch_context =
 		AllocSetContextCreate(TopMemoryContext, "pinpipe http batch", ALLOCSET_DEFAULT_SIZES);
 	before_shmem_exit(HttpBeforeShmemExit, (Datum) 0);
@@ -602,7 +596,7 @@ HttpWorkerMain(Datum main_arg)
 						 kafka_mode ? "Kafka" : "embedded")));
 	WorkerStatusSetState(my_status, "listening");
 
-	while (!ShutdownRequestPending)
+	while (!WorkerStopRequested())
 	{
 		WaitEvent events[HTTP_MAX_DAEMONS + 3];
 		long timeout = 1000;
@@ -620,12 +614,7 @@ HttpWorkerMain(Datum main_arg)
 		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		WorkerServiceInterrupts(HTTP_WHO);
 
 		for (int i = 0; i < ndaemons; i++)
 			MHD_run(daemons[i]);
@@ -639,10 +628,9 @@ HttpWorkerMain(Datum main_arg)
 				 * answer what is in flight (503 for what was not acknowledged)
 				 * and exit, so the postmaster restarts us with a new producer.
 				 */
-				ereport(LOG, (errmsg("pinpipe http worker restarting: %s", HttpProducerProblem())));
 				WorkerStatusSetError(my_status, HttpProducerProblem());
 				HttpShutdown();
-				proc_exit(1);
+				WorkerExitToRestart(HTTP_WHO, HttpProducerProblem());
 			}
 		}
 		else
@@ -672,23 +660,13 @@ HttpWorkerMain(Datum main_arg)
 
 	WorkerStatusSetState(my_status, "stopping");
 	HttpShutdown();
-	proc_exit(0);
+	WorkerExit(HTTP_WHO);
 }
 
 void
 HttpInit(void)
 {
-	BackgroundWorker bgw;
-
 	if (pinpipe_http_port == 0)
 		return;
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pinpipe");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "HttpWorkerMain");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "pinpipe http worker");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "pinpipe http");
-	RegisterBackgroundWorker(&bgw);
+	WorkerRegister("http", 0, "pinpipe_http_main");
 }

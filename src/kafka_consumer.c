@@ -28,25 +28,21 @@
  * Failures: a database error rolls the batch back and retries it with
  * exponential backoff (the messages stay in memory); record-level failures are
  * isolated into dead letters by the sink. The extension missing or dropped
- * makes the worker idle (checking every few seconds) instead of exiting.
+ * makes the worker idle (checking every few seconds) instead of exiting; a
+ * missing database makes it wait without one (worker_common.h). A SIGTERM
+ * (pg_terminate_backend, DROP DATABASE ... WITH (FORCE)) ends it with code 1
+ * so that the postmaster starts it again; only a server shutdown ends it with 0.
  */
 #include "postgres.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "access/xact.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/tcopprot.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include <librdkafka/rdkafka.h>
@@ -56,14 +52,36 @@
 #include "kafka_config.h"
 #include "kafka_consumer.h"
 #include "sink.h"
+#include "worker_common.h"
 #include "worker_status.h"
 
-#define CONSUMER_IDLE_CHECK_MS 5000 /* extension check while idle */
+#define CONSUMER_IDLE_CHECK_MS WORKER_DB_CHECK_MS /* extension check while idle */
 #define CONSUMER_TICK_MS 1000		/* status refresh when nothing happens */
-#define CONSUMER_BACKOFF_MIN_MS 100
-#define CONSUMER_BACKOFF_MAX_MS 30000
 #define CONSUMER_DEAD_LETTER_KEEP 1024 /* bytes kept of an oversize message */
-#define CONSUMER_STATE_LEN WORKER_STATUS_STATE_LEN
+
+/* What the worker is doing (shown in pinpipe.workers, logged on change). */
+typedef enum ConsumerState
+{
+	CONSUMER_STARTING,
+	CONSUMER_WAITING_FOR_DATABASE,
+	CONSUMER_WAITING_FOR_EXTENSION,
+	CONSUMER_CONNECTING,
+	CONSUMER_WAITING_FOR_PARTITIONS,
+	CONSUMER_CONSUMING,
+	CONSUMER_RETRYING,
+	CONSUMER_BROKER_UNREACHABLE
+} ConsumerState;
+
+static const char *const consumer_state_names[] = {
+	[CONSUMER_STARTING] = "starting",
+	[CONSUMER_WAITING_FOR_DATABASE] = "waiting for database",
+	[CONSUMER_WAITING_FOR_EXTENSION] = "waiting for extension",
+	[CONSUMER_CONNECTING] = "connecting",
+	[CONSUMER_WAITING_FOR_PARTITIONS] = "waiting for partitions",
+	[CONSUMER_CONSUMING] = "consuming",
+	[CONSUMER_RETRYING] = "retrying batch",
+	[CONSUMER_BROKER_UNREACHABLE] = "broker unreachable",
+};
 
 /* One assigned partition: where PostgreSQL says we are. */
 typedef struct ConsumerPartition
@@ -78,7 +96,8 @@ static rd_kafka_queue_t *consumer_queue = NULL;
 static int consumer_pipe[2] = {-1, -1};
 static WorkerStatus *consumer_ws = NULL;
 static int consumer_number = 0;
-static char consumer_state[CONSUMER_STATE_LEN] = "";
+static char consumer_who[32] = "pinpipe consumer";
+static ConsumerState consumer_state = CONSUMER_STARTING;
 
 /* Current assignment (topic pinpipe.topic). */
 static ConsumerPartition consumer_parts[WORKER_STATUS_MAX_PARTITIONS];
@@ -97,24 +116,24 @@ static rd_kafka_message_t **batch = NULL;
 static int batch_len = 0;
 static int batch_cap = 0;
 static TimestampTz batch_deadline = 0;
-static TimestampTz retry_at = 0;
-static int backoff_ms = 0;
+static WorkerBackoff backoff; /* retry of a failed batch or offset read */
 static bool fence_failed = false;
 static MemoryContext batch_context = NULL;
 
-/* Set state text; log it when it changes (once per state change). */
+/* Set the state; log it when it changes (once per state change). */
 static void
-ConsumerSetState(const char *state, const char *detail)
+ConsumerSetState(ConsumerState state, const char *detail)
 {
-	if (strcmp(consumer_state, state) == 0)
+	const char *name = consumer_state_names[state];
+
+	if (consumer_state == state)
 		return;
-	strlcpy(consumer_state, state, sizeof(consumer_state));
-	WorkerStatusSetState(consumer_ws, state);
+	consumer_state = state;
+	WorkerStatusSetState(consumer_ws, name);
 	if (detail)
-		ereport(LOG, (errmsg("pinpipe consumer %d: %s", consumer_number, state),
-					  errdetail_internal("%s", detail)));
+		ereport(LOG, (errmsg("%s: %s", consumer_who, name), errdetail_internal("%s", detail)));
 	else
-		ereport(LOG, (errmsg("pinpipe consumer %d: %s", consumer_number, state)));
+		ereport(LOG, (errmsg("%s: %s", consumer_who, name)));
 }
 
 /*
@@ -192,8 +211,7 @@ ConsumerDropBatch(void)
 		rd_kafka_message_destroy(batch[i]);
 	batch_len = 0;
 	batch_deadline = 0;
-	retry_at = 0;
-	backoff_ms = 0;
+	WorkerBackoffReset(&backoff);
 }
 
 /* Index of partition p in the assignment, or -1. */
@@ -237,20 +255,13 @@ ConsumerReadStoredOffsets(void)
 	for (int i = 0; i < consumer_nparts; i++)
 		parts[i] = consumer_parts[i].partition;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "pinpipe consumer: reading stored offsets");
+	WorkerTxBegin("pinpipe consumer: reading stored offsets", true);
 	if (!SinkReady())
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						errmsg("extension \"pinpipe\" is not installed in database \"%s\"",
 							   pinpipe_database)));
 	ConsumerOffsetsRead(pinpipe_consumer_group, pinpipe_topic, parts, next, consumer_nparts);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	WorkerTxCommit(true);
 
 	for (int i = 0; i < consumer_nparts; i++)
 		consumer_parts[i].stored = next[i];
@@ -323,10 +334,11 @@ ConsumerReseek(void)
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Write the batch in one transaction; throws on any database error. */
+/* Write the batch in one transaction (arg: its SinkCounts); throws on any database error. */
 static void
-ConsumerWriteBatchTx(SinkCounts *counts)
+ConsumerWriteBatchTx(void *arg)
 {
+	SinkCounts *counts = arg;
 	SinkMessage *msgs;
 	int nmsgs = 0;
 	int64 next[WORKER_STATUS_MAX_PARTITIONS];
@@ -336,11 +348,7 @@ ConsumerWriteBatchTx(SinkCounts *counts)
 	memset(touched, 0, sizeof(touched));
 	msgs = palloc0(sizeof(SinkMessage) * batch_len);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "pinpipe consumer: writing batch");
+	WorkerTxBegin("pinpipe consumer: writing batch", true);
 
 	for (int i = 0; i < batch_len; i++)
 	{
@@ -400,12 +408,7 @@ ConsumerWriteBatchTx(SinkCounts *counts)
 	if (nmsgs > 0)
 		SinkWriteBatch(SINK_SOURCE_KAFKA, msgs, nmsgs, counts);
 	counts->dead_lettered += oversize;
-
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	WorkerTxCommit(true);
 
 	/* Committed: these are now the stored offsets. */
 	for (int k = 0; k < consumer_nparts; k++)
@@ -432,25 +435,16 @@ ConsumerCommitToKafka(void)
 static bool
 ConsumerExtensionReady(void)
 {
-	volatile bool ready = false;
+	char problem[WORKER_PROBLEM_LEN];
 
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		ready = SinkReady();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ready = false;
-	}
-	PG_END_TRY();
-	return ready;
+	return WorkerCheckDatabase(problem, sizeof(problem)) == WORKER_DB_READY;
+}
+
+/* WorkerTry body: after a lost fence, seek to the stored offsets. */
+static void
+ConsumerReseekBody(void *arg)
+{
+	ConsumerReseek();
 }
 
 /*
@@ -463,48 +457,36 @@ ConsumerWriteBatch(void)
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch_context);
 	SinkCounts counts = {0, 0};
 	TimestampTz start = GetCurrentTimestamp();
-	volatile bool ok = false;
+	ErrorData *edata;
+	bool ok;
 
 	fence_failed = false;
-	PG_TRY();
+	edata = WorkerTry(ConsumerWriteBatchTx, &counts, batch_context);
+	ok = edata == NULL;
+	if (edata)
 	{
-		ConsumerWriteBatchTx(&counts);
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData *edata;
-
-		MemoryContextSwitchTo(batch_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		pgstat_report_activity(STATE_IDLE, NULL);
-
 		WorkerStatusSetError(consumer_ws, edata->message);
 		if (fence_failed)
 		{
-			ereport(LOG, (errmsg("pinpipe consumer %d: %s", consumer_number, edata->message),
+			ereport(LOG, (errmsg("%s: %s", consumer_who, edata->message),
 						  errdetail("The batch is discarded and the partitions are reread from "
 									"their stored offsets.")));
 			ConsumerDropBatch();
 		}
 		else
 		{
-			backoff_ms = backoff_ms == 0 ? CONSUMER_BACKOFF_MIN_MS
-										 : Min(backoff_ms * 2, CONSUMER_BACKOFF_MAX_MS);
-			retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
-			ereport(
-				WARNING,
-				(errmsg("pinpipe consumer %d: batch of %d message(s) failed, retrying in %d ms: %s",
-						consumer_number, batch_len, backoff_ms, edata->message),
-				 edata->sqlerrcode ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
-								   : 0));
-			ConsumerSetState("retrying batch", NULL);
+			int ms = WorkerBackoffFailed(&backoff);
+
+			ereport(WARNING,
+					(errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
+							consumer_who, batch_len, ms, edata->message),
+					 edata->sqlerrcode
+						 ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
+						 : 0));
+			ConsumerSetState(CONSUMER_RETRYING, NULL);
 		}
 		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
 
 	if (ok)
@@ -515,25 +497,16 @@ ConsumerWriteBatch(void)
 		ConsumerDropBatch(); /* written: librdkafka may free them */
 		ConsumerCommitToKafka();
 		ConsumerPublishPartitions();
-		ConsumerSetState("consuming", NULL);
+		ConsumerSetState(CONSUMER_CONSUMING, NULL);
 	}
-	MemoryContextReset(batch_context);
 
 	if (!ok && fence_failed)
 	{
 		/* reread where PostgreSQL says we are; a failure here is retried the same way */
-		PG_TRY();
-		{
-			ConsumerReseek();
-		}
-		PG_CATCH();
-		{
-			FlushErrorState();
-			AbortCurrentTransaction();
-		}
-		PG_END_TRY();
+		(void) WorkerTry(ConsumerReseekBody, NULL, batch_context);
 		ConsumerPublishPartitions();
 	}
+	MemoryContextReset(batch_context);
 	if (!ok)
 		return ConsumerExtensionReady();
 	return true;
@@ -707,52 +680,37 @@ ConsumerReportKafkaState(void)
 			strlcpy(kafka_error_logged, kafka_error, sizeof(kafka_error_logged));
 		}
 	}
-	if (brokers_up == 0 && retry_at == 0)
-		ConsumerSetState("broker unreachable", kafka_error);
-	else if (brokers_up == 1 && retry_at == 0)
-		ConsumerSetState(consumer_nparts > 0 ? "consuming" : "waiting for partitions", NULL);
+	if (brokers_up == 0 && backoff.retry_at == 0)
+		ConsumerSetState(CONSUMER_BROKER_UNREACHABLE, kafka_error);
+	else if (brokers_up == 1 && backoff.retry_at == 0)
+		ConsumerSetState(consumer_nparts > 0 ? CONSUMER_CONSUMING : CONSUMER_WAITING_FOR_PARTITIONS,
+						 NULL);
 }
 
-/* Milliseconds until t (at least 0). */
-static long
-ConsumerMsUntil(TimestampTz t)
+/* WorkerTry body of ConsumerTryApplyAssignment. */
+static void
+ConsumerApplyAssignmentBody(void *arg)
 {
-	TimestampTz now = GetCurrentTimestamp();
-
-	return t <= now ? 0 : (long) ((t - now + 999) / 1000);
+	ConsumerApplyAssignment();
 }
 
 /* Apply a pending assignment; on a database error schedule a retry and return false. */
 static bool
 ConsumerTryApplyAssignment(void)
 {
-	volatile bool ok = true;
+	ErrorData *edata = WorkerTry(ConsumerApplyAssignmentBody, NULL, batch_context);
 
-	PG_TRY();
+	if (edata == NULL)
 	{
-		ConsumerApplyAssignment();
-		retry_at = 0;
-		backoff_ms = 0;
+		WorkerBackoffReset(&backoff);
+		return true;
 	}
-	PG_CATCH();
-	{
-		ErrorData *edata;
-
-		MemoryContextSwitchTo(batch_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		WorkerStatusSetError(consumer_ws, edata->message);
-		ereport(WARNING, (errmsg("pinpipe consumer %d: could not read stored offsets: %s",
-								 consumer_number, edata->message)));
-		MemoryContextReset(batch_context);
-		backoff_ms = backoff_ms == 0 ? CONSUMER_BACKOFF_MIN_MS
-									 : Min(backoff_ms * 2, CONSUMER_BACKOFF_MAX_MS);
-		retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	WorkerStatusSetError(consumer_ws, edata->message);
+	ereport(WARNING,
+			(errmsg("%s: could not read stored offsets: %s", consumer_who, edata->message)));
+	MemoryContextReset(batch_context);
+	(void) WorkerBackoffFailed(&backoff);
+	return false;
 }
 
 /* Run the consumer until the extension disappears; returns to idling then. */
@@ -766,7 +724,7 @@ ConsumerRun(void)
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 
 	ConsumerCreate();
-	ConsumerSetState("connecting", NULL);
+	ConsumerSetState(CONSUMER_CONNECTING, NULL);
 
 	wes = CreateWaitEventSet(CurrentMemoryContext, 3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
@@ -781,26 +739,21 @@ ConsumerRun(void)
 		if (!more)
 		{
 			timeout = CONSUMER_TICK_MS;
-			if (retry_at != 0)
-				timeout = Min(timeout, ConsumerMsUntil(retry_at));
+			if (backoff.retry_at != 0)
+				timeout = Min(timeout, WorkerMsUntil(backoff.retry_at));
 			else if (batch_len > 0)
-				timeout = Min(timeout, ConsumerMsUntil(batch_deadline));
+				timeout = Min(timeout, WorkerMsUntil(batch_deadline));
 			if (pending_assignment)
-				timeout = Min(timeout, retry_at ? ConsumerMsUntil(retry_at) : 0);
+				timeout = Min(timeout, backoff.retry_at ? WorkerMsUntil(backoff.retry_at) : 0);
 			(void) WaitEventSetWait(wes, timeout, &event, 1, PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		WorkerServiceInterrupts(consumer_who);
 		ConsumerDrainPipe();
 
 		/* A batch waiting for its retry is kept as is: no polling meanwhile. */
 		more = false;
-		if (retry_at == 0)
+		if (backoff.retry_at == 0)
 		{
 			if (batch_len == 0 && batch_cap != pinpipe_batch_size)
 			{
@@ -813,7 +766,7 @@ ConsumerRun(void)
 			more = ConsumerPoll();
 		}
 
-		if (pending_assignment && (retry_at == 0 || GetCurrentTimestamp() >= retry_at))
+		if (pending_assignment && !WorkerBackoffWaiting(&backoff))
 		{
 			if (!ConsumerTryApplyAssignment() && !ConsumerExtensionReady())
 				break;
@@ -821,7 +774,7 @@ ConsumerRun(void)
 		}
 
 		if (batch_len > 0 && (batch_len >= batch_cap || GetCurrentTimestamp() >= batch_deadline) &&
-			(retry_at == 0 || GetCurrentTimestamp() >= retry_at))
+			!WorkerBackoffWaiting(&backoff))
 		{
 			if (!ConsumerWriteBatch())
 				break;
@@ -850,33 +803,49 @@ ConsumerRun(void)
 	ConsumerPublishPartitions();
 }
 
-/* Wait (latch-driven) until the extension exists in pinpipe.database. */
+/*
+ * Wait (latch-driven) until the extension exists in pinpipe.database. Without
+ * a database session (it was missing when this process started), wait until
+ * the database exists, then restart connected to it.
+ */
 static void
-ConsumerWaitForExtension(void)
+ConsumerWaitUntilReady(void)
 {
-	bool logged = false;
+	WorkerDbState logged = WORKER_DB_READY;
+	char problem[WORKER_PROBLEM_LEN];
+	WorkerDbState state;
 
-	while (!ConsumerExtensionReady())
+	while ((state = WorkerCheckDatabase(problem, sizeof(problem))) != WORKER_DB_READY)
 	{
-		if (!logged)
+		if (state == WORKER_DB_APPEARED)
 		{
-			ConsumerSetState("waiting for extension", NULL);
-			ereport(LOG, (errmsg("pinpipe consumer %d: extension \"pinpipe\" is not installed in "
-								 "database \"%s\"; checking every %d s",
-								 consumer_number, pinpipe_database, CONSUMER_IDLE_CHECK_MS / 1000),
-						  errhint("Run CREATE EXTENSION pinpipe in database \"%s\".",
-								  pinpipe_database)));
-			logged = true;
+			char why[WORKER_PROBLEM_LEN + 64];
+
+			snprintf(why, sizeof(why), "database \"%s\" exists now, connecting to it",
+					 pinpipe_database);
+			WorkerExitToRestart(consumer_who, why);
+		}
+		if (state != logged)
+		{
+			ConsumerSetState(state == WORKER_DB_NO_EXTENSION ? CONSUMER_WAITING_FOR_EXTENSION
+															 : CONSUMER_WAITING_FOR_DATABASE,
+							 NULL);
+			WorkerStatusSetError(consumer_ws, problem);
+			ereport(LOG, (errmsg("%s: %s; checking every %d s", consumer_who, problem,
+								 CONSUMER_IDLE_CHECK_MS / 1000),
+						  state == WORKER_DB_NO_EXTENSION
+							  ? errhint("Run CREATE EXTENSION pinpipe in database \"%s\".",
+										pinpipe_database)
+							  : (state == WORKER_DB_MISSING
+									 ? errhint("Create database \"%s\" or set pinpipe.database.",
+											   pinpipe_database)
+									 : 0)));
+			logged = state;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 CONSUMER_IDLE_CHECK_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		WorkerServiceInterrupts(consumer_who);
 	}
 }
 
@@ -884,47 +853,33 @@ void
 pinpipe_consumer_main(Datum main_arg)
 {
 	consumer_number = DatumGetInt32(main_arg);
+	snprintf(consumer_who, sizeof(consumer_who), "pinpipe consumer %d", consumer_number);
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	/* not graceful: a SIGTERM cancels a running batch (it is rolled back, replayed later) */
+	WorkerSignals(false);
 
 	consumer_ws = WorkerStatusAttach(WORKER_KIND_CONSUMER, consumer_number);
-	WorkerStatusSetState(consumer_ws, "starting");
+	WorkerStatusSetState(consumer_ws, consumer_state_names[CONSUMER_STARTING]);
 	before_shmem_exit(ConsumerAtExit, (Datum) 0);
 
-	BackgroundWorkerInitializeConnection(pinpipe_database, NULL, 0);
+	WorkerConnect(true);
 	pgstat_report_appname("pinpipe consumer");
 	batch_context =
 		AllocSetContextCreate(TopMemoryContext, "pinpipe consumer batch", ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
-		ConsumerWaitForExtension();
+		ConsumerWaitUntilReady();
 		ConsumerRun();
-		ConsumerSetState("waiting for extension", NULL);
+		ConsumerSetState(CONSUMER_WAITING_FOR_EXTENSION, NULL);
 	}
 }
 
 void
 ConsumerInit(void)
 {
-	BackgroundWorker worker;
-
 	if (!process_shared_preload_libraries_in_progress || !GucKafkaEnabled())
 		return;
-
 	for (int i = 0; i < pinpipe_consumer_workers; i++)
-	{
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = 5;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "pinpipe");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "pinpipe_consumer_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "pinpipe consumer %d", i);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "pinpipe consumer");
-		worker.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&worker);
-	}
+		WorkerRegister("consumer", i, "pinpipe_consumer_main");
 }

@@ -13,6 +13,7 @@
 #include "guc.h"
 #include "http_worker.h"
 #include "kafka_consumer.h"
+#include "worker_common.h"
 #include "worker_status.h"
 
 PG_MODULE_MAGIC;
@@ -29,6 +30,7 @@ _PG_init(void)
 
 	/* Workers and their shared memory: registered by the worker modules. */
 	WorkerStatusInit();
+	WorkerCommonInit();
 	ConsumerInit();
 	HttpInit();
 }

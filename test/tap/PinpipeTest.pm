@@ -5,6 +5,16 @@
 #       (http => 1 gives it an HTTP worker on a free port: $node->{pinpipe_http_port})
 #   PinpipeTest::sample('pins_sample.jsonl')   the path of a real sample file
 #   PinpipeTest::wait_for(sub { ... }, 'what', $secs)   poll until true (a timeout fails)
+#   my ($code, $body) = PinpipeTest::http($node, 'GET', '/healthz' [, $body_file])
+#       one request to the node's HTTP worker (code 0 = no answer, e.g. connection refused)
+#   PinpipeTest::worker_pid($node, 'pinpipe http')     pid of a worker by backend_type, or ''
+#   PinpipeTest::log_count($node, qr/.../)             matching lines in the server log so far
+#   my $broker = PinpipeTest::devbroker_start($partitions)   dev broker: {bootstrap, pid}
+#   PinpipeTest::make_pins($file, $n, $seed)           $n real pins with fresh unique_ids
+#   PinpipeTest::produce($broker, $file, $partitions)  every line of $file as one message
+#   PinpipeTest::kafka_consumed($node, $db)            kafka pins + kafka dead letters in $db
+#   PinpipeTest::kafka_check_exact($node, $db, $n, 'what')
+#       exactly $n distinct (partition, offset), none twice, raw log and pins agree
 #
 # Timing never decides a test: waits poll for a state and fail only after a generous bound.
 package PinpipeTest;
@@ -66,6 +76,113 @@ sub wait_for
 	}
 	diag("timed out after ${secs}s waiting for: $what");
 	return 0;
+}
+
+# One HTTP request with curl; returns (status code, body). Code 0: no answer.
+sub http
+{
+	my ($node, $method, $path, $body_file) = @_;
+	my $url = "http://127.0.0.1:$node->{pinpipe_http_port}$path";
+	my @cmd = ('curl', '-s', '-m', '10', '-o', '-', '-w', '\n%{http_code}', '-X', $method);
+	push @cmd, ('-H', 'Content-Type: application/json', '--data-binary', "\@$body_file")
+	  if defined $body_file;
+	open(my $fh, '-|', @cmd, $url) or die "curl: $!";
+	my $out = do { local $/; <$fh> } // '';
+	close $fh;
+	my ($body, $code) = $out =~ /\A(.*)\n(\d{3})\z/s;
+	return (0, '') unless defined $code;
+	return ($code + 0, $body);
+}
+
+# The pid of the worker with this backend_type ('' when none runs).
+sub worker_pid
+{
+	my ($node, $type) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(min(pid)::text, '') FROM pg_stat_activity WHERE backend_type = '$type'");
+}
+
+# How many lines of the server log so far match $re.
+sub log_count
+{
+	my ($node, $re) = @_;
+	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	my $n = () = $log =~ /$re/mg;
+	return $n;
+}
+
+# Start the dev broker (tools/pinpipe-devbroker) with one topic; killed at exit.
+my @brokers;
+sub devbroker_start
+{
+	my ($partitions, $topic) = @_;
+	$topic //= 'pinterest.pins';
+	my $out = "$PostgreSQL::Test::Utils::tmp_check/devbroker.$$." . scalar(@brokers);
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDOUT, '>', $out) or die;
+		open(STDERR, '>', "$out.err") or die;
+		exec('pinpipe-devbroker', '--partitions', $partitions, '--topic', $topic) or die;
+	}
+	push @brokers, $pid;
+	wait_for(sub { -s $out }, 'dev broker to print its address', 20) or BAIL_OUT('dev broker');
+	open(my $fh, '<', $out) or die;
+	my $bootstrap = <$fh>;
+	close $fh;
+	chomp $bootstrap;
+	return { bootstrap => $bootstrap, pid => $pid, topic => $topic };
+}
+
+END
+{
+	kill 'TERM', $_ for @brokers;
+}
+
+# $n real pins from the sample, each with a fresh unique_id (from $seed); one a line.
+sub make_pins
+{
+	my ($file, $n, $seed) = @_;
+	system('bash', '-c', 'source "$1"; shift; kafka_make_pins "$@" >/dev/null', 'make_pins',
+		"$REPO/test/kafka_lib.sh", $file, $n, $seed) == 0
+	  or die "kafka_make_pins failed";
+}
+
+# Produce every line of $file as one message, round-robin over $partitions.
+sub produce
+{
+	my ($broker, $file, $partitions) = @_;
+	system('pinpipe-devbroker', '--produce', $file, '--bootstrap', $broker->{bootstrap},
+		'--topic', $broker->{topic}, '--partitions', $partitions) == 0
+	  or die "produce failed";
+}
+
+# Kafka messages in database $db: pins plus dead letters.
+sub kafka_consumed
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db,
+		"SELECT (SELECT count(*) FROM pinpipe.pins WHERE source = 'kafka')
+		      + (SELECT count(*) FROM pinpipe.dead_letters WHERE source = 'kafka')");
+}
+
+# Exactly $n distinct (partition, offset) in $db, none twice, raw log and pins agree.
+sub kafka_check_exact
+{
+	my ($node, $db, $n, $what) = @_;
+	my $m = "SELECT \"partition\", \"offset\" FROM pinpipe.pins WHERE source = 'kafka'
+	         UNION ALL
+	         SELECT \"partition\", \"offset\" FROM pinpipe.dead_letters WHERE source = 'kafka'";
+	Test::More::is(kafka_consumed($node, $db), $n, "$what: pins + dead letters = produced");
+	Test::More::is($node->safe_psql($db, "SELECT count(*) FROM (SELECT 1 FROM ($m) m
+		GROUP BY \"partition\", \"offset\" HAVING count(*) > 1) d"), '0',
+		"$what: no (partition, offset) twice");
+	Test::More::is($node->safe_psql($db, "SELECT count(DISTINCT (\"partition\", \"offset\")) FROM ($m) m"),
+		$n, "$what: every offset present");
+	Test::More::is($node->safe_psql($db, "SELECT count(*) FROM pinpipe.raw_pins WHERE source = 'kafka'"),
+		$node->safe_psql($db, "SELECT count(*) FROM pinpipe.pins WHERE source = 'kafka'"),
+		"$what: raw log and pins agree");
 }
 
 1;
