@@ -24,6 +24,7 @@ int			pinpipe_start_offset = PINPIPE_START_EARLIEST;
 int			pinpipe_batch_size = 5000;
 int			pinpipe_batch_timeout_ms = 200;
 int			pinpipe_max_message_bytes = 1024 * 1024;
+int			pinpipe_offset_out_of_range = PINPIPE_OOR_EARLIEST;
 
 int			pinpipe_http_port = 8000;
 char	   *pinpipe_http_listen_addresses = NULL;
@@ -35,6 +36,13 @@ int			pinpipe_http_timeout = 30;
 static const struct config_enum_entry start_offset_options[] = {
 	{"earliest", PINPIPE_START_EARLIEST, false},
 	{"latest", PINPIPE_START_LATEST, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry offset_out_of_range_options[] = {
+	{"earliest", PINPIPE_OOR_EARLIEST, false},
+	{"latest", PINPIPE_OOR_LATEST, false},
+	{"pause", PINPIPE_OOR_PAUSE, false},
 	{NULL, 0, false}
 };
 
@@ -129,6 +137,14 @@ GucInit(void)
 							 "earliest reads the whole retained log; latest only new messages.",
 							 &pinpipe_start_offset, PINPIPE_START_EARLIEST, start_offset_options,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pinpipe.offset_out_of_range",
+							 "What a consumer does when a stored offset is outside the partition's log.",
+							 "earliest continues at the log start, latest at its end (both record the "
+							 "skipped range in pinpipe.kafka_gaps); pause stops that partition until "
+							 "pinpipe.reset_offsets() moves its offset.",
+							 &pinpipe_offset_out_of_range, PINPIPE_OOR_EARLIEST,
+							 offset_out_of_range_options, PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pinpipe.batch_size",
 							"Most messages written in one consumer transaction.",

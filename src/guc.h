@@ -18,6 +18,7 @@ extern int	pinpipe_start_offset;
 extern int	pinpipe_batch_size;
 extern int	pinpipe_batch_timeout_ms;
 extern int	pinpipe_max_message_bytes;
+extern int	pinpipe_offset_out_of_range;
 
 /* HTTP */
 extern int	pinpipe_http_port;
@@ -32,6 +33,14 @@ typedef enum PinpipeStartOffset
 	PINPIPE_START_EARLIEST = 0,
 	PINPIPE_START_LATEST
 } PinpipeStartOffset;
+
+/* pinpipe.offset_out_of_range */
+typedef enum PinpipeOffsetOutOfRange
+{
+	PINPIPE_OOR_EARLIEST = 0,
+	PINPIPE_OOR_LATEST,
+	PINPIPE_OOR_PAUSE
+} PinpipeOffsetOutOfRange;
 
 /* Define every pinpipe.* GUC and reserve the prefix. */
 extern void GucInit(void);

@@ -33,8 +33,12 @@ static const char *const consumer_defaults[][2] = {
 static const char *const consumer_required[][2] = {
 	{"enable.auto.commit", "false"},
 	{"enable.auto.offset.store", "false"},
-	/* We seek to offsets stored in PostgreSQL; Kafka's committed ones are advisory. */
-	{"auto.offset.reset", "earliest"},
+	/*
+	 * We seek to offsets stored in PostgreSQL; Kafka's committed ones are
+	 * advisory. An offset outside the log must come back to us as an error
+	 * (kafka_gaps.c decides and records), never be reset silently.
+	 */
+	{"auto.offset.reset", "error"},
 	{"enable.partition.eof", "false"},
 	{NULL, NULL}};
 

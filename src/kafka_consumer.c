@@ -51,6 +51,7 @@
 #include "guc.h"
 #include "kafka_config.h"
 #include "kafka_consumer.h"
+#include "kafka_gaps.h"
 #include "sink.h"
 #include "worker_common.h"
 #include "worker_status.h"
@@ -88,6 +89,8 @@ typedef struct ConsumerPartition
 {
 	int32 partition;
 	int64 stored; /* next offset stored in PostgreSQL, or NONE */
+	bool paused;  /* out of range under pinpipe.offset_out_of_range = pause */
+	KafkaGap gap; /* a pending gap: written with the partition's next batch */
 } ConsumerPartition;
 
 /* librdkafka handle and its wakeup pipe (fds owned by this process). */
@@ -118,17 +121,42 @@ static int batch_cap = 0;
 static TimestampTz batch_deadline = 0;
 static WorkerBackoff backoff; /* retry of a failed batch or offset read */
 static bool fence_failed = false;
+static bool restart_fetch = false; /* reassign once the batch is written (kafka_gaps.c) */
+static bool restart_on_tick = false; /* a logical start offset failed: retry it at the tick */
 static MemoryContext batch_context = NULL;
 
-/* Set the state; log it when it changes (once per state change). */
+/* Partitions stopped by pinpipe.offset_out_of_range = pause. */
+static int
+ConsumerPausedCount(void)
+{
+	int paused = 0;
+
+	for (int k = 0; k < consumer_nparts; k++)
+		paused += consumer_parts[k].paused ? 1 : 0;
+	return paused;
+}
+
+/*
+ * Set the state; log it when it changes (once per state change). While
+ * consuming, the state text also says how many partitions are paused.
+ */
 static void
 ConsumerSetState(ConsumerState state, const char *detail)
 {
+	static int shown_paused = 0;
+	int paused = state == CONSUMER_CONSUMING ? ConsumerPausedCount() : 0;
+	char text[WORKER_STATUS_STATE_LEN];
 	const char *name = consumer_state_names[state];
 
-	if (consumer_state == state)
+	if (consumer_state == state && shown_paused == paused)
 		return;
 	consumer_state = state;
+	shown_paused = paused;
+	if (paused > 0)
+	{
+		snprintf(text, sizeof(text), "%s, %d partition(s) paused", name, paused);
+		name = text;
+	}
 	WorkerStatusSetState(consumer_ws, name);
 	if (detail)
 		ereport(LOG, (errmsg("%s: %s", consumer_who, name), errdetail_internal("%s", detail)));
@@ -241,14 +269,20 @@ ConsumerPublishPartitions(void)
 										   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
 			hi = -1;
 		st[i].high_watermark = hi < 0 ? -1 : hi;
+		st[i].paused = consumer_parts[i].paused;
 	}
 	WorkerStatusSetPartitions(consumer_ws, pinpipe_topic, st, consumer_nparts);
 }
 
-/* Read the stored offsets of the current assignment (in its own transaction). */
-static void
+/*
+ * Read the stored offsets of the current assignment (in its own transaction).
+ * Returns how many changed under us (pinpipe.reset_offsets, another consumer);
+ * such a partition drops its pending gap and pause: it goes on from there.
+ */
+static int
 ConsumerReadStoredOffsets(void)
 {
+	int moved = 0;
 	int32 parts[WORKER_STATUS_MAX_PARTITIONS];
 	int64 next[WORKER_STATUS_MAX_PARTITIONS];
 
@@ -264,7 +298,59 @@ ConsumerReadStoredOffsets(void)
 	WorkerTxCommit(true);
 
 	for (int i = 0; i < consumer_nparts; i++)
-		consumer_parts[i].stored = next[i];
+	{
+		ConsumerPartition *cp = &consumer_parts[i];
+
+		if (cp->stored == next[i])
+			continue;
+		if (cp->stored != CONSUMER_OFFSET_NONE)
+			ereport(LOG, (errmsg("pinpipe consumer %d: stored offset of partition %d of topic "
+								 "\"%s\" moved from " INT64_FORMAT " to " INT64_FORMAT "%s",
+								 consumer_number, (int) cp->partition, pinpipe_topic, cp->stored,
+								 next[i], cp->paused ? "; partition resumed" : "")));
+		cp->stored = next[i];
+		cp->paused = false;
+		cp->gap.pending = false;
+		moved++;
+	}
+	return moved;
+}
+
+/* Where a partition's fetcher starts: past a pending gap, else at the stored offset. */
+static int64
+ConsumerStartOffset(const ConsumerPartition *cp)
+{
+	if (cp->gap.pending)
+		return cp->gap.resume;
+	if (cp->stored != CONSUMER_OFFSET_NONE)
+		return cp->stored;
+	return pinpipe_start_offset == PINPIPE_START_LATEST ? RD_KAFKA_OFFSET_END
+														: RD_KAFKA_OFFSET_BEGINNING;
+}
+
+/*
+ * Restart the fetchers of every partition not paused at ConsumerStartOffset: one
+ * rd_kafka_assign of that set, because a seek cannot restart a fetcher that an
+ * out-of-range error stopped. Messages fetched from the old positions are
+ * discarded by librdkafka; call only with no batch in memory.
+ */
+static void
+ConsumerRestartFetch(void)
+{
+	rd_kafka_topic_partition_list_t *list =
+		rd_kafka_topic_partition_list_new(consumer_nparts > 0 ? consumer_nparts : 1);
+	rd_kafka_resp_err_t err;
+
+	for (int k = 0; k < consumer_nparts; k++)
+		if (!consumer_parts[k].paused)
+			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
+				->offset = ConsumerStartOffset(&consumer_parts[k]);
+	err = rd_kafka_assign(consumer_rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err)
+		ereport(WARNING, (errmsg("pinpipe consumer %d: could not restart fetching: %s",
+								 consumer_number, rd_kafka_err2str(err))));
+	restart_fetch = false;
 }
 
 /* Offsets to start from: the stored ones, else pinpipe.start_offset. */
@@ -298,6 +384,8 @@ ConsumerApplyAssignment(void)
 			continue;
 		consumer_parts[n].partition = list->elems[i].partition;
 		consumer_parts[n].stored = CONSUMER_OFFSET_NONE;
+		consumer_parts[n].paused = false;
+		consumer_parts[n].gap.pending = false;
 		n++;
 	}
 	consumer_nparts = n;
@@ -315,23 +403,99 @@ ConsumerApplyAssignment(void)
 	ConsumerPublishPartitions();
 }
 
-/* After a lost fence: reread the stored offsets and seek every partition there. */
+/* After a lost fence: reread the stored offsets and restart every partition there. */
 static void
 ConsumerReseek(void)
 {
-	rd_kafka_topic_partition_list_t *list;
-	rd_kafka_error_t *error;
-
 	ConsumerReadStoredOffsets();
-	list = rd_kafka_topic_partition_list_new(consumer_nparts > 0 ? consumer_nparts : 1);
-	for (int i = 0; i < consumer_nparts; i++)
-		rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[i].partition);
-	ConsumerSetStartOffsets(list);
-	/* timeout 0: asynchronous; messages fetched from the old position are discarded */
-	error = rd_kafka_seek_partitions(consumer_rk, list, 0);
-	if (error)
-		rd_kafka_error_destroy(error);
-	rd_kafka_topic_partition_list_destroy(list);
+	ConsumerRestartFetch();
+}
+
+/*
+ * Once per tick: follow stored offsets moved by pinpipe.reset_offsets (also
+ * those of paused or idle partitions, which no fence would notice). Never throws.
+ */
+static void
+ConsumerFollowMovedOffsetsBody(void *arg)
+{
+	if (ConsumerReadStoredOffsets() > 0)
+	{
+		ConsumerDropBatch();
+		ConsumerRestartFetch();
+	}
+}
+
+static void
+ConsumerFollowMovedOffsets(void)
+{
+	if (consumer_nparts == 0 || pending_assignment || backoff.retry_at != 0)
+		return;
+	if (restart_on_tick)
+	{
+		restart_on_tick = false;
+		restart_fetch = true;
+	}
+	/* a failure is retried at the next tick; the batch path reports database errors */
+	(void) WorkerTry(ConsumerFollowMovedOffsetsBody, NULL, batch_context);
+	MemoryContextReset(batch_context);
+}
+
+/*
+ * librdkafka reported offset m->offset of a partition as outside its log (and
+ * stopped its fetcher): decide with kafka_gaps.c, warn, and have the loop write
+ * the batch (what came before the gap) and restart the fetchers. Returns false
+ * for events that are not about an assigned partition's real offset.
+ */
+static bool
+ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
+{
+	int k = ConsumerFindPartition(m->partition);
+	ConsumerPartition *cp;
+	int64_t lo = -1, hi = -1;
+
+	if (k < 0 || m->rkt == NULL || strcmp(rd_kafka_topic_name(m->rkt), pinpipe_topic) != 0)
+		return false;
+	if (m->offset < 0)
+	{
+		/* a logical start offset could not be looked up: try again in a while */
+		restart_on_tick = true;
+		return false;
+	}
+	cp = &consumer_parts[k];
+	/* the cached bounds come from the very fetch response that failed */
+	(void) rd_kafka_get_watermark_offsets(consumer_rk, pinpipe_topic, cp->partition, &lo, &hi);
+	/* a second event before the first gap was written extends that gap */
+	if (!KafkaGapDecide(pinpipe_offset_out_of_range,
+						cp->gap.pending ? cp->gap.from_offset : m->offset, m->offset, lo, hi,
+						&cp->gap))
+		cp->paused = true;
+	KafkaGapWarn(consumer_number, pinpipe_topic, cp->partition, pinpipe_offset_out_of_range,
+				 &cp->gap);
+	restart_fetch = true;
+	if (batch_len > 0)
+		batch_deadline = GetCurrentTimestamp();
+	return true;
+}
+
+/* After a reload: pinpipe.offset_out_of_range no longer pause resumes the paused partitions. */
+static void
+ConsumerAfterReload(void)
+{
+	if (pinpipe_offset_out_of_range == PINPIPE_OOR_PAUSE)
+		return;
+	for (int k = 0; k < consumer_nparts; k++)
+		if (consumer_parts[k].paused)
+		{
+			consumer_parts[k].paused = false;
+			restart_fetch = true;
+		}
+}
+
+/* The state while running (ConsumerSetState adds how many partitions are paused). */
+static ConsumerState
+ConsumerRunningState(void)
+{
+	return consumer_nparts > 0 ? CONSUMER_CONSUMING : CONSUMER_WAITING_FOR_PARTITIONS;
 }
 
 /* Write the batch in one transaction (arg: its SinkCounts); throws on any database error. */
@@ -379,6 +543,10 @@ ConsumerWriteBatchTx(void *arg)
 				 errdetail(
 					 "The batch is discarded and the partition reread from its stored offset.")));
 		}
+		/* the first batch after a gap records it, in the same transaction */
+		if (consumer_parts[k].gap.pending)
+			KafkaGapRecord(pinpipe_consumer_group, pinpipe_topic, consumer_parts[k].partition,
+						   &consumer_parts[k].gap);
 	}
 
 	for (int i = 0; i < batch_len; i++)
@@ -410,10 +578,16 @@ ConsumerWriteBatchTx(void *arg)
 	counts->dead_lettered += oversize;
 	WorkerTxCommit(true);
 
-	/* Committed: these are now the stored offsets. */
+	/* Committed: these are now the stored offsets, the gaps are on record. */
 	for (int k = 0; k < consumer_nparts; k++)
 		if (touched[k])
+		{
 			consumer_parts[k].stored = next[k];
+			if (consumer_parts[k].gap.pending)
+				WorkerStatusAddSkipped(consumer_ws, consumer_parts[k].partition,
+									   consumer_parts[k].gap.skipped);
+			consumer_parts[k].gap.pending = false;
+		}
 }
 
 /* Tell Kafka what PostgreSQL committed (asynchronous, advisory, for lag tools). */
@@ -497,7 +671,7 @@ ConsumerWriteBatch(void)
 		ConsumerDropBatch(); /* written: librdkafka may free them */
 		ConsumerCommitToKafka();
 		ConsumerPublishPartitions();
-		ConsumerSetState(CONSUMER_CONSUMING, NULL);
+		ConsumerSetState(ConsumerRunningState(), NULL);
 	}
 
 	if (!ok && fence_failed)
@@ -623,6 +797,7 @@ ConsumerPoll(void)
 	for (;;)
 	{
 		rd_kafka_message_t *m;
+		int k;
 
 		if (batch_len >= batch_cap)
 			return true;
@@ -638,10 +813,16 @@ ConsumerPoll(void)
 									 consumer_number, batch_len)));
 			ConsumerDropBatch();
 			consumer_nparts = 0;
+			restart_fetch = false;
 			ConsumerPublishPartitions();
 		}
 		if (m == NULL)
 			return false;
+		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && ConsumerOffsetOutOfRange(m))
+		{
+			rd_kafka_message_destroy(m);
+			return true; /* write what came before the gap, then restart the fetchers */
+		}
 		if (m->err)
 		{
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -653,11 +834,12 @@ ConsumerPoll(void)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if (ConsumerFindPartition(m->partition) < 0)
+		if ((k = ConsumerFindPartition(m->partition)) < 0)
 		{
 			rd_kafka_message_destroy(m); /* stale fetch of a partition no longer ours */
 			continue;
 		}
+		KafkaGapResolve(&consumer_parts[k].gap, m->offset);
 		if (batch_len == 0)
 			batch_deadline =
 				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pinpipe_batch_timeout_ms);
@@ -683,8 +865,7 @@ ConsumerReportKafkaState(void)
 	if (brokers_up == 0 && backoff.retry_at == 0)
 		ConsumerSetState(CONSUMER_BROKER_UNREACHABLE, kafka_error);
 	else if (brokers_up == 1 && backoff.retry_at == 0)
-		ConsumerSetState(consumer_nparts > 0 ? CONSUMER_CONSUMING : CONSUMER_WAITING_FOR_PARTITIONS,
-						 NULL);
+		ConsumerSetState(ConsumerRunningState(), NULL);
 }
 
 /* WorkerTry body of ConsumerTryApplyAssignment. */
@@ -748,7 +929,8 @@ ConsumerRun(void)
 			(void) WaitEventSetWait(wes, timeout, &event, 1, PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
-		WorkerServiceInterrupts(consumer_who);
+		if (WorkerServiceInterrupts(consumer_who))
+			ConsumerAfterReload();
 		ConsumerDrainPipe();
 
 		/* A batch waiting for its retry is kept as is: no polling meanwhile. */
@@ -781,6 +963,11 @@ ConsumerRun(void)
 			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 			more = true; /* the queue may hold more than one batch */
 		}
+		if (restart_fetch && batch_len == 0 && !pending_assignment)
+		{
+			ConsumerRestartFetch();
+			more = true;
+		}
 
 		ConsumerReportKafkaState();
 
@@ -793,6 +980,7 @@ ConsumerRun(void)
 		}
 		if (GetCurrentTimestamp() >= next_tick)
 		{
+			ConsumerFollowMovedOffsets();
 			ConsumerPublishPartitions();
 			next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_TICK_MS);
 		}

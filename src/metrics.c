@@ -259,6 +259,77 @@ MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 	}
 }
 
+/* Offset gaps: messages skipped per partition (summed over workers) and paused partitions. */
+static void
+MetricsRenderGaps(PromBuf *buf, const WorkerStatus *ws, int n)
+{
+	WorkerSkippedStatus sum[WORKER_STATUS_MAX_PARTITIONS];
+	const char *topic = NULL;
+	int nsum = 0;
+	char labels[512];
+
+	for (int i = 0; i < n; i++)
+	{
+		if (ws[i].kind != WORKER_KIND_CONSUMER)
+			continue;
+		for (int g = 0; g < ws[i].nskipped && g < WORKER_STATUS_MAX_PARTITIONS; g++)
+		{
+			int j;
+
+			for (j = 0; j < nsum; j++)
+				if (sum[j].partition == ws[i].skipped[g].partition)
+					break;
+			if (j == nsum)
+			{
+				if (nsum == WORKER_STATUS_MAX_PARTITIONS)
+					continue;
+				sum[nsum].partition = ws[i].skipped[g].partition;
+				sum[nsum++].skipped = 0;
+			}
+			sum[j].skipped += ws[i].skipped[g].skipped;
+			topic = ws[i].topic;
+		}
+	}
+	PromFamily(buf, "pinpipe_consumer_skipped_messages_total", "counter",
+			   "Messages skipped over offset gaps (recorded in pinpipe.kafka_gaps), per partition.");
+	for (int j = 0; j < nsum; j++)
+	{
+		static const char *const keys[] = {"topic", "partition"};
+		char pnum[16];
+		const char *values[2];
+
+		snprintf(pnum, sizeof(pnum), "%d", sum[j].partition);
+		values[0] = topic;
+		values[1] = pnum;
+		PromLabels(labels, sizeof(labels), 2, keys, values);
+		PromSampleInt(buf, "pinpipe_consumer_skipped_messages_total", labels, sum[j].skipped);
+	}
+
+	PromFamily(buf, "pinpipe_consumer_partition_paused", "gauge",
+			   "1 for a partition stopped by pinpipe.offset_out_of_range = pause, else 0.");
+	for (int i = 0; i < n; i++)
+	{
+		if (ws[i].kind != WORKER_KIND_CONSUMER)
+			continue;
+		for (int p = 0; p < ws[i].npartitions && p < WORKER_STATUS_MAX_PARTITIONS; p++)
+		{
+			static const char *const keys[] = {"worker", "topic", "partition"};
+			char wnum[16];
+			char pnum[16];
+			const char *values[3];
+
+			snprintf(wnum, sizeof(wnum), "%d", ws[i].number);
+			snprintf(pnum, sizeof(pnum), "%d", ws[i].partitions[p].partition);
+			values[0] = wnum;
+			values[1] = ws[i].topic;
+			values[2] = pnum;
+			PromLabels(labels, sizeof(labels), 3, keys, values);
+			PromSampleInt(buf, "pinpipe_consumer_partition_paused", labels,
+						  ws[i].partitions[p].paused ? 1 : 0);
+		}
+	}
+}
+
 bool
 MetricsRender(char **out, size_t *len)
 {
@@ -272,6 +343,7 @@ MetricsRender(char **out, size_t *len)
 	PromInit(&buf);
 	MetricsRenderHttp(&buf);
 	MetricsRenderWorkers(&buf, snapshot, n);
+	MetricsRenderGaps(&buf, snapshot, n);
 	if (buf.oom || buf.data == NULL)
 	{
 		PromFree(&buf);

@@ -18,7 +18,7 @@ PG_FUNCTION_INFO_V1(pinpipe_status);
 PG_FUNCTION_INFO_V1(pinpipe_consumer_partitions);
 
 #define STATUS_COLS 15
-#define PARTITION_COLS 7
+#define PARTITION_COLS 8
 
 /* Consumer lag of one partition, or -1 when unknown. */
 static int64
@@ -124,6 +124,7 @@ pinpipe_consumer_partitions(PG_FUNCTION_ARGS)
 			nulls[5] = ps->high_watermark < 0;
 			values[6] = Int64GetDatum(lag);
 			nulls[6] = lag < 0;
+			values[7] = BoolGetDatum(ps->paused);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}

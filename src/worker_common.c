@@ -139,17 +139,17 @@ WorkerStopRequested(void)
 	return term_received;
 }
 
-void
+bool
 WorkerServiceInterrupts(const char *who)
 {
 	if (term_received && !stop_graceful)
 		WorkerExit(who);
 	CHECK_FOR_INTERRUPTS();
-	if (ConfigReloadPending)
-	{
-		ConfigReloadPending = false;
-		ProcessConfigFile(PGC_SIGHUP);
-	}
+	if (!ConfigReloadPending)
+		return false;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	return true;
 }
 
 void

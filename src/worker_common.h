@@ -42,9 +42,9 @@ extern bool WorkerStopRequested(void);
 
 /*
  * Once per loop iteration, after the wait: stop if asked (non-graceful
- * workers), serve interrupts, reload the configuration.
+ * workers), serve interrupts, reload the configuration. True if it reloaded.
  */
-extern void WorkerServiceInterrupts(const char *who);
+extern bool WorkerServiceInterrupts(const char *who);
 
 /* End the process by the exit policy above (after a SIGTERM, or at the end of main). */
 pg_attribute_noreturn() extern void WorkerExit(const char *who);

@@ -196,6 +196,28 @@ WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic, const WorkerParti
 	SpinLockRelease(&ws->mutex);
 }
 
+void
+WorkerStatusAddSkipped(WorkerStatus *ws, int32 partition, int64 skipped)
+{
+	int i;
+
+	if (ws == NULL)
+		return;
+	SpinLockAcquire(&ws->mutex);
+	for (i = 0; i < ws->nskipped; i++)
+		if (ws->skipped[i].partition == partition)
+			break;
+	if (i == ws->nskipped && i < WORKER_STATUS_MAX_PARTITIONS)
+	{
+		ws->skipped[i].partition = partition;
+		ws->skipped[i].skipped = 0;
+		ws->nskipped++;
+	}
+	if (i < ws->nskipped)
+		ws->skipped[i].skipped += skipped;
+	SpinLockRelease(&ws->mutex);
+}
+
 int
 WorkerStatusSnapshot(WorkerStatus *out, int max)
 {

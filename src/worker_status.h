@@ -37,7 +37,15 @@ typedef struct WorkerPartitionStatus
 	int32		partition;
 	int64		committed_offset; /* next offset to read, as committed in PostgreSQL */
 	int64		high_watermark;	  /* broker's end of the partition; -1 unknown */
+	bool		paused;			  /* stopped by pinpipe.offset_out_of_range = pause */
 } WorkerPartitionStatus;
+
+/* Messages a consumer skipped over offset gaps in one partition (since it started). */
+typedef struct WorkerSkippedStatus
+{
+	int32		partition;
+	int64		skipped;
+} WorkerSkippedStatus;
 
 typedef struct WorkerStatus
 {
@@ -61,6 +69,9 @@ typedef struct WorkerStatus
 	char		topic[WORKER_STATUS_TOPIC_LEN];
 	int			npartitions;
 	WorkerPartitionStatus partitions[WORKER_STATUS_MAX_PARTITIONS];
+	/* consumers: every partition of topic with skipped messages (kafka_gaps.c) */
+	int			nskipped;
+	WorkerSkippedStatus skipped[WORKER_STATUS_MAX_PARTITIONS];
 } WorkerStatus;
 
 /* Called from _PG_init while preloading: requests and sets up the shared memory. */
@@ -81,6 +92,9 @@ extern void WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_lette
 /* Replace the consumer's partition list (after assignment or a lag refresh). */
 extern void WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic,
 									  const WorkerPartitionStatus *parts, int nparts);
+
+/* Count messages skipped over an offset gap of a partition of the worker's topic. */
+extern void WorkerStatusAddSkipped(WorkerStatus *ws, int32 partition, int64 skipped);
 
 /* Copy the used slots into out (at most max); returns how many. Safe from any backend. */
 extern int	WorkerStatusSnapshot(WorkerStatus *out, int max);

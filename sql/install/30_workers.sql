@@ -36,7 +36,8 @@ CREATE FUNCTION pinpipe.consumer_partitions(
     OUT "partition" integer,
     OUT committed_offset bigint, -- next offset to read, as committed in PostgreSQL (NULL: none yet)
     OUT high_watermark bigint,   -- end of the partition as last seen from the broker
-    OUT lag bigint
+    OUT lag bigint,
+    OUT paused boolean           -- stopped by pinpipe.offset_out_of_range = pause (docs/kafka.md)
 ) RETURNS SETOF record
 LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'pinpipe_consumer_partitions';

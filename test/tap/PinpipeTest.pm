@@ -15,6 +15,10 @@
 #   PinpipeTest::kafka_consumed($node, $db)            kafka pins + kafka dead letters in $db
 #   PinpipeTest::kafka_check_exact($node, $db, $n, 'what')
 #       exactly $n distinct (partition, offset), none twice, raw log and pins agree
+#   my $b = PinpipeTest::pinpipe_kafka_broker_start($partitions)   dev broker; $b->{bootstrap}
+#   PinpipeTest::pinpipe_kafka_broker_stop($b)
+#   PinpipeTest::pinpipe_kafka_make_pins($file, $n, $seed)   $n real pins, fresh unique_ids
+#   PinpipeTest::pinpipe_kafka_produce($b, $file, partition => $p | partitions => $n)
 #
 # Timing never decides a test: waits poll for a state and fail only after a generous bound.
 package PinpipeTest;
@@ -25,6 +29,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use IPC::Run;
 
 our $REPO = $ENV{PP_REPO} or die "PP_REPO not set (run through test/tap.sh)";
 our $DATA = $ENV{PP_SHARED_DATA} // "$REPO/../shared/data";
@@ -183,6 +188,71 @@ sub kafka_check_exact
 	Test::More::is($node->safe_psql($db, "SELECT count(*) FROM pinpipe.raw_pins WHERE source = 'kafka'"),
 		$node->safe_psql($db, "SELECT count(*) FROM pinpipe.pins WHERE source = 'kafka'"),
 		"$what: raw log and pins agree");
+}
+
+# The dev broker (tools/pinpipe-devbroker, a librdkafka mock cluster) with one topic of
+# $partitions partitions; it keeps ~5 MB per partition and drops older data like retention.
+sub pinpipe_kafka_broker_start
+{
+	my ($partitions, $topic) = @_;
+	$topic //= 'pinterest.pins';
+	my $dir = PostgreSQL::Test::Utils::tempdir('devbroker');
+	my $out = "$dir/address";
+	my $h = IPC::Run::start([ 'pinpipe-devbroker', '--partitions', $partitions, '--topic', $topic ],
+		'>', $out, '2>', "$dir/stderr");
+	wait_for(sub { -s $out }, 'dev broker to print its address', 20)
+	  or BAIL_OUT('dev broker did not start');
+	my $addr = PostgreSQL::Test::Utils::slurp_file($out);
+	chomp $addr;
+	return { handle => $h, bootstrap => $addr, topic => $topic };
+}
+
+# Stop a dev broker (its topics and messages are gone with it).
+sub pinpipe_kafka_broker_stop
+{
+	my ($broker) = @_;
+	$broker->{handle}->signal('TERM');
+	$broker->{handle}->finish;
+}
+
+# $n real pins from the sample, cycled, each with a unique_id made from $seed and its number.
+sub pinpipe_kafka_make_pins
+{
+	my ($file, $n, $seed) = @_;
+	open(my $in, '<', sample('pins_sample.jsonl')) or die;
+	my @pins = <$in>;
+	close $in;
+	chomp @pins;
+	open(my $out, '>', $file) or die "$file: $!";
+	for my $i (0 .. $n - 1)
+	{
+		my $line = $pins[ $i % @pins ];
+		my $uid = sprintf('%08x-%04x-4%03x-8%03x-%012x',
+			$seed, ($i >> 24) & 0xffff, ($i >> 12) & 0xfff, $i & 0xfff, $i);
+		$line =~ s/"unique_id": *"[^"]*"/"unique_id": "$uid"/;
+		$line =~ s/"index": *[0-9]+/"index": @{[$i + 1]}/;
+		print $out "$line\n";
+	}
+	close $out;
+	return $file;
+}
+
+# Produce every line of $file as one message (partition => P, or partitions => N round-robin).
+sub pinpipe_kafka_produce
+{
+	my ($broker, $file, %opt) = @_;
+	my @where = defined $opt{partition}
+	  ? ('--partition', $opt{partition})
+	  : ('--partitions', $opt{partitions} // 1);
+	my ($stdout, $stderr);
+	IPC::Run::run(
+		[
+			'pinpipe-devbroker', '--produce', $file, '--bootstrap', $broker->{bootstrap},
+			'--topic', $broker->{topic}, @where
+		],
+		'>', \$stdout, '2>', \$stderr) or die "producing $file failed: $stderr";
+	chomp $stdout;
+	return $stdout;
 }
 
 1;
