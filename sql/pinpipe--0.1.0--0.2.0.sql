@@ -59,3 +59,538 @@ LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'pinpipe_reset_offsets';
 COMMENT ON FUNCTION pinpipe.reset_offsets(text, bigint, timestamptz, integer, text) IS 'Move the stored Kafka offsets of a consumer group (all partitions of the topic, or one) to an offset or to the first message at or after a time; resumes paused partitions.';
 REVOKE ALL ON FUNCTION pinpipe.reset_offsets(text, bigint, timestamptz, integer, text) FROM PUBLIC;
+
+-- ---- restore: dump/restore of the batch layer; the watermark kept with its cluster
+-- (docs/batch.md "Watermark", "Backup and restore"). Existing raw rows and the
+-- existing watermark belong to this cluster: the new columns' default says so
+-- (evaluated once, no table rewrite).
+CREATE FUNCTION pinpipe.system_identifier() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pinpipe_system_identifier'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.system_identifier() IS 'The system identifier of this cluster (pg_control_system()), kept with every transaction id the batch layer compares';
+ALTER TABLE pinpipe.raw_pins
+    ADD COLUMN xact_cluster bigint NOT NULL DEFAULT pinpipe.system_identifier();
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pinpipe.dead_letters', 'id')::regclass, '');
+
+-- The archive's key moves from the parent to each partition.
+ALTER TABLE pinpipe_archive.pins DROP CONSTRAINT pins_pkey;
+DO $$
+DECLARE
+    part regclass;
+BEGIN
+    FOR part IN SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
+                 WHERE i.inhparent = 'pinpipe_archive.pins'::regclass LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD PRIMARY KEY (unique_id, day)', part);
+    END LOOP;
+END
+$$;
+
+ALTER TABLE pinpipe.batch_state
+    ADD COLUMN watermark_cluster bigint NOT NULL DEFAULT pinpipe.system_identifier();
+COMMENT ON TABLE pinpipe.batch_state IS 'Batch layer state: the watermark (raw rows of cluster watermark_cluster with xact_id below it are archived) and the retention setting';
+
+CREATE FUNCTION pinpipe.batch_state_replace() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM pinpipe.batch_state;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pinpipe.batch_state_replace() IS 'Trigger: an INSERT into pinpipe.batch_state (a restore) replaces the single state row';
+REVOKE ALL ON FUNCTION pinpipe.batch_state_replace() FROM PUBLIC;
+CREATE TRIGGER batch_state_replace BEFORE INSERT ON pinpipe.batch_state
+    FOR EACH ROW EXECUTE FUNCTION pinpipe.batch_state_replace();
+
+CREATE TABLE pinpipe.batch_watermarks (
+    xact_cluster bigint PRIMARY KEY,
+    watermark    xid8   NOT NULL
+);
+COMMENT ON TABLE pinpipe.batch_watermarks IS 'Batch layer: for raw rows written in another cluster (restored here), the watermark below which they are archived';
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pinpipe.batch_runs', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_watermarks', '');
+
+CREATE VIEW pinpipe.pending_raw_pins AS
+SELECT r.id, r.received_at, r.xact_cluster, r.xact_id
+  FROM pinpipe.raw_pins r
+ WHERE r.xact_id >= (SELECT s.watermark FROM pinpipe.batch_state s)
+   AND r.xact_cluster = (SELECT s.watermark_cluster FROM pinpipe.batch_state s)
+UNION ALL
+SELECT r.id, r.received_at, r.xact_cluster, r.xact_id
+  FROM pinpipe.raw_pins r
+ WHERE (SELECT s.watermark_cluster <> pinpipe.system_identifier() FROM pinpipe.batch_state s)
+   AND r.xact_cluster <> (SELECT s.watermark_cluster FROM pinpipe.batch_state s)
+   AND r.xact_id >= coalesce((SELECT w.watermark FROM pinpipe.batch_watermarks w
+                               WHERE w.xact_cluster = r.xact_cluster), '0');
+COMMENT ON VIEW pinpipe.pending_raw_pins IS 'Raw events the batch layer has not archived yet (newer than the watermark of their cluster)';
+
+-- The raw rows a run archives: this cluster's with lo <= xact_id < hi and, when
+-- settle is set (a full run, or the first run after a restore from another
+-- cluster), every row of another cluster not archived yet (all of those
+-- transactions finished before the dump). Inlined into its callers.
+CREATE FUNCTION pinpipe.batch_raw_rows(xact_cluster bigint, lo xid8, hi xid8, settle boolean,
+        OUT id bigint, OUT received_at timestamptz, OUT payload text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+AS $$
+SELECT r.id, r.received_at, r.payload
+  FROM pinpipe.raw_pins r
+ WHERE r.xact_cluster = $1 AND r.xact_id >= $2 AND r.xact_id < $3
+UNION ALL
+SELECT r.id, r.received_at, r.payload
+  FROM pinpipe.raw_pins r
+ WHERE $4 AND r.xact_cluster <> $1
+   AND r.xact_id >= coalesce((SELECT w.watermark FROM pinpipe.batch_watermarks w
+                               WHERE w.xact_cluster = r.xact_cluster), '0')
+$$;
+COMMENT ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) IS 'Internal to run_batch: the raw events a run archives';
+REVOKE ALL ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION pinpipe.archive_ensure_partition(d date) RETURNS regclass
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part text := 'pins_' || to_char(d, 'YYYYMMDD');
+    rel  regclass := to_regclass(format('pinpipe_archive.%I', part));
+BEGIN
+    IF rel IS NULL THEN
+        EXECUTE format('CREATE TABLE pinpipe_archive.%I PARTITION OF pinpipe_archive.pins (PRIMARY KEY (unique_id, day)) FOR VALUES FROM (%L) TO (%L)',
+                       part, d, d + 1);
+        rel := format('pinpipe_archive.%I', part)::regclass;
+    END IF;
+    RETURN rel;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pinpipe.apply_retention(days integer DEFAULT NULL,
+        OUT raw_deleted bigint, OUT pins_deleted bigint, OUT minutes_deleted bigint)
+    RETURNS record
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st     pinpipe.batch_state;
+    cutoff timestamptz;
+BEGIN
+    SELECT * INTO st FROM pinpipe.batch_state;
+    days := coalesce(days, st.retention_days);
+    raw_deleted := 0; pins_deleted := 0; minutes_deleted := 0;
+    IF days IS NULL THEN
+        RETURN;
+    END IF;
+    IF days < 1 THEN
+        RAISE EXCEPTION 'retention must be at least 1 day, not %', days
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cutoff := now() - make_interval(days => days);
+
+    -- pins first: their link to the raw row (and its xact_id) goes with it
+    DELETE FROM pinpipe.pins p
+     USING pinpipe.raw_pins r
+     WHERE r.id = p.raw_id
+       AND p.received_at < cutoff AND r.received_at < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
+    GET DIAGNOSTICS pins_deleted = ROW_COUNT;
+
+    DELETE FROM pinpipe.raw_pins r
+     WHERE r.received_at < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
+    GET DIAGNOSTICS raw_deleted = ROW_COUNT;
+
+    -- live minutes can go once no unarchived raw row is that old
+    DELETE FROM pinpipe.category_minute m
+     WHERE m.minute < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins r
+                        WHERE r.received_at < m.minute + interval '1 minute');
+    GET DIAGNOSTICS minutes_deleted = ROW_COUNT;
+
+    IF raw_deleted > 0 THEN
+        UPDATE pinpipe.batch_state
+           SET raw_purged_before = greatest(raw_purged_before, cutoff);
+    END IF;
+END
+$$;
+
+DROP FUNCTION pinpipe.batch_apply(bigint, boolean, xid8, xid8);
+CREATE FUNCTION pinpipe.batch_apply(run_id bigint, full_rebuild boolean, xact_cluster bigint,
+        lo xid8, hi xid8, settle boolean,
+        OUT raw_rows bigint, OUT rejected_rows bigint, OUT pins_written bigint,
+        OUT days_recomputed integer)
+    RETURNS record
+    LANGUAGE plpgsql
+    -- the dedup and top-tag sorts of a large run stay in memory
+    SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
+AS $$
+DECLARE
+    days   date[];
+    d      date;
+    rec    record;
+    cp     record;
+    rstate text;
+    rmsg   text;
+BEGIN
+    raw_rows := 0; rejected_rows := 0; pins_written := 0; days_recomputed := 0;
+
+    IF full_rebuild THEN
+        TRUNCATE pinpipe_archive.pins, pinpipe_archive.category_daily, pinpipe.archive_pin_days;
+    END IF;
+
+    CREATE TEMP TABLE pp_batch_new (
+        raw_id bigint, received_at timestamptz, ind integer, unique_id uuid, title text,
+        description text, poster_name text, follower_count bigint, tag_list text[],
+        is_image_or_video text, image_src text, downloaded integer, save_location text,
+        category text, error_fields text[]
+    ) ON COMMIT DROP;
+
+    -- Fast path: clean the whole range in one statement. Should a payload no longer
+    -- clean (the rules changed since it was accepted), redo the range row by row,
+    -- recording each reject in pinpipe.batch_rejects instead of failing the run.
+    BEGIN
+        INSERT INTO pp_batch_new
+        SELECT r.id, r.received_at, cl.ind, cl.unique_id, cl.title, cl.description, cl.poster_name,
+               cl.follower_count, cl.tag_list, cl.is_image_or_video, cl.image_src, cl.downloaded,
+               cl.save_location, cl.category, cl.error_fields
+          FROM pinpipe.batch_raw_rows(xact_cluster, lo, hi, settle) r
+         CROSS JOIN LATERAL pinpipe.clean_pin(r.payload) cl;
+    EXCEPTION WHEN OTHERS THEN
+        FOR rec IN SELECT r.id, r.received_at, r.payload
+                     FROM pinpipe.batch_raw_rows(xact_cluster, lo, hi, settle) r LOOP
+            BEGIN
+                SELECT * INTO cp FROM pinpipe.clean_pin(rec.payload);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS rstate = RETURNED_SQLSTATE, rmsg = MESSAGE_TEXT;
+                INSERT INTO pinpipe.batch_rejects VALUES (run_id, rec.id, rstate, rmsg);
+                rejected_rows := rejected_rows + 1;
+                CONTINUE;
+            END;
+            INSERT INTO pp_batch_new VALUES (rec.id, rec.received_at, cp.ind, cp.unique_id, cp.title,
+                cp.description, cp.poster_name, cp.follower_count, cp.tag_list, cp.is_image_or_video,
+                cp.image_src, cp.downloaded, cp.save_location, cp.category, cp.error_fields);
+        END LOOP;
+    END;
+    SELECT count(*) + rejected_rows INTO raw_rows FROM pp_batch_new;
+    ANALYZE pp_batch_new;
+
+    -- Take the archived versions of the touched pins out (they may sit on another day).
+    CREATE TEMP TABLE pp_batch_old ON COMMIT DROP AS
+        SELECT * FROM pinpipe_archive.pins WITH NO DATA;
+    IF NOT full_rebuild THEN
+        WITH gone AS (
+            DELETE FROM pinpipe_archive.pins a
+             USING pinpipe.archive_pin_days k
+             WHERE k.unique_id IN (SELECT n.unique_id FROM pp_batch_new n)
+               AND a.unique_id = k.unique_id AND a.day = k.day
+            RETURNING a.*)
+        INSERT INTO pp_batch_old SELECT * FROM gone;
+    END IF;
+
+    -- New events and archived versions together: the latest (received_at, raw id) wins.
+    CREATE TEMP TABLE pp_batch_merged ON COMMIT DROP AS
+    SELECT DISTINCT ON (unique_id)
+           (received_at AT TIME ZONE 'UTC')::date AS day, unique_id, raw_id, received_at,
+           min(first_received_at) OVER w AS first_received_at,
+           (sum(events) OVER w)::bigint AS events,
+           ind, title, description, poster_name, follower_count, tag_list, is_image_or_video,
+           image_src, downloaded, save_location, category, error_fields,
+           cardinality(error_fields) > 0 AS is_error
+      FROM (SELECT unique_id, raw_id, received_at, received_at AS first_received_at, 1::bigint AS events,
+                   ind, title, description, poster_name, follower_count, tag_list, is_image_or_video,
+                   image_src, downloaded, save_location, category, error_fields
+              FROM pp_batch_new
+            UNION ALL
+            SELECT unique_id, raw_id, received_at, first_received_at, events,
+                   ind, title, description, poster_name, follower_count, tag_list, is_image_or_video,
+                   image_src, downloaded, save_location, category, error_fields
+              FROM pp_batch_old) u
+    -- one sort serves both the window and DISTINCT ON
+    WINDOW w AS (PARTITION BY unique_id ORDER BY received_at DESC, raw_id DESC
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+     ORDER BY unique_id, received_at DESC, raw_id DESC;
+
+    FOR d IN SELECT DISTINCT m.day FROM pp_batch_merged m ORDER BY 1 LOOP
+        PERFORM pinpipe.archive_ensure_partition(d);
+    END LOOP;
+
+    INSERT INTO pinpipe_archive.pins
+        (day, unique_id, raw_id, received_at, first_received_at, events, ind, title, description,
+         poster_name, follower_count, tag_list, is_image_or_video, image_src, downloaded,
+         save_location, category, error_fields, is_error)
+    SELECT day, unique_id, raw_id, received_at, first_received_at, events, ind, title, description,
+           poster_name, follower_count, tag_list, is_image_or_video, image_src, downloaded,
+           save_location, category, error_fields, is_error
+      FROM pp_batch_merged
+     ORDER BY day, unique_id;
+    GET DIAGNOSTICS pins_written = ROW_COUNT;
+
+    INSERT INTO pinpipe.archive_pin_days (unique_id, day)
+    SELECT m.unique_id, m.day FROM pp_batch_merged m
+    ON CONFLICT (unique_id) DO UPDATE SET day = excluded.day
+     WHERE archive_pin_days.day <> excluded.day;
+
+    -- Recompute the rollup of every day that gained or lost a pin.
+    SELECT coalesce(array_agg(DISTINCT x.day ORDER BY x.day), '{}') INTO days
+      FROM (SELECT m.day FROM pp_batch_merged m UNION SELECT o.day FROM pp_batch_old o) x;
+    days_recomputed := cardinality(days);
+    IF days_recomputed > 0 THEN
+        DELETE FROM pinpipe_archive.category_daily cd WHERE cd.day = ANY (days);
+        INSERT INTO pinpipe_archive.category_daily
+        WITH scope AS (
+            SELECT a.*, coalesce(a.category, '(none)') AS cat
+              FROM pinpipe_archive.pins a
+             WHERE a.day = ANY (days)),
+        tags AS (
+            SELECT s.day, s.cat, t.tag, count(*) AS n
+              FROM scope s CROSS JOIN LATERAL unnest(s.tag_list) AS t(tag)
+             GROUP BY 1, 2, 3),
+        ranked AS (
+            SELECT tags.day, tags.cat, tags.tag,
+                   row_number() OVER (PARTITION BY tags.day, tags.cat ORDER BY tags.n DESC, tags.tag) AS rn
+              FROM tags),
+        top AS (
+            SELECT ranked.day, ranked.cat, array_agg(ranked.tag ORDER BY ranked.rn) AS top_tags
+              FROM ranked WHERE ranked.rn <= 10
+             GROUP BY 1, 2),
+        agg AS (
+            SELECT s.day, s.cat,
+                   sum(s.events)::bigint AS posts,
+                   count(*) AS distinct_pins,
+                   count(*) FILTER (WHERE s.is_error) AS error_pins,
+                   count(s.follower_count) AS follower_known,
+                   sum(s.follower_count)::bigint AS follower_sum,
+                   avg(s.follower_count)::double precision AS follower_avg,
+                   max(s.follower_count) AS follower_max,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY s.follower_count) AS follower_p50,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY s.follower_count) AS follower_p90,
+                   count(*) FILTER (WHERE s.is_image_or_video = 'image') AS image_pins,
+                   count(*) FILTER (WHERE s.is_image_or_video = 'video') AS video_pins,
+                   count(*) FILTER (WHERE s.is_image_or_video = 'multi-video(story page format)') AS story_pins,
+                   count(*) FILTER (WHERE s.is_image_or_video IS NULL
+                                       OR s.is_image_or_video NOT IN ('image', 'video', 'multi-video(story page format)')) AS other_media_pins,
+                   count(*) FILTER (WHERE s.downloaded <> 0) AS downloaded_pins
+              FROM scope s
+             GROUP BY s.day, s.cat)
+        SELECT agg.day, agg.cat, agg.posts, agg.distinct_pins, agg.error_pins, agg.follower_known,
+               agg.follower_sum, agg.follower_avg, agg.follower_max, agg.follower_p50, agg.follower_p90,
+               agg.image_pins, agg.video_pins, agg.story_pins, agg.other_media_pins, agg.downloaded_pins,
+               coalesce(top.top_tags, '{}'), now()
+          FROM agg LEFT JOIN top ON top.day = agg.day AND top.cat = agg.cat;
+    END IF;
+
+    DROP TABLE pp_batch_new, pp_batch_old, pp_batch_merged;
+END
+$$;
+COMMENT ON FUNCTION pinpipe.batch_apply(bigint, boolean, bigint, xid8, xid8, boolean) IS 'Internal to run_batch: archive the raw events of batch_raw_rows() and recompute the touched days';
+REVOKE ALL ON FUNCTION pinpipe.batch_apply(bigint, boolean, bigint, xid8, xid8, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE PROCEDURE pinpipe.run_batch(full boolean DEFAULT false, wait boolean DEFAULT true)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    -- BATCH_LOCK: pg_advisory_lock key pair ('pinp', 1) held by the running batch
+    lock_key1 constant integer := 1886957936;
+    lock_key2 constant integer := 1;
+    is_full constant boolean := $1;
+    run_id  bigint;
+    lo      xid8;
+    hi      xid8;
+    here    bigint;
+    settle  boolean;
+    st      pinpipe.batch_state;
+    res     record;
+    ret     record;
+    failed  boolean := false;
+    estate  text;
+    emsg    text;
+    edetail text;
+    ehint   text;
+BEGIN
+    -- Fail here, before any lock is taken, when called inside a transaction block
+    -- (at top level the CALL started the transaction, so the timestamps agree).
+    IF pg_catalog.now() <> pg_catalog.statement_timestamp() THEN
+        RAISE EXCEPTION 'pinpipe.run_batch() cannot run inside a transaction block'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'It commits its work in steps, so that a failed run is recorded and the watermark stays put.',
+                  HINT = 'CALL it on its own, outside BEGIN ... COMMIT.';
+    END IF;
+    COMMIT;
+
+    IF wait THEN
+        PERFORM pg_advisory_lock(lock_key1, lock_key2);
+    ELSIF NOT pg_try_advisory_lock(lock_key1, lock_key2) THEN
+        INSERT INTO pinpipe.batch_runs (status, full_rebuild, finished_at)
+        VALUES ('skipped', is_full, clock_timestamp());
+        COMMIT;
+        RETURN;
+    END IF;
+
+    -- Record the run (committed now, so a failure or a crash leaves a trace).
+    BEGIN
+        UPDATE pinpipe.batch_runs
+           SET status = 'aborted', finished_at = clock_timestamp(),
+               error = 'the session running this batch ended before it finished'
+         WHERE status = 'running';
+        INSERT INTO pinpipe.batch_runs (status, full_rebuild)
+        VALUES ('running', is_full) RETURNING id INTO run_id;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM pg_advisory_unlock(lock_key1, lock_key2);
+        RAISE;
+    END;
+    COMMIT;
+
+    BEGIN
+        -- First statement of this transaction, before it has an xid of its own.
+        hi := pg_snapshot_xmin(pg_current_snapshot());
+        here := pinpipe.system_identifier();
+        SELECT * INTO st FROM pinpipe.batch_state;
+        -- Rows of other clusters are taken in full runs and in the first run
+        -- after the state came here from another cluster (a logical restore).
+        settle := is_full OR st.watermark_cluster <> here;
+        IF is_full THEN
+            IF st.raw_purged_before IS NOT NULL THEN
+                RAISE EXCEPTION 'a full rebuild would lose archived pins'
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          DETAIL = format('Retention deleted raw events received before %s; the archive is the only copy of them.', st.raw_purged_before),
+                          HINT = 'Run incremental batches only, or restore the raw log first.';
+            END IF;
+            DELETE FROM pinpipe.batch_watermarks;
+            lo := '0';
+        ELSIF settle THEN
+            -- The watermark orders the other cluster's rows: file it under that
+            -- cluster; this cluster's rows start from its own entry (rows written
+            -- here before the data went away and came back) or from the start.
+            INSERT INTO pinpipe.batch_watermarks AS w (xact_cluster, watermark)
+            VALUES (st.watermark_cluster, st.watermark)
+            ON CONFLICT (xact_cluster) DO UPDATE SET watermark = greatest(w.watermark, excluded.watermark);
+            DELETE FROM pinpipe.batch_watermarks w WHERE w.xact_cluster = here RETURNING w.watermark INTO lo;
+            lo := coalesce(lo, '0');
+        ELSE
+            lo := st.watermark;
+        END IF;
+        hi := greatest(hi, lo);
+
+        IF is_full OR EXISTS (SELECT 1 FROM pinpipe.batch_raw_rows(here, lo, hi, settle)) THEN
+            SELECT * INTO res FROM pinpipe.batch_apply(run_id, is_full, here, lo, hi, settle);
+        ELSE
+            SELECT 0::bigint AS raw_rows, 0::bigint AS rejected_rows, 0::bigint AS pins_written,
+                   0 AS days_recomputed INTO res;
+        END IF;
+
+        IF settle THEN
+            -- Every row of another cluster is archived now: its cluster's
+            -- watermark goes above it (no new rows of that cluster can appear here).
+            INSERT INTO pinpipe.batch_watermarks AS w (xact_cluster, watermark)
+            SELECT r.xact_cluster, (max(r.xact_id::text::numeric) + 1)::text::xid8
+              FROM pinpipe.raw_pins r
+             WHERE r.xact_cluster <> here
+             GROUP BY r.xact_cluster
+            ON CONFLICT (xact_cluster) DO UPDATE SET watermark = greatest(w.watermark, excluded.watermark);
+        END IF;
+
+        UPDATE pinpipe.batch_state
+           SET watermark = hi, watermark_cluster = here, last_run_id = run_id,
+               watermark_moved_at = CASE WHEN hi <> watermark OR here <> watermark_cluster
+                                         THEN clock_timestamp() ELSE watermark_moved_at END;
+
+        SELECT * INTO ret FROM pinpipe.apply_retention();
+
+        UPDATE pinpipe.batch_runs
+           SET status = 'succeeded', finished_at = clock_timestamp(),
+               watermark_from = lo, watermark_to = hi,
+               raw_rows = res.raw_rows, rejected_rows = res.rejected_rows,
+               pins_written = res.pins_written, days_recomputed = res.days_recomputed,
+               retention_deleted = ret.raw_deleted + ret.pins_deleted + ret.minutes_deleted
+         WHERE id = run_id;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- Everything above is rolled back (the watermark stays); keep the why.
+        GET STACKED DIAGNOSTICS estate = RETURNED_SQLSTATE, emsg = MESSAGE_TEXT,
+                                edetail = PG_EXCEPTION_DETAIL, ehint = PG_EXCEPTION_HINT;
+        failed := true;
+        UPDATE pinpipe.batch_runs
+           SET status = 'failed', finished_at = clock_timestamp(),
+               watermark_from = lo, error = emsg, sqlstate = estate
+         WHERE id = run_id;
+    END;
+
+    PERFORM pg_advisory_unlock(lock_key1, lock_key2);
+    COMMIT;
+
+    IF failed THEN
+        RAISE EXCEPTION USING ERRCODE = estate, MESSAGE = emsg,
+            DETAIL = coalesce(nullif(edetail, ''), format('Batch run %s failed; the watermark was not moved.', run_id)),
+            HINT = coalesce(nullif(ehint, ''), 'See pinpipe.batch_runs.');
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE VIEW pinpipe.category_daily_stats AS
+WITH pending_raw AS (
+    SELECT r.id, r.received_at
+      FROM pinpipe.pending_raw_pins r),
+live AS (
+    SELECT p.raw_id, r.received_at, (r.received_at AT TIME ZONE 'UTC')::date AS day,
+           coalesce(p.category, '(none)') AS category, p.unique_id, p.follower_count,
+           p.is_image_or_video, p.downloaded, cardinality(p.error_fields) > 0 AS is_error
+      FROM pinpipe.pins p
+      JOIN pending_raw r ON r.id = p.raw_id
+     -- a lower bound for the BRIN index on pins.raw_id
+     WHERE p.raw_id >= (SELECT min(pr.id) FROM pending_raw pr)),
+live_new AS (
+    SELECT DISTINCT ON (l.unique_id) l.*
+      FROM live l
+     WHERE NOT EXISTS (SELECT 1 FROM pinpipe.archive_pin_days a WHERE a.unique_id = l.unique_id)
+     ORDER BY l.unique_id, l.received_at DESC, l.raw_id DESC),
+parts AS (
+    SELECT cd.day, cd.category, cd.posts, cd.distinct_pins, cd.error_pins, cd.follower_known,
+           cd.follower_sum, cd.follower_max, cd.image_pins, cd.video_pins, cd.story_pins,
+           cd.other_media_pins, cd.downloaded_pins, 0::bigint AS live_posts
+      FROM pinpipe_archive.category_daily cd
+    UNION ALL
+    SELECT l.day, l.category, count(*), 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, count(*)
+      FROM live l
+     GROUP BY l.day, l.category
+    UNION ALL
+    SELECT n.day, n.category, 0, count(*),
+           count(*) FILTER (WHERE n.is_error),
+           count(n.follower_count), sum(n.follower_count)::bigint, max(n.follower_count),
+           count(*) FILTER (WHERE n.is_image_or_video = 'image'),
+           count(*) FILTER (WHERE n.is_image_or_video = 'video'),
+           count(*) FILTER (WHERE n.is_image_or_video = 'multi-video(story page format)'),
+           count(*) FILTER (WHERE n.is_image_or_video IS NULL
+                               OR n.is_image_or_video NOT IN ('image', 'video', 'multi-video(story page format)')),
+           count(*) FILTER (WHERE n.downloaded <> 0),
+           0
+      FROM live_new n
+     GROUP BY n.day, n.category)
+SELECT parts.day,
+       parts.category,
+       sum(parts.posts)::bigint AS posts,
+       sum(parts.distinct_pins)::bigint AS distinct_pins,
+       sum(parts.error_pins)::bigint AS error_pins,
+       sum(parts.follower_known)::bigint AS follower_known,
+       sum(parts.follower_sum)::bigint AS follower_sum,
+       (sum(parts.follower_sum) / nullif(sum(parts.follower_known), 0))::double precision AS follower_avg,
+       max(parts.follower_max) AS follower_max,
+       sum(parts.image_pins)::bigint AS image_pins,
+       sum(parts.video_pins)::bigint AS video_pins,
+       sum(parts.story_pins)::bigint AS story_pins,
+       sum(parts.other_media_pins)::bigint AS other_media_pins,
+       sum(parts.downloaded_pins)::bigint AS downloaded_pins,
+       sum(parts.live_posts)::bigint AS live_posts
+  FROM parts
+ GROUP BY parts.day, parts.category;
+
+CREATE OR REPLACE VIEW pinpipe.batch_status AS
+SELECT s.watermark,
+       s.watermark_moved_at,
+       s.retention_days,
+       s.raw_purged_before,
+       (SELECT count(*) FROM pinpipe.pending_raw_pins r) AS pending_raw_rows,
+       (SELECT min(r.received_at) FROM pinpipe.pending_raw_pins r) AS oldest_pending_at,
+       lr.id AS last_run_id,
+       lr.status AS last_run_status,
+       lr.started_at AS last_run_started_at,
+       lr.finished_at AS last_run_finished_at,
+       lr.error AS last_run_error,
+       s.watermark_cluster
+  FROM pinpipe.batch_state s
+  LEFT JOIN LATERAL (SELECT * FROM pinpipe.batch_runs br WHERE br.status <> 'skipped'
+                      ORDER BY br.id DESC LIMIT 1) lr ON true;

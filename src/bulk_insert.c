@@ -102,7 +102,7 @@ BulkWriterNatts(BulkWriter *w)
 }
 
 int
-BulkWriterColumn(BulkWriter *w, const char *name)
+BulkWriterFindColumn(BulkWriter *w, const char *name)
 {
 	TupleDesc desc = RelationGetDescr(w->rel);
 
@@ -113,6 +113,16 @@ BulkWriterColumn(BulkWriter *w, const char *name)
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
 			return i;
 	}
+	return -1;
+}
+
+int
+BulkWriterColumn(BulkWriter *w, const char *name)
+{
+	int i = BulkWriterFindColumn(w, name);
+
+	if (i >= 0)
+		return i;
 	ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
 					errmsg("column \"%s\" of pinpipe table \"%s\" is missing", name,
 						   RelationGetRelationName(w->rel)),

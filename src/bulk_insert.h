@@ -21,6 +21,9 @@ extern BulkWriter *BulkWriterOpen(Oid relid, int capacity);
 /* Attribute index (0-based) of column `name`, for filling row arrays; error if absent. */
 extern int BulkWriterColumn(BulkWriter *w, const char *name);
 
+/* The same, or -1 when the table has no such column (one an older schema lacks). */
+extern int BulkWriterFindColumn(BulkWriter *w, const char *name);
+
 /* Number of attributes of a row (size of the values/nulls arrays). */
 extern int BulkWriterNatts(BulkWriter *w);
 

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "commands/dbcommands.h"
@@ -174,6 +175,9 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 		r_xact = BulkWriterColumn(raw, "xact_id"), r_source = BulkWriterColumn(raw, "source"),
 		r_topic = BulkWriterColumn(raw, "topic"), r_partition = BulkWriterColumn(raw, "partition"),
 		r_offset = BulkWriterColumn(raw, "offset"), r_payload = BulkWriterColumn(raw, "payload");
+	/* absent in a 0.1.0 schema (library updated, ALTER EXTENSION UPDATE not run yet) */
+	int r_cluster = BulkWriterFindColumn(raw, "xact_cluster");
+	Datum cluster = Int64GetDatum((int64) GetSystemIdentifier());
 	int p_raw = BulkWriterColumn(pins, "raw_id"),
 		p_received = BulkWriterColumn(pins, "received_at"),
 		p_source = BulkWriterColumn(pins, "source"), p_topic = BulkWriterColumn(pins, "topic"),
@@ -207,6 +211,11 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 		rv[r_payload] = PointerGetDatum(cstring_to_text_with_len(m->data, (int) m->len));
 		rn[r_id] = rn[r_received] = rn[r_xact] = rn[r_source] = rn[r_payload] = false;
 		rn[r_partition] = rn[r_offset] = !kafka;
+		if (r_cluster >= 0)
+		{
+			rv[r_cluster] = cluster;
+			rn[r_cluster] = false;
+		}
 		BulkWriterAdd(raw, rv, rn);
 
 		memset(pn, true, sizeof(bool) * pins_natts);

@@ -18,6 +18,13 @@ END $$;
 
 CREATE SEQUENCE pinpipe.raw_pins_id_seq AS bigint CACHE 100;
 
+-- The cluster a transaction id belongs to (src/cluster_sql.c, docs/batch.md):
+-- xact_id values mean nothing outside the cluster that assigned them.
+CREATE FUNCTION pinpipe.system_identifier() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pinpipe_system_identifier'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.system_identifier() IS 'The system identifier of this cluster (pg_control_system()), kept with every transaction id the batch layer compares';
+
 -- The master data set: every accepted message exactly as received.
 CREATE TABLE pinpipe.raw_pins (
     id          bigint      NOT NULL DEFAULT nextval('pinpipe.raw_pins_id_seq'),
@@ -29,7 +36,10 @@ CREATE TABLE pinpipe.raw_pins (
     topic       text,
     "partition" integer,
     "offset"    bigint,
-    payload     text        NOT NULL
+    payload     text        NOT NULL,
+    -- the cluster whose transaction xact_id is (a logical restore into another
+    -- cluster keeps the number, not its meaning)
+    xact_cluster bigint     NOT NULL DEFAULT pinpipe.system_identifier()
 );
 ALTER SEQUENCE pinpipe.raw_pins_id_seq OWNED BY pinpipe.raw_pins.id;
 CREATE INDEX raw_pins_id_brin ON pinpipe.raw_pins USING brin (id);
@@ -115,5 +125,7 @@ SELECT pg_catalog.pg_extension_config_dump('pinpipe.raw_pins', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.raw_pins_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.pins', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.dead_letters', '');
+-- identity sequences too, or a restored table hands out its ids again
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pinpipe.dead_letters', 'id')::regclass, '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.kafka_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.category_minute', '');

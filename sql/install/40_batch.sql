@@ -9,6 +9,20 @@
 -- once, whatever order transactions commit in; timestamps and sequence ids,
 -- which race with in-flight transactions, are never used for this.
 --
+-- Transaction ids only order transactions of one cluster, so every one is kept
+-- with its cluster's system identifier (raw_pins.xact_cluster, batch_state.
+-- watermark_cluster; xid8 already carries the epoch). A raw row is archived iff
+--   xact_cluster = watermark_cluster AND xact_id < watermark, or
+--   xact_cluster <> watermark_cluster AND xact_id < batch_watermarks' entry of its
+--   cluster (none: nothing archived).
+-- A logical restore into another cluster brings the rows and the state as they
+-- were; the first run there files the old cluster's watermark under
+-- batch_watermarks, archives every foreign row not archived yet (all of them
+-- finished before the dump), records for each foreign cluster a watermark above
+-- its rows, and from then on moves the watermark of the new cluster. Rows of the
+-- old cluster are thus all below their watermark and the new cluster's rows all
+-- above theirs, whatever the two counters say (docs/batch.md).
+--
 -- Locking. run_batch holds a session-level advisory lock (BATCH_LOCK below) from
 -- before it records its run until after its last commit; the second caller waits
 -- for it (or, with wait => false, records a 'skipped' run and returns at once).
@@ -44,8 +58,11 @@ CREATE TABLE pinpipe_archive.pins (
     save_location     text,
     category          text,
     error_fields      text[]      NOT NULL,
-    is_error          boolean     NOT NULL,  -- error_fields is not empty
-    PRIMARY KEY (unique_id, day)
+    is_error          boolean     NOT NULL   -- error_fields is not empty
+    -- No key on the parent: each partition gets PRIMARY KEY (unique_id, day) from
+    -- archive_ensure_partition. The partitions are not extension members, so
+    -- pg_dump dumps them with their keys; a key on the (never dumped) parent would
+    -- make ATTACH PARTITION create a second one during the restore.
 ) PARTITION BY RANGE (day);
 COMMENT ON TABLE pinpipe_archive.pins IS 'Batch layer: one cleaned row per unique_id (latest event wins), partitioned by the UTC day of that event; partitions pins_YYYYMMDD are created by run_batch';
 
@@ -92,10 +109,76 @@ CREATE TABLE pinpipe.batch_state (
     -- dropped by each successful run once archived; NULL keeps them forever
     retention_days    integer     CHECK (retention_days IS NULL OR retention_days >= 1),
     -- set once retention has deleted raw rows: a full rebuild is then refused
-    raw_purged_before timestamptz
+    raw_purged_before timestamptz,
+    -- the cluster (system identifier) whose transaction ids the watermark orders
+    watermark_cluster bigint      NOT NULL DEFAULT pinpipe.system_identifier()
 );
+COMMENT ON TABLE pinpipe.batch_state IS 'Batch layer state: the watermark (raw rows of cluster watermark_cluster with xact_id below it are archived) and the retention setting';
+
+-- The row is dumped (pg_extension_config_dump) and CREATE EXTENSION seeds one
+-- before a restore loads it: an inserted row replaces the existing one, so a
+-- restore (COPY) brings back the dumped state instead of failing on the key.
+CREATE FUNCTION pinpipe.batch_state_replace() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM pinpipe.batch_state;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pinpipe.batch_state_replace() IS 'Trigger: an INSERT into pinpipe.batch_state (a restore) replaces the single state row';
+REVOKE ALL ON FUNCTION pinpipe.batch_state_replace() FROM PUBLIC;
+CREATE TRIGGER batch_state_replace BEFORE INSERT ON pinpipe.batch_state
+    FOR EACH ROW EXECUTE FUNCTION pinpipe.batch_state_replace();
 INSERT INTO pinpipe.batch_state DEFAULT VALUES;
-COMMENT ON TABLE pinpipe.batch_state IS 'Batch layer state: the watermark (raw rows with xact_id below it are archived) and the retention setting';
+
+-- Watermarks of other clusters: raw rows written in cluster xact_cluster (before
+-- a logical restore brought them here) with xact_id < watermark are archived.
+CREATE TABLE pinpipe.batch_watermarks (
+    xact_cluster bigint PRIMARY KEY,
+    watermark    xid8   NOT NULL
+);
+COMMENT ON TABLE pinpipe.batch_watermarks IS 'Batch layer: for raw rows written in another cluster (restored here), the watermark below which they are archived';
+
+-- Raw rows not archived yet (the rule above, stated once: the serving views,
+-- batch_status and retention read it). The first branch is an index range on
+-- raw_pins_xact_id; the second runs only while the state comes from another
+-- cluster (after a logical restore there, until the first run_batch).
+CREATE VIEW pinpipe.pending_raw_pins AS
+SELECT r.id, r.received_at, r.xact_cluster, r.xact_id
+  FROM pinpipe.raw_pins r
+ WHERE r.xact_id >= (SELECT s.watermark FROM pinpipe.batch_state s)
+   AND r.xact_cluster = (SELECT s.watermark_cluster FROM pinpipe.batch_state s)
+UNION ALL
+SELECT r.id, r.received_at, r.xact_cluster, r.xact_id
+  FROM pinpipe.raw_pins r
+ WHERE (SELECT s.watermark_cluster <> pinpipe.system_identifier() FROM pinpipe.batch_state s)
+   AND r.xact_cluster <> (SELECT s.watermark_cluster FROM pinpipe.batch_state s)
+   AND r.xact_id >= coalesce((SELECT w.watermark FROM pinpipe.batch_watermarks w
+                               WHERE w.xact_cluster = r.xact_cluster), '0');
+COMMENT ON VIEW pinpipe.pending_raw_pins IS 'Raw events the batch layer has not archived yet (newer than the watermark of their cluster)';
+
+-- The raw rows a run archives: this cluster's with lo <= xact_id < hi and, when
+-- settle is set (a full run, or the first run after a restore from another
+-- cluster), every row of another cluster not archived yet (all of those
+-- transactions finished before the dump). Inlined into its callers.
+CREATE FUNCTION pinpipe.batch_raw_rows(xact_cluster bigint, lo xid8, hi xid8, settle boolean,
+        OUT id bigint, OUT received_at timestamptz, OUT payload text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+AS $$
+SELECT r.id, r.received_at, r.payload
+  FROM pinpipe.raw_pins r
+ WHERE r.xact_cluster = $1 AND r.xact_id >= $2 AND r.xact_id < $3
+UNION ALL
+SELECT r.id, r.received_at, r.payload
+  FROM pinpipe.raw_pins r
+ WHERE $4 AND r.xact_cluster <> $1
+   AND r.xact_id >= coalesce((SELECT w.watermark FROM pinpipe.batch_watermarks w
+                               WHERE w.xact_cluster = r.xact_cluster), '0')
+$$;
+COMMENT ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) IS 'Internal to run_batch: the raw events a run archives';
+REVOKE ALL ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) FROM PUBLIC;
 
 CREATE TABLE pinpipe.batch_runs (
     id                bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -134,6 +217,8 @@ CREATE INDEX pins_raw_id_brin ON pinpipe.pins USING brin (raw_id);
 
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_state', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_runs', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pinpipe.batch_runs', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_watermarks', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.batch_rejects', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe.archive_pin_days', '');
 SELECT pg_catalog.pg_extension_config_dump('pinpipe_archive.category_daily', '');
@@ -147,7 +232,7 @@ DECLARE
     rel  regclass := to_regclass(format('pinpipe_archive.%I', part));
 BEGIN
     IF rel IS NULL THEN
-        EXECUTE format('CREATE TABLE pinpipe_archive.%I PARTITION OF pinpipe_archive.pins FOR VALUES FROM (%L) TO (%L)',
+        EXECUTE format('CREATE TABLE pinpipe_archive.%I PARTITION OF pinpipe_archive.pins (PRIMARY KEY (unique_id, day)) FOR VALUES FROM (%L) TO (%L)',
                        part, d, d + 1);
         rel := format('pinpipe_archive.%I', part)::regclass;
     END IF;
@@ -157,7 +242,7 @@ $$;
 COMMENT ON FUNCTION pinpipe.archive_ensure_partition(date) IS 'Create pinpipe_archive.pins_YYYYMMDD for a day if missing (used by run_batch)';
 
 -- Drop raw-log and speed-layer rows older than days (default: the retention
--- setting), but only rows already in the archive (below the watermark).
+-- setting), but only rows already in the archive (not in pending_raw_pins).
 CREATE FUNCTION pinpipe.apply_retention(days integer DEFAULT NULL,
         OUT raw_deleted bigint, OUT pins_deleted bigint, OUT minutes_deleted bigint)
     RETURNS record
@@ -182,20 +267,21 @@ BEGIN
     -- pins first: their link to the raw row (and its xact_id) goes with it
     DELETE FROM pinpipe.pins p
      USING pinpipe.raw_pins r
-     WHERE r.id = p.raw_id AND r.xact_id < st.watermark
-       AND p.received_at < cutoff AND r.received_at < cutoff;
+     WHERE r.id = p.raw_id
+       AND p.received_at < cutoff AND r.received_at < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
     GET DIAGNOSTICS pins_deleted = ROW_COUNT;
 
-    DELETE FROM pinpipe.raw_pins
-     WHERE received_at < cutoff AND xact_id < st.watermark;
+    DELETE FROM pinpipe.raw_pins r
+     WHERE r.received_at < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
     GET DIAGNOSTICS raw_deleted = ROW_COUNT;
 
     -- live minutes can go once no unarchived raw row is that old
     DELETE FROM pinpipe.category_minute m
      WHERE m.minute < cutoff
-       AND NOT EXISTS (SELECT 1 FROM pinpipe.raw_pins r
-                        WHERE r.xact_id >= st.watermark
-                          AND r.received_at < m.minute + interval '1 minute');
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins r
+                        WHERE r.received_at < m.minute + interval '1 minute');
     GET DIAGNOSTICS minutes_deleted = ROW_COUNT;
 
     IF raw_deleted > 0 THEN
@@ -207,9 +293,11 @@ $$;
 COMMENT ON FUNCTION pinpipe.apply_retention(integer) IS 'Delete archived raw-log, speed-layer and live-minute rows older than N days (default: batch_state.retention_days); run_batch calls it after each successful run';
 REVOKE ALL ON FUNCTION pinpipe.apply_retention(integer) FROM PUBLIC;
 
--- The work of one run, in the caller's transaction (run_batch wraps it). Returns
--- the counters for batch_runs. Only called with the batch lock held.
-CREATE FUNCTION pinpipe.batch_apply(run_id bigint, full_rebuild boolean, lo xid8, hi xid8,
+-- The work of one run, in the caller's transaction (run_batch wraps it): the raw
+-- rows of batch_raw_rows(xact_cluster, lo, hi, settle). Returns the counters for
+-- batch_runs. Only called with the batch lock held.
+CREATE FUNCTION pinpipe.batch_apply(run_id bigint, full_rebuild boolean, xact_cluster bigint,
+        lo xid8, hi xid8, settle boolean,
         OUT raw_rows bigint, OUT rejected_rows bigint, OUT pins_written bigint,
         OUT days_recomputed integer)
     RETURNS record
@@ -246,12 +334,11 @@ BEGIN
         SELECT r.id, r.received_at, cl.ind, cl.unique_id, cl.title, cl.description, cl.poster_name,
                cl.follower_count, cl.tag_list, cl.is_image_or_video, cl.image_src, cl.downloaded,
                cl.save_location, cl.category, cl.error_fields
-          FROM pinpipe.raw_pins r
-         CROSS JOIN LATERAL pinpipe.clean_pin(r.payload) cl
-         WHERE r.xact_id >= lo AND r.xact_id < hi;
+          FROM pinpipe.batch_raw_rows(xact_cluster, lo, hi, settle) r
+         CROSS JOIN LATERAL pinpipe.clean_pin(r.payload) cl;
     EXCEPTION WHEN OTHERS THEN
-        FOR rec IN SELECT r.id, r.received_at, r.payload FROM pinpipe.raw_pins r
-                    WHERE r.xact_id >= lo AND r.xact_id < hi LOOP
+        FOR rec IN SELECT r.id, r.received_at, r.payload
+                     FROM pinpipe.batch_raw_rows(xact_cluster, lo, hi, settle) r LOOP
             BEGIN
                 SELECT * INTO cp FROM pinpipe.clean_pin(rec.payload);
             EXCEPTION WHEN OTHERS THEN
@@ -376,8 +463,8 @@ BEGIN
     DROP TABLE pp_batch_new, pp_batch_old, pp_batch_merged;
 END
 $$;
-COMMENT ON FUNCTION pinpipe.batch_apply(bigint, boolean, xid8, xid8) IS 'Internal to run_batch: archive the raw events with lo <= xact_id < hi and recompute the touched days';
-REVOKE ALL ON FUNCTION pinpipe.batch_apply(bigint, boolean, xid8, xid8) FROM PUBLIC;
+COMMENT ON FUNCTION pinpipe.batch_apply(bigint, boolean, bigint, xid8, xid8, boolean) IS 'Internal to run_batch: archive the raw events of batch_raw_rows() and recompute the touched days';
+REVOKE ALL ON FUNCTION pinpipe.batch_apply(bigint, boolean, bigint, xid8, xid8, boolean) FROM PUBLIC;
 
 -- The batch layer's one entry point. Must be CALLed outside an explicit
 -- transaction block (it commits: the 'running' record first, then the work).
@@ -394,6 +481,8 @@ DECLARE
     run_id  bigint;
     lo      xid8;
     hi      xid8;
+    here    bigint;
+    settle  boolean;
     st      pinpipe.batch_state;
     res     record;
     ret     record;
@@ -439,7 +528,11 @@ BEGIN
     BEGIN
         -- First statement of this transaction, before it has an xid of its own.
         hi := pg_snapshot_xmin(pg_current_snapshot());
+        here := pinpipe.system_identifier();
         SELECT * INTO st FROM pinpipe.batch_state;
+        -- Rows of other clusters are taken in full runs and in the first run
+        -- after the state came here from another cluster (a logical restore).
+        settle := is_full OR st.watermark_cluster <> here;
         IF is_full THEN
             IF st.raw_purged_before IS NOT NULL THEN
                 RAISE EXCEPTION 'a full rebuild would lose archived pins'
@@ -447,22 +540,44 @@ BEGIN
                           DETAIL = format('Retention deleted raw events received before %s; the archive is the only copy of them.', st.raw_purged_before),
                           HINT = 'Run incremental batches only, or restore the raw log first.';
             END IF;
+            DELETE FROM pinpipe.batch_watermarks;
             lo := '0';
+        ELSIF settle THEN
+            -- The watermark orders the other cluster's rows: file it under that
+            -- cluster; this cluster's rows start from its own entry (rows written
+            -- here before the data went away and came back) or from the start.
+            INSERT INTO pinpipe.batch_watermarks AS w (xact_cluster, watermark)
+            VALUES (st.watermark_cluster, st.watermark)
+            ON CONFLICT (xact_cluster) DO UPDATE SET watermark = greatest(w.watermark, excluded.watermark);
+            DELETE FROM pinpipe.batch_watermarks w WHERE w.xact_cluster = here RETURNING w.watermark INTO lo;
+            lo := coalesce(lo, '0');
         ELSE
             lo := st.watermark;
         END IF;
         hi := greatest(hi, lo);
 
-        IF is_full OR EXISTS (SELECT 1 FROM pinpipe.raw_pins r WHERE r.xact_id >= lo AND r.xact_id < hi) THEN
-            SELECT * INTO res FROM pinpipe.batch_apply(run_id, is_full, lo, hi);
+        IF is_full OR EXISTS (SELECT 1 FROM pinpipe.batch_raw_rows(here, lo, hi, settle)) THEN
+            SELECT * INTO res FROM pinpipe.batch_apply(run_id, is_full, here, lo, hi, settle);
         ELSE
             SELECT 0::bigint AS raw_rows, 0::bigint AS rejected_rows, 0::bigint AS pins_written,
                    0 AS days_recomputed INTO res;
         END IF;
 
+        IF settle THEN
+            -- Every row of another cluster is archived now: its cluster's
+            -- watermark goes above it (no new rows of that cluster can appear here).
+            INSERT INTO pinpipe.batch_watermarks AS w (xact_cluster, watermark)
+            SELECT r.xact_cluster, (max(r.xact_id::text::numeric) + 1)::text::xid8
+              FROM pinpipe.raw_pins r
+             WHERE r.xact_cluster <> here
+             GROUP BY r.xact_cluster
+            ON CONFLICT (xact_cluster) DO UPDATE SET watermark = greatest(w.watermark, excluded.watermark);
+        END IF;
+
         UPDATE pinpipe.batch_state
-           SET watermark = hi, last_run_id = run_id,
-               watermark_moved_at = CASE WHEN hi <> watermark THEN clock_timestamp() ELSE watermark_moved_at END;
+           SET watermark = hi, watermark_cluster = here, last_run_id = run_id,
+               watermark_moved_at = CASE WHEN hi <> watermark OR here <> watermark_cluster
+                                         THEN clock_timestamp() ELSE watermark_moved_at END;
 
         SELECT * INTO ret FROM pinpipe.apply_retention();
 

@@ -2,8 +2,9 @@
 -- rows the batch has not archived yet, so a query sees up-to-the-minute totals.
 --
 -- "Newer than the watermark" is decided on the raw row, exactly as run_batch
--- decides it: a speed-layer row pins(raw_id) is live iff its raw_pins row has
--- xact_id >= batch_state.watermark. The watermark and the archive are committed
+-- decides it: a speed-layer row pins(raw_id) is live iff its raw_pins row is in
+-- pinpipe.pending_raw_pins (newer than the watermark of the cluster that wrote
+-- it, sql/install/40_batch.sql). The watermark and the archive are committed
 -- in one transaction, so in any one snapshot every accepted event is counted
 -- either by the archive or as live, never both and never neither.
 --
@@ -16,8 +17,7 @@
 CREATE VIEW pinpipe.category_daily_stats AS
 WITH pending_raw AS (
     SELECT r.id, r.received_at
-      FROM pinpipe.raw_pins r
-     WHERE r.xact_id >= (SELECT s.watermark FROM pinpipe.batch_state s)),
+      FROM pinpipe.pending_raw_pins r),
 live AS (
     SELECT p.raw_id, r.received_at, (r.received_at AT TIME ZONE 'UTC')::date AS day,
            coalesce(p.category, '(none)') AS category, p.unique_id, p.follower_count,
@@ -100,13 +100,14 @@ SELECT s.watermark,
        s.watermark_moved_at,
        s.retention_days,
        s.raw_purged_before,
-       (SELECT count(*) FROM pinpipe.raw_pins r WHERE r.xact_id >= s.watermark) AS pending_raw_rows,
-       (SELECT min(r.received_at) FROM pinpipe.raw_pins r WHERE r.xact_id >= s.watermark) AS oldest_pending_at,
+       (SELECT count(*) FROM pinpipe.pending_raw_pins r) AS pending_raw_rows,
+       (SELECT min(r.received_at) FROM pinpipe.pending_raw_pins r) AS oldest_pending_at,
        lr.id AS last_run_id,
        lr.status AS last_run_status,
        lr.started_at AS last_run_started_at,
        lr.finished_at AS last_run_finished_at,
-       lr.error AS last_run_error
+       lr.error AS last_run_error,
+       s.watermark_cluster
   FROM pinpipe.batch_state s
   LEFT JOIN LATERAL (SELECT * FROM pinpipe.batch_runs br WHERE br.status <> 'skipped'
                       ORDER BY br.id DESC LIMIT 1) lr ON true;
