@@ -22,6 +22,7 @@
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -121,6 +122,22 @@ SinkDeadLetterSequence(Oid dead_letters)
 	return seq;
 }
 
+/*
+ * The rows take raw_pins.id from its sequence as the column default would, so
+ * the caller needs what nextval() needs (USAGE or UPDATE). Checked once per
+ * insert round; nextval_internal is then called without a check per row. The identity
+ * sequence of dead_letters needs nothing: INSERT does not check it either.
+ */
+static void
+SinkCheckSequence(Oid seq)
+{
+	if (pg_class_aclcheck(seq, GetUserId(), ACL_USAGE | ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied for sequence %s", get_rel_name(seq)),
+						errhint("Ingesting needs USAGE on sequence pinpipe.raw_pins_id_seq, as an "
+								"INSERT into pinpipe.raw_pins does.")));
+}
+
 bool
 SinkReady(void)
 {
@@ -184,6 +201,8 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 		AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink rows", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 
+	/* after the table's own check, in the order an INSERT checks them */
+	SinkCheckSequence(b->tables.raw_pins_seq);
 	for (int c = 0; c < PIN_DATUM_NCOLS; c++)
 		p_clean[c] = BulkWriterColumn(pins, pin_datum_columns[c]);
 
