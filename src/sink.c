@@ -548,7 +548,8 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 			c_sqlstate = BulkWriterColumn(w, "sqlstate");
 		}
 		memset(n, true, sizeof(bool) * natts);
-		is_text = Utf8Valid(m->data, m->len) && memchr(m->data, '\0', m->len) == NULL;
+		is_text = !m->truncated && Utf8Valid(m->data, m->len) &&
+				  memchr(m->data, '\0', m->len) == NULL;
 		v[c_id] = Int64GetDatum(nextval_internal(id_seq, false));
 		v[c_received] = TimestampTzGetDatum(b->received_at);
 		v[c_source] = b->source_datum;
@@ -602,15 +603,32 @@ SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *coun
 	b.received_at = GetCurrentTransactionStartTimestamp();
 	b.xact_id = GetTopFullTransactionId();
 
-	/* 1. Parse and clean: no database work, so a bad message costs nothing else. */
+	/*
+	 * 1. Parse and clean: no database work, so a bad message costs nothing else.
+	 * Pre-rejected messages go straight to the dead letters, pre-validated ones
+	 * straight to cleaning.
+	 */
 	for (int i = 0; i < nmsgs; i++)
 	{
 		SinkMessage *m = &msgs[i];
 		PinRecord rec;
 		PinParseResult r;
 
+		if (m->input == SINK_INPUT_REJECTED)
+		{
+			if (m->error == NULL || m->sqlstate == NULL)
+				elog(ERROR, "pre-rejected message without an error and SQLSTATE");
+			SinkReject(&b, m, m->error, m->field, m->sqlstate);
+			continue;
+		}
 		m->outcome = SINK_PENDING;
 		m->error = m->field = m->sqlstate = NULL;
+		if (m->input == SINK_INPUT_VALIDATED)
+		{
+			CleanPinRecord(m->record, &b.pins[i]);
+			b.accepted[naccepted++] = i;
+			continue;
+		}
 		r = PinParse(m->data, m->len, &rec, palloc(PIN_SCRATCH_SIZE(m->len)));
 		if (r != PIN_OK)
 		{
