@@ -52,8 +52,12 @@ FROM (VALUES
     ('valid',              :'pin')
 ) AS t(label, doc);
 
--- The result has exactly the contract's columns, in order.
-SELECT a.n, a.name, format_type(a.typ, NULL)
-FROM pg_proc p, unnest(p.proargnames, p.proallargtypes, p.proargmodes) WITH ORDINALITY AS a(name, typ, mode, n)
-WHERE p.oid = 'pinpipe.clean_pin(jsonb)'::regprocedure AND a.mode = 'o'
-ORDER BY a.n;
+-- The result has exactly the contract's columns, in order: type pinpipe.cleaned_pin, for
+-- both overloads.
+SELECT p.oid::regprocedure, p.prorettype::regtype
+FROM pg_proc p WHERE p.proname = 'clean_pin' AND p.pronamespace = 'pinpipe'::regnamespace
+ORDER BY p.oid::regprocedure::text;
+SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a
+WHERE a.attrelid = 'pinpipe.cleaned_pin'::regclass AND a.attnum > 0
+ORDER BY a.attnum;

@@ -210,6 +210,56 @@ BEGIN
 END
 $$;
 
+-- ---- sink (issue 10.3): one copy of each rule --------------------------------------
+-- The cleaned columns become one composite type, pinpipe.cleaned_pin, returned by both
+-- clean_pin overloads (same column names and types as before), and the media class
+-- moves into C (pinpipe.media_class), used by the batch rollup and the serving view so
+-- that they count media exactly as the live category_minute does.
+
+-- The cleaned columns of a pin, in this order: clean_pin's result, and the names of the
+-- cleaned part of pinpipe.pins (src/pin_datum.c fills them in this order).
+CREATE TYPE pinpipe.cleaned_pin AS (
+    ind               integer,
+    unique_id         uuid,
+    title             text,
+    description       text,
+    poster_name       text,
+    follower_count    bigint,
+    tag_list          text[],
+    is_image_or_video text,
+    image_src         text,
+    downloaded        integer,
+    save_location     text,
+    category          text,
+    error_fields      text[]
+);
+COMMENT ON TYPE pinpipe.cleaned_pin IS 'A cleaned pin: the result of clean_pin and the cleaned columns of pinpipe.pins';
+
+-- clean_pin returned a record with OUT parameters; its result type cannot be changed
+-- in place. Nothing in the extension depends on it (plpgsql bodies are not tracked).
+DROP FUNCTION pinpipe.clean_pin(jsonb);
+DROP FUNCTION pinpipe.clean_pin(text);
+
+CREATE FUNCTION pinpipe.clean_pin(pin jsonb) RETURNS pinpipe.cleaned_pin
+    AS 'MODULE_PATHNAME', 'pinpipe_clean_pin'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.clean_pin(jsonb) IS 'Validate and clean one pin; structural errors raise with a SQLSTATE naming the field';
+
+-- The same over the message text as received (what raw_pins.payload holds).
+CREATE FUNCTION pinpipe.clean_pin(pin text) RETURNS pinpipe.cleaned_pin
+    AS 'MODULE_PATHNAME', 'pinpipe_clean_pin_text'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.clean_pin(text) IS 'clean_pin over JSON text, e.g. pinpipe.raw_pins.payload';
+
+-- The media class behind every media count, live (category_minute) and batch
+-- (category_daily, the serving views): one rule, in src/clean.c.
+CREATE FUNCTION pinpipe.media_class(is_image_or_video text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pinpipe_media_class'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.media_class(text) IS 'Media class of a cleaned is_image_or_video: image, video, story (any multi-video… value) or other; NULL for NULL, which the counts take as other';
+
+-- batch_apply and the serving views below also carry the sink's media expressions
+-- (pinpipe.media_class) beside the restore section's watermark changes.
 DROP FUNCTION pinpipe.batch_apply(bigint, boolean, xid8, xid8);
 CREATE FUNCTION pinpipe.batch_apply(run_id bigint, full_rebuild boolean, xact_cluster bigint,
         lo xid8, hi xid8, settle boolean,
@@ -360,11 +410,10 @@ BEGIN
                    max(s.follower_count) AS follower_max,
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY s.follower_count) AS follower_p50,
                    percentile_disc(0.9) WITHIN GROUP (ORDER BY s.follower_count) AS follower_p90,
-                   count(*) FILTER (WHERE s.is_image_or_video = 'image') AS image_pins,
-                   count(*) FILTER (WHERE s.is_image_or_video = 'video') AS video_pins,
-                   count(*) FILTER (WHERE s.is_image_or_video = 'multi-video(story page format)') AS story_pins,
-                   count(*) FILTER (WHERE s.is_image_or_video IS NULL
-                                       OR s.is_image_or_video NOT IN ('image', 'video', 'multi-video(story page format)')) AS other_media_pins,
+                   count(*) FILTER (WHERE pinpipe.media_class(s.is_image_or_video) = 'image') AS image_pins,
+                   count(*) FILTER (WHERE pinpipe.media_class(s.is_image_or_video) = 'video') AS video_pins,
+                   count(*) FILTER (WHERE pinpipe.media_class(s.is_image_or_video) = 'story') AS story_pins,
+                   count(*) FILTER (WHERE coalesce(pinpipe.media_class(s.is_image_or_video), 'other') = 'other') AS other_media_pins,
                    count(*) FILTER (WHERE s.downloaded <> 0) AS downloaded_pins
               FROM scope s
              GROUP BY s.day, s.cat)
@@ -551,11 +600,10 @@ parts AS (
     SELECT n.day, n.category, 0, count(*),
            count(*) FILTER (WHERE n.is_error),
            count(n.follower_count), sum(n.follower_count)::bigint, max(n.follower_count),
-           count(*) FILTER (WHERE n.is_image_or_video = 'image'),
-           count(*) FILTER (WHERE n.is_image_or_video = 'video'),
-           count(*) FILTER (WHERE n.is_image_or_video = 'multi-video(story page format)'),
-           count(*) FILTER (WHERE n.is_image_or_video IS NULL
-                               OR n.is_image_or_video NOT IN ('image', 'video', 'multi-video(story page format)')),
+           count(*) FILTER (WHERE pinpipe.media_class(n.is_image_or_video) = 'image'),
+           count(*) FILTER (WHERE pinpipe.media_class(n.is_image_or_video) = 'video'),
+           count(*) FILTER (WHERE pinpipe.media_class(n.is_image_or_video) = 'story'),
+           count(*) FILTER (WHERE coalesce(pinpipe.media_class(n.is_image_or_video), 'other') = 'other'),
            count(*) FILTER (WHERE n.downloaded <> 0),
            0
       FROM live_new n

@@ -23,6 +23,7 @@
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 
 #include "bulk_insert.h"
 
@@ -42,6 +43,29 @@ struct BulkWriter
 	MemoryContext cxt; /* where the writer and its slots live */
 };
 
+/*
+ * Row-level security: the writer does not run the executor's policy checks, so
+ * where policies would apply to this user it refuses rather than bypass them.
+ * check_enable_rls itself raises INSERT's error when row_security is off.
+ */
+static void
+BulkWriterRefuseRowSecurity(Relation rel)
+{
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) != RLS_ENABLED)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("pinpipe cannot write into table \"%s\" under row-level security",
+					RelationGetRelationName(rel)),
+			 errdetail("Row-level security is enabled on \"%s\" and applies to role \"%s\"; "
+					   "pinpipe's bulk write path does not evaluate policies, so it refuses "
+					   "instead of bypassing them.",
+					   RelationGetRelationName(rel), GetUserNameFromId(GetUserId(), false)),
+			 errhint("Ingest as a role that is not subject to the policies (the table owner or "
+					 "a role with BYPASSRLS), or disable row-level security on the pinpipe "
+					 "tables.")));
+}
+
 BulkWriter *
 BulkWriterOpen(Oid relid, int capacity)
 {
@@ -56,6 +80,7 @@ BulkWriterOpen(Oid relid, int capacity)
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, get_relkind_objtype(w->rel->rd_rel->relkind),
 					   RelationGetRelationName(w->rel));
+	BulkWriterRefuseRowSecurity(w->rel);
 	if (w->rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
 						errmsg("\"%s\" is not a plain table", RelationGetRelationName(w->rel)),

@@ -3,7 +3,9 @@
  * heap multi-insert, then index entries, constraints and triggers honoured.
  *
  * Columns are addressed by name (BulkWriterColumn), so a table that gained
- * columns still loads (they get NULL). Checks INSERT privilege on open.
+ * columns still loads (they get NULL). Checks INSERT privilege on open, and
+ * refuses (42501) a table whose row-level security policies apply to the user:
+ * it never writes past them.
  * Needs a transaction with an active snapshot.
  */
 #ifndef BULK_INSERT_H

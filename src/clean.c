@@ -330,6 +330,22 @@ CleanParseUuid(const char *s, size_t len, uint8_t out[16])
 	return nibbles == 32;
 }
 
+const char *const clean_media_names[CLEAN_MEDIA_NCLASSES] = {"image", "video", "story", "other"};
+
+CleanMedia
+CleanMediaClass(const char *s, size_t len)
+{
+	if (s == NULL)
+		return CLEAN_MEDIA_OTHER;
+	if (len == 5 && memcmp(s, "image", 5) == 0)
+		return CLEAN_MEDIA_IMAGE;
+	if (len == 5 && memcmp(s, "video", 5) == 0)
+		return CLEAN_MEDIA_VIDEO;
+	if (len >= 11 && memcmp(s, "multi-video", 11) == 0)
+		return CLEAN_MEDIA_STORY;
+	return CLEAN_MEDIA_OTHER;
+}
+
 static const char *const title_placeholders[] = {"no title data available", NULL};
 static const char *const description_placeholders[] = {"no description available story format",
 													   "no description available", NULL};

@@ -41,6 +41,27 @@ typedef struct CleanPin
 	uint32_t error_mask; /* bit (1 << PinField) per flagged field */
 } CleanPin;
 
+/*
+ * The media class of a cleaned is_image_or_video value, the one rule behind the
+ * live (category_minute) and batch (category_daily) media counts: "image" and
+ * "video" exactly, "story" for anything starting with "multi-video" (the
+ * reference data spells it "multi-video(story page format)"), "other" for the
+ * rest, NULL included. clean_media_names[] holds the SQL spelling of each class.
+ */
+typedef enum CleanMedia
+{
+	CLEAN_MEDIA_IMAGE = 0,
+	CLEAN_MEDIA_VIDEO,
+	CLEAN_MEDIA_STORY,
+	CLEAN_MEDIA_OTHER
+} CleanMedia;
+
+#define CLEAN_MEDIA_NCLASSES 4
+extern const char *const clean_media_names[CLEAN_MEDIA_NCLASSES];
+
+/* The class of a cleaned value (s NULL: no value). */
+CleanMedia CleanMediaClass(const char *s, size_t len);
+
 /* Clean a pin that PinParse accepted (PIN_OK). */
 void CleanPinRecord(const PinRecord *rec, CleanPin *out);
 

@@ -19,6 +19,7 @@
 PG_FUNCTION_INFO_V1(pinpipe_parse_follower_count);
 PG_FUNCTION_INFO_V1(pinpipe_parse_tag_list);
 PG_FUNCTION_INFO_V1(pinpipe_clean_save_location);
+PG_FUNCTION_INFO_V1(pinpipe_media_class);
 PG_FUNCTION_INFO_V1(pinpipe_clean_pin);
 PG_FUNCTION_INFO_V1(pinpipe_clean_pin_text);
 
@@ -66,6 +67,16 @@ pinpipe_clean_save_location(PG_FUNCTION_ARGS)
 	if (c.ptr == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(c.ptr, (int) c.len));
+}
+
+/* media_class(text) → text: 'image', 'video', 'story' or 'other' (clean.c's one rule) */
+Datum
+pinpipe_media_class(PG_FUNCTION_ARGS)
+{
+	text *t = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_TEXT_P(cstring_to_text(
+		clean_media_names[CleanMediaClass(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))]));
 }
 
 /* The composite result of clean_pin for a parsed record. */

@@ -1,6 +1,7 @@
 /*
- * consumer_offsets.c — stored Kafka offsets and consumer-side dead letters
- * (consumer_offsets.h), through saved SPI plans with parameters.
+ * consumer_offsets.c — stored Kafka offsets (consumer_offsets.h), through saved
+ * SPI plans with parameters. Dead letters, oversize messages included, go through
+ * the sink.
  *
  * The offset write is a fence: it only inserts a row that did not exist when
  * this worker read the offsets at assignment, and only updates a row whose
@@ -21,7 +22,6 @@
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
-static SPIPlanPtr dead_letter_plan = NULL;
 
 /* Prepare and keep a plan (once per process; plancache replans after DDL). */
 static SPIPlanPtr
@@ -117,36 +117,4 @@ ConsumerOffsetsStore(const char *group, const char *topic, int32 partition, int6
 			elog(ERROR, "writing pinpipe.kafka_offsets failed: %s", SPI_result_code_string(rc));
 	}
 	return SPI_processed == 1;
-}
-
-void
-ConsumerDeadLetter(const char *topic, int32 partition, int64 offset, const char *data, size_t len,
-				   size_t keep, const char *error, const char *sqlstate)
-{
-	Oid types[6] = {TEXTOID, INT4OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID};
-	Datum values[6];
-	SPIPlanPtr plan;
-	bytea *bytes;
-	size_t n = len < keep ? len : keep;
-	int rc;
-
-	plan = ConsumerOffsetsPlan(
-		&dead_letter_plan,
-		"INSERT INTO pinpipe.dead_letters "
-		"(source, topic, \"partition\", \"offset\", payload_bytes, error, sqlstate) "
-		"VALUES ('kafka', $1, $2, $3, $4, $5, $6)",
-		6, types);
-	bytes = palloc(VARHDRSZ + n);
-	SET_VARSIZE(bytes, VARHDRSZ + n);
-	if (n > 0)
-		memcpy(VARDATA(bytes), data, n);
-	values[0] = CStringGetTextDatum(topic);
-	values[1] = Int32GetDatum(partition);
-	values[2] = Int64GetDatum(offset);
-	values[3] = PointerGetDatum(bytes);
-	values[4] = CStringGetTextDatum(error);
-	values[5] = CStringGetTextDatum(sqlstate);
-	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "writing pinpipe.dead_letters failed: %s", SPI_result_code_string(rc));
 }

@@ -1,7 +1,8 @@
 /*
  * consumer_offsets.h — the consumer's SQL side: stored Kafka offsets in
  * pinpipe.kafka_offsets (read on assignment, written fenced in each batch's
- * transaction) and dead letters for messages the consumer refuses itself.
+ * transaction). Messages the consumer refuses itself (oversize) are handed to
+ * the sink pre-rejected, like every other dead letter.
  *
  * All functions run inside the caller's transaction, between SPI_connect and
  * SPI_finish, with an active snapshot.
@@ -29,9 +30,5 @@ extern void ConsumerOffsetsRead(const char *group, const char *topic, const int3
  */
 extern bool ConsumerOffsetsStore(const char *group, const char *topic, int32 partition,
 								 int64 expected, int64 next_offset);
-
-/* Dead-letter a message refused before the sink (oversize): keeps its first bytes. */
-extern void ConsumerDeadLetter(const char *topic, int32 partition, int64 offset, const char *data,
-							   size_t len, size_t keep, const char *error, const char *sqlstate);
 
 #endif /* CONSUMER_OFFSETS_H */

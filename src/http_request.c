@@ -31,9 +31,9 @@
 static HttpRequest *ready_head = NULL;
 
 /* Reused parse state (single-threaded). */
-static PinRecord parse_rec;
-static char *parse_scratch = NULL;
-static size_t parse_scratch_cap = 0;
+/* The last parsed pin: reused for the next one unless a record kept it (HttpKeepPin). */
+static HttpPin *parsed = NULL;
+static size_t parsed_cap = 0;
 
 /* A small growable string for JSON answers. */
 typedef struct HttpBuf
@@ -246,52 +246,66 @@ HttpQueueAnswer(HttpRequest *req)
 	return ret;
 }
 
-/* Parse one pin into parse_rec, growing the scratch buffer as needed. */
+/* Parse one pin into parsed->rec, growing its buffer as needed. */
 static PinParseResult
 HttpParsePin(const char *data, size_t len)
 {
-	size_t need = PIN_SCRATCH_SIZE(len);
+	size_t need = sizeof(HttpPin) + PIN_SCRATCH_SIZE(len);
 
-	if (need > parse_scratch_cap)
+	if (parsed == NULL || need > parsed_cap)
 	{
-		char *p = realloc(parse_scratch, need);
+		HttpPin *p = realloc(parsed, need);
 
 		if (p == NULL)
 			return PIN_BAD_JSON; /* treated as unparseable; cannot happen below max_body */
-		parse_scratch = p;
-		parse_scratch_cap = need;
+		parsed = p;
+		parsed_cap = need;
 	}
-	memset(&parse_rec, 0, sizeof(parse_rec));
-	return PinParse(data, len, &parse_rec, parse_scratch);
+	memset(&parsed->rec, 0, sizeof(parsed->rec));
+	return PinParse(data, len, &parsed->rec, parsed->scratch);
 }
 
-/* The errors of parse_rec as a malloc'd {"detail":[...]} text. */
+/*
+ * Embedded mode: the record keeps the validated pin for the sink, which then
+ * does not parse it again (Kafka mode sends the bytes and needs no copy).
+ */
+static void
+HttpKeepPin(HttpRecord *rec)
+{
+	if (HttpKafkaMode())
+		return;
+	rec->pin = parsed;
+	parsed = NULL;
+	parsed_cap = 0;
+}
+
+/* The errors of the last parsed pin as a malloc'd {"detail":[...]} text. */
 static char *
 HttpErrorsJson(size_t *len)
 {
-	size_t n = PinErrorsToJson(&parse_rec, NULL, 0);
-	char *out = malloc(n + 1);
+	size_t n = parsed ? PinErrorsToJson(&parsed->rec, NULL, 0) : 0;
+	char *out = parsed ? malloc(n + 1) : NULL;
 
 	if (out == NULL)
 		return NULL;
-	PinErrorsToJson(&parse_rec, out, n + 1);
+	PinErrorsToJson(&parsed->rec, out, n + 1);
 	out[n] = '\0';
 	if (len)
 		*len = n;
 	return out;
 }
 
-/* Keep the unique_id of parse_rec as the record's Kafka key. */
+/* Keep the unique_id of the last parsed pin as the record's Kafka key. */
 static void
 HttpKeepKey(HttpRecord *rec)
 {
-	if (parse_rec.present[PIN_UNIQUE_ID] && parse_rec.len[PIN_UNIQUE_ID] > 0)
+	if (parsed->rec.present[PIN_UNIQUE_ID] && parsed->rec.len[PIN_UNIQUE_ID] > 0)
 	{
-		rec->key = malloc(parse_rec.len[PIN_UNIQUE_ID]);
+		rec->key = malloc(parsed->rec.len[PIN_UNIQUE_ID]);
 		if (rec->key)
 		{
-			memcpy(rec->key, parse_rec.str[PIN_UNIQUE_ID], parse_rec.len[PIN_UNIQUE_ID]);
-			rec->keylen = parse_rec.len[PIN_UNIQUE_ID];
+			memcpy(rec->key, parsed->rec.str[PIN_UNIQUE_ID], parsed->rec.len[PIN_UNIQUE_ID]);
+			rec->keylen = parsed->rec.len[PIN_UNIQUE_ID];
 		}
 	}
 }
@@ -379,7 +393,7 @@ HttpProcessPin(HttpRequest *req)
 			MetricsPins(0, 1, 0);
 		return;
 	}
-	elen = PinRecordToJson(&parse_rec, NULL, 0);
+	elen = PinRecordToJson(&parsed->rec, NULL, 0);
 	req->echo = malloc(elen + 1);
 	req->records = calloc(1, sizeof(HttpRecord));
 	if (req->echo == NULL || req->records == NULL)
@@ -388,7 +402,7 @@ HttpProcessPin(HttpRequest *req)
 		req->retry_after = 1;
 		return;
 	}
-	PinRecordToJson(&parse_rec, req->echo, elen + 1);
+	PinRecordToJson(&parsed->rec, req->echo, elen + 1);
 	req->echo[elen] = '\0';
 	req->nrecords = 1;
 	req->records[0].data = req->body;
@@ -396,6 +410,7 @@ HttpProcessPin(HttpRequest *req)
 	req->records[0].index = 0;
 	req->records[0].req = req;
 	HttpKeepKey(&req->records[0]);
+	HttpKeepPin(&req->records[0]);
 	HttpDispatch(req);
 }
 
@@ -431,6 +446,7 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 	{
 		rec->outcome = HTTP_REC_PENDING;
 		HttpKeepKey(rec);
+		HttpKeepPin(rec);
 	}
 	else
 	{
@@ -479,6 +495,7 @@ HttpProcessPins(HttpRequest *req)
 			{
 				free(req->records[i].detail);
 				free(req->records[i].key);
+				free(req->records[i].pin);
 			}
 			req->nrecords = 0;
 			HttpBadBody(req, err.msg ? err.msg : "malformed JSON array",
@@ -719,6 +736,7 @@ HttpRequestFree(HttpRequest *req)
 	{
 		free(req->records[i].detail);
 		free(req->records[i].key);
+		free(req->records[i].pin);
 	}
 	free(req->records);
 	free(req->body);
@@ -765,6 +783,7 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 	{
 		HttpBuf b = {0};
 
+		rec->dead_lettered = true;
 		/* dead-lettered at insert time: say why, in FastAPI's error shape */
 		BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
 		BufJsonString(&b, reason, strlen(reason));
@@ -820,7 +839,7 @@ HttpRequestFinish(HttpRequest *req)
 		else if (req->records[i].outcome == HTTP_REC_REJECTED)
 		{
 			rejected++;
-			if (req->records[i].detail && strstr(req->records[i].detail, "value_error.dead_letter"))
+			if (req->records[i].dead_lettered)
 				dead++;
 		}
 	}

@@ -22,6 +22,8 @@
 
 #include <microhttpd.h>
 
+#include "pin_json.h"
+
 typedef enum HttpEndpoint
 {
 	HTTP_EP_PIN = 0,
@@ -40,6 +42,13 @@ typedef enum HttpRecordOutcome
 	HTTP_REC_UNAVAILABLE /* not stored: database or broker unavailable (503) */
 } HttpRecordOutcome;
 
+/* A parsed pin with the scratch its decoded strings live in (one malloc). */
+typedef struct HttpPin
+{
+	PinRecord rec;
+	char scratch[]; /* PIN_SCRATCH_SIZE(len) bytes */
+} HttpPin;
+
 /* One pin of a request. */
 typedef struct HttpRecord
 {
@@ -49,6 +58,8 @@ typedef struct HttpRecord
 	int index; /* position in the request (0-based) */
 	HttpRecordOutcome outcome;
 	char *detail; /* rejected: FastAPI "detail" array (malloc'd JSON) */
+	bool dead_lettered; /* rejected by the sink (a dead letter), not by validation */
+	HttpPin *pin;		/* embedded mode: the validated pin, handed to the sink (malloc'd) */
 	char *key;	  /* Kafka message key (unique_id), malloc'd */
 	size_t keylen;
 } HttpRecord;

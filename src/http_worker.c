@@ -460,6 +460,12 @@ HttpEmbeddedFlush(void)
 				msgs[k].topic = NULL;
 				msgs[k].partition = -1;
 				msgs[k].offset = -1;
+				if (r->records[i].pin)
+				{
+					/* validated before the answer was due: the sink does not parse it again */
+					msgs[k].input = SINK_INPUT_VALIDATED;
+					msgs[k].record = &r->records[i].pin->rec;
+				}
 				k++;
 			}
 

@@ -507,7 +507,6 @@ ConsumerWriteBatchTx(void *arg)
 	int nmsgs = 0;
 	int64 next[WORKER_STATUS_MAX_PARTITIONS];
 	bool touched[WORKER_STATUS_MAX_PARTITIONS];
-	int64 oversize = 0;
 
 	memset(touched, 0, sizeof(touched));
 	msgs = palloc0(sizeof(SinkMessage) * batch_len);
@@ -553,29 +552,27 @@ ConsumerWriteBatchTx(void *arg)
 	{
 		rd_kafka_message_t *m = batch[i];
 
-		if (m->len > (size_t) pinpipe_max_message_bytes)
-		{
-			char error[256];
-
-			snprintf(error, sizeof(error),
-					 "message of %zu bytes exceeds pinpipe.max_message_bytes (%d); its first %d "
-					 "bytes are kept",
-					 m->len, pinpipe_max_message_bytes, CONSUMER_DEAD_LETTER_KEEP);
-			ConsumerDeadLetter(pinpipe_topic, m->partition, m->offset, m->payload, m->len,
-							   CONSUMER_DEAD_LETTER_KEEP, error, "54000");
-			oversize++;
-			continue;
-		}
 		msgs[nmsgs].data = m->payload ? (const char *) m->payload : "";
 		msgs[nmsgs].len = m->len;
 		msgs[nmsgs].topic = pinpipe_topic;
 		msgs[nmsgs].partition = m->partition;
 		msgs[nmsgs].offset = m->offset;
+		if (m->len > (size_t) pinpipe_max_message_bytes)
+		{
+			/* not parsed: the sink dead-letters it, keeping its first bytes */
+			msgs[nmsgs].input = SINK_INPUT_REJECTED;
+			msgs[nmsgs].len = Min(m->len, (size_t) CONSUMER_DEAD_LETTER_KEEP);
+			msgs[nmsgs].truncated = true;
+			msgs[nmsgs].sqlstate = "54000";
+			msgs[nmsgs].error =
+				psprintf("message of %zu bytes exceeds pinpipe.max_message_bytes (%d); its first "
+						 "%d bytes are kept",
+						 m->len, pinpipe_max_message_bytes, CONSUMER_DEAD_LETTER_KEEP);
+		}
 		nmsgs++;
 	}
 	if (nmsgs > 0)
 		SinkWriteBatch(SINK_SOURCE_KAFKA, msgs, nmsgs, counts);
-	counts->dead_lettered += oversize;
 	WorkerTxCommit(true);
 
 	/* Committed: these are now the stored offsets, the gaps are on record. */

@@ -12,13 +12,6 @@
 
 #include "pin_datum.h"
 
-const char *const pin_datum_columns[PIN_DATUM_NCOLS] = {
-	"ind",			"unique_id",	  "title",		   "description",
-	"poster_name",	"follower_count", "tag_list",	   "is_image_or_video",
-	"image_src",	"downloaded",	  "save_location", "category",
-	"error_fields",
-};
-
 /* A text Datum from a slice; sets *isnull for a NULL slice. */
 static Datum
 TextDatum(CleanText t, bool *isnull)

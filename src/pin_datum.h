@@ -11,11 +11,14 @@
 #include "clean.h"
 #include "pin_json.h"
 
-/* The columns of pinpipe.clean_pin() / the cleaned part of pinpipe.pins, in order. */
+/*
+ * The cleaned columns: the attributes of type pinpipe.cleaned_pin (clean_pin's
+ * result; sql/install/10_cleaning.sql), which also name the cleaned part of
+ * pinpipe.pins. Their order is the one of PinDatumsFromClean.
+ */
 #define PIN_DATUM_NCOLS 13
-extern const char *const pin_datum_columns[PIN_DATUM_NCOLS];
 
-/* Fill values/nulls (PIN_DATUM_NCOLS each) from a cleaned pin; palloc's in the current context. */
+/* Fill values/nulls (PIN_DATUM_NCOLS each, in cleaned_pin's order) from a cleaned pin; palloc's. */
 extern void PinDatumsFromClean(const CleanPin *pin, Datum *values, bool *nulls);
 
 /* Raise the parse/validation error of rec as an ERROR with its SQLSTATE, naming the field. */

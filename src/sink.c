@@ -18,15 +18,20 @@
 #include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 #include "utils/xid8.h"
 
 #include "bulk_insert.h"
@@ -47,14 +52,53 @@ typedef struct SinkTables
 	Oid raw_pins_seq;
 	Oid pins;
 	Oid dead_letters;
+	Oid cleaned_pin; /* the composite type whose attributes name pins' cleaned columns */
 } SinkTables;
+
+/*
+ * The counters of category_minute, addressed by column name: the upsert is
+ * built from these names, so the table's column order does not matter.
+ */
+typedef enum SinkCounter
+{
+	SINK_POSTS = 0,
+	SINK_ERROR_POSTS,
+	SINK_FOLLOWER_SUM,
+	SINK_FOLLOWER_KNOWN,
+	SINK_IMAGE_POSTS,
+	SINK_VIDEO_POSTS,
+	SINK_STORY_POSTS,
+	SINK_OTHER_MEDIA_POSTS,
+	SINK_DOWNLOADED_POSTS,
+	SINK_NCOUNTERS
+} SinkCounter;
+
+static const char *const sink_counter_columns[SINK_NCOUNTERS] = {
+	[SINK_POSTS] = "posts",
+	[SINK_ERROR_POSTS] = "error_posts",
+	[SINK_FOLLOWER_SUM] = "follower_sum",
+	[SINK_FOLLOWER_KNOWN] = "follower_known",
+	[SINK_IMAGE_POSTS] = "image_posts",
+	[SINK_VIDEO_POSTS] = "video_posts",
+	[SINK_STORY_POSTS] = "story_posts",
+	[SINK_OTHER_MEDIA_POSTS] = "other_media_posts",
+	[SINK_DOWNLOADED_POSTS] = "downloaded_posts",
+};
+
+/* The counter of each media class (the classes are clean.c's, shared with SQL). */
+static const SinkCounter sink_media_counter[CLEAN_MEDIA_NCLASSES] = {
+	[CLEAN_MEDIA_IMAGE] = SINK_IMAGE_POSTS,
+	[CLEAN_MEDIA_VIDEO] = SINK_VIDEO_POSTS,
+	[CLEAN_MEDIA_STORY] = SINK_STORY_POSTS,
+	[CLEAN_MEDIA_OTHER] = SINK_OTHER_MEDIA_POSTS,
+};
 
 /* Per-category counts of one batch, one row of category_minute. */
 typedef struct SinkAggregate
 {
 	const char *category;
 	size_t category_len;
-	int64 counts[9]; /* posts … downloaded_posts, in category_minute's order */
+	int64 counts[SINK_NCOUNTERS];
 } SinkAggregate;
 
 typedef struct SinkBatch
@@ -99,8 +143,10 @@ SinkLookupTables(SinkTables *t)
 	t->raw_pins_seq = get_relname_relid("raw_pins_id_seq", nsp);
 	t->pins = get_relname_relid("pins", nsp);
 	t->dead_letters = get_relname_relid("dead_letters", nsp);
+	t->cleaned_pin = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("cleaned_pin"),
+									 ObjectIdGetDatum(nsp));
 	return OidIsValid(t->raw_pins) && OidIsValid(t->raw_pins_seq) && OidIsValid(t->pins) &&
-		   OidIsValid(t->dead_letters);
+		   OidIsValid(t->dead_letters) && OidIsValid(t->cleaned_pin);
 }
 
 /*
@@ -120,6 +166,22 @@ SinkDeadLetterSequence(Oid dead_letters)
 				 errmsg("pinpipe.dead_letters.id has no identity sequence"),
 				 errhint("The pinpipe tables must keep the columns the extension created.")));
 	return seq;
+}
+
+/*
+ * The rows take raw_pins.id from its sequence as the column default would, so
+ * the caller needs what nextval() needs (USAGE or UPDATE). Checked once per
+ * insert round; nextval_internal is then called without a check per row. The identity
+ * sequence of dead_letters needs nothing: INSERT does not check it either.
+ */
+static void
+SinkCheckSequence(Oid seq)
+{
+	if (pg_class_aclcheck(seq, GetUserId(), ACL_USAGE | ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied for sequence %s", get_rel_name(seq)),
+						errhint("Ingesting needs USAGE on sequence pinpipe.raw_pins_id_seq, as an "
+								"INSERT into pinpipe.raw_pins does.")));
 }
 
 bool
@@ -159,6 +221,26 @@ OptionalText(const char *s, bool *isnull)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/*
+ * Where each cleaned value goes in pins: the attributes of pinpipe.cleaned_pin
+ * (clean_pin's result, in PinDatumsFromClean's order) name the columns.
+ */
+static void
+SinkCleanedColumns(Oid cleaned_pin, BulkWriter *pins, int *columns)
+{
+	TupleDesc desc = lookup_rowtype_tupdesc(cleaned_pin, -1);
+
+	if (desc->natts != PIN_DATUM_NCOLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("type pinpipe.cleaned_pin has %d attributes, not %d", desc->natts,
+						PIN_DATUM_NCOLS),
+				 errhint("The pinpipe types must keep the attributes the extension created.")));
+	for (int c = 0; c < PIN_DATUM_NCOLS; c++)
+		columns[c] = BulkWriterColumn(pins, NameStr(TupleDescAttr(desc, c)->attname));
+	ReleaseTupleDesc(desc);
+}
+
 /* Write messages accepted[lo..hi) to raw_pins and pins. */
 static void
 SinkInsertRows(SinkBatch *b, int lo, int hi)
@@ -188,8 +270,9 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 		AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink rows", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 
-	for (int c = 0; c < PIN_DATUM_NCOLS; c++)
-		p_clean[c] = BulkWriterColumn(pins, pin_datum_columns[c]);
+	/* after the table's own check, in the order an INSERT checks them */
+	SinkCheckSequence(b->tables.raw_pins_seq);
+	SinkCleanedColumns(b->tables.cleaned_pin, pins, p_clean);
 
 	old = MemoryContextSwitchTo(rows_cxt);
 	for (int k = lo; k < hi; k++)
@@ -336,24 +419,17 @@ SinkCount(SinkAggregate *aggs, int *naggs, const CleanPin *p)
 		a->category = cat;
 		a->category_len = len;
 	}
-	a->counts[0]++;
+	a->counts[SINK_POSTS]++;
 	if (p->error_mask != 0)
-		a->counts[1]++;
+		a->counts[SINK_ERROR_POSTS]++;
 	if (!p->follower_count_null)
 	{
-		a->counts[2] += p->follower_count;
-		a->counts[3]++;
+		a->counts[SINK_FOLLOWER_SUM] += p->follower_count;
+		a->counts[SINK_FOLLOWER_KNOWN]++;
 	}
-	if (media.ptr && media.len == 5 && memcmp(media.ptr, "image", 5) == 0)
-		a->counts[4]++;
-	else if (media.ptr && media.len == 5 && memcmp(media.ptr, "video", 5) == 0)
-		a->counts[5]++;
-	else if (media.ptr && media.len >= 11 && memcmp(media.ptr, "multi-video", 11) == 0)
-		a->counts[6]++;
-	else
-		a->counts[7]++;
+	a->counts[sink_media_counter[CleanMediaClass(media.ptr, media.len)]]++;
 	if (p->downloaded != 0)
-		a->counts[8]++;
+		a->counts[SINK_DOWNLOADED_POSTS]++;
 }
 
 static int
@@ -368,6 +444,42 @@ SinkAggregateCompare(const void *x, const void *y)
 }
 
 /*
+ * The category_minute upsert ($1 minute, $2 category, then one parameter per
+ * counter), written from sink_counter_columns; a saved plan, kept for the backend.
+ */
+static SPIPlanPtr
+SinkPrepareAggregateUpsert(void)
+{
+	StringInfoData sql;
+	Oid types[2 + SINK_NCOUNTERS];
+	SPIPlanPtr plan;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO pinpipe.category_minute AS c (minute, category");
+	for (int c = 0; c < SINK_NCOUNTERS; c++)
+		appendStringInfo(&sql, ", %s", sink_counter_columns[c]);
+	appendStringInfoString(&sql, ") VALUES ($1, $2");
+	for (int c = 0; c < SINK_NCOUNTERS; c++)
+		appendStringInfo(&sql, ", $%d", 3 + c);
+	appendStringInfoString(&sql, ") ON CONFLICT (minute, category) DO UPDATE SET ");
+	for (int c = 0; c < SINK_NCOUNTERS; c++)
+		appendStringInfo(&sql, "%s%s = c.%s + EXCLUDED.%s", c > 0 ? ", " : "",
+						 sink_counter_columns[c], sink_counter_columns[c], sink_counter_columns[c]);
+	types[0] = TIMESTAMPTZOID;
+	types[1] = TEXTOID;
+	for (int c = 0; c < SINK_NCOUNTERS; c++)
+		types[2 + c] = INT8OID;
+
+	plan = SPI_prepare(sql.data, 2 + SINK_NCOUNTERS, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the category_minute upsert: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	pfree(sql.data);
+	return plan;
+}
+
+/*
  * Add the batch's counts to category_minute (minute = transaction start, UTC).
  * Rows are upserted in category order, so concurrent writers cannot deadlock.
  */
@@ -377,8 +489,6 @@ SinkWriteAggregates(SinkBatch *b, int nmsgs)
 	SinkAggregate *aggs = palloc(sizeof(SinkAggregate) * Max(nmsgs, 1));
 	int naggs = 0;
 	TimestampTz minute = b->received_at - (b->received_at % USECS_PER_MINUTE);
-	Oid types[11] = {TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
-					 INT8OID,		 INT8OID, INT8OID, INT8OID, INT8OID};
 
 	for (int i = 0; i < nmsgs; i++)
 		if (b->msgs[i].outcome == SINK_ACCEPTED)
@@ -390,39 +500,16 @@ SinkWriteAggregates(SinkBatch *b, int nmsgs)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (aggregate_plan == NULL)
-	{
-		SPIPlanPtr plan = SPI_prepare(
-			"INSERT INTO pinpipe.category_minute AS c (minute, category, posts, error_posts,"
-			" follower_sum, follower_known, image_posts, video_posts, story_posts,"
-			" other_media_posts, downloaded_posts)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-			" ON CONFLICT (minute, category) DO UPDATE SET"
-			" posts = c.posts + EXCLUDED.posts,"
-			" error_posts = c.error_posts + EXCLUDED.error_posts,"
-			" follower_sum = c.follower_sum + EXCLUDED.follower_sum,"
-			" follower_known = c.follower_known + EXCLUDED.follower_known,"
-			" image_posts = c.image_posts + EXCLUDED.image_posts,"
-			" video_posts = c.video_posts + EXCLUDED.video_posts,"
-			" story_posts = c.story_posts + EXCLUDED.story_posts,"
-			" other_media_posts = c.other_media_posts + EXCLUDED.other_media_posts,"
-			" downloaded_posts = c.downloaded_posts + EXCLUDED.downloaded_posts",
-			11, types);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the category_minute upsert: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		aggregate_plan = plan;
-	}
+		aggregate_plan = SinkPrepareAggregateUpsert();
 	for (int i = 0; i < naggs; i++)
 	{
-		Datum values[11];
+		Datum values[2 + SINK_NCOUNTERS];
 		int rc;
 
 		values[0] = TimestampTzGetDatum(minute);
 		values[1] =
 			PointerGetDatum(cstring_to_text_with_len(aggs[i].category, (int) aggs[i].category_len));
-		for (int c = 0; c < 9; c++)
+		for (int c = 0; c < SINK_NCOUNTERS; c++)
 			values[2 + c] = Int64GetDatum(aggs[i].counts[c]);
 		rc = SPI_execute_plan(aggregate_plan, values, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
@@ -470,7 +557,8 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 			c_sqlstate = BulkWriterColumn(w, "sqlstate");
 		}
 		memset(n, true, sizeof(bool) * natts);
-		is_text = Utf8Valid(m->data, m->len) && memchr(m->data, '\0', m->len) == NULL;
+		is_text = !m->truncated && Utf8Valid(m->data, m->len) &&
+				  memchr(m->data, '\0', m->len) == NULL;
 		v[c_id] = Int64GetDatum(nextval_internal(id_seq, false));
 		v[c_received] = TimestampTzGetDatum(b->received_at);
 		v[c_source] = b->source_datum;
@@ -524,15 +612,32 @@ SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *coun
 	b.received_at = GetCurrentTransactionStartTimestamp();
 	b.xact_id = GetTopFullTransactionId();
 
-	/* 1. Parse and clean: no database work, so a bad message costs nothing else. */
+	/*
+	 * 1. Parse and clean: no database work, so a bad message costs nothing else.
+	 * Pre-rejected messages go straight to the dead letters, pre-validated ones
+	 * straight to cleaning.
+	 */
 	for (int i = 0; i < nmsgs; i++)
 	{
 		SinkMessage *m = &msgs[i];
 		PinRecord rec;
 		PinParseResult r;
 
+		if (m->input == SINK_INPUT_REJECTED)
+		{
+			if (m->error == NULL || m->sqlstate == NULL)
+				elog(ERROR, "pre-rejected message without an error and SQLSTATE");
+			SinkReject(&b, m, m->error, m->field, m->sqlstate);
+			continue;
+		}
 		m->outcome = SINK_PENDING;
 		m->error = m->field = m->sqlstate = NULL;
+		if (m->input == SINK_INPUT_VALIDATED)
+		{
+			CleanPinRecord(m->record, &b.pins[i]);
+			b.accepted[naccepted++] = i;
+			continue;
+		}
 		r = PinParse(m->data, m->len, &rec, palloc(PIN_SCRATCH_SIZE(m->len)));
 		if (r != PIN_OK)
 		{

@@ -1,13 +1,18 @@
 /*
  * sink.h — the one write path into the pipeline's tables.
  *
- * Every source (SQL ingest(), the HTTP worker, the Kafka consumer) hands raw
+ * Every source (SQL ingest(), the HTTP worker, the Kafka consumer) hands its
  * messages to SinkWriteBatch, which in the caller's transaction writes the raw
  * log, the cleaned rows, the live per-minute aggregates and a dead letter for
  * every message that cannot be accepted. A bad message never fails or drops
  * the good ones beside it: unparseable ones are dead-lettered at once, and a
  * message that fails at insert time (a constraint, a trigger) is isolated by
  * bisection in subtransactions and dead-lettered with its SQLSTATE.
+ *
+ * It is the one door for dead letters too: a source that refused a message
+ * itself (the consumer's oversize messages) hands it over pre-rejected, with
+ * its error. A source that already parsed and validated a message (the HTTP
+ * worker, before it answers) hands over the PinRecord, which is not parsed again.
  *
  * Errors that are not about a record (out of disk, lock timeout, serialization,
  * shutdown) propagate: the caller's transaction is then to be rolled back and
@@ -17,6 +22,8 @@
 #define SINK_H
 
 #include "postgres.h"
+
+#include "pin_json.h"
 
 typedef enum SinkSource
 {
@@ -32,7 +39,15 @@ typedef enum SinkOutcome
 	SINK_DEAD_LETTERED
 } SinkOutcome;
 
-/* One message in, its outcome out. */
+/* How a message arrives. */
+typedef enum SinkInput
+{
+	SINK_INPUT_RAW = 0,	  /* parse and validate it here */
+	SINK_INPUT_VALIDATED, /* record is what PinParse accepted for data: cleaned, not parsed again */
+	SINK_INPUT_REJECTED	  /* refused by the source: dead-letter it with error/field/sqlstate */
+} SinkInput;
+
+/* One message in, its outcome out. A zeroed message is a raw one. */
 typedef struct SinkMessage
 {
 	/* in */
@@ -41,7 +56,12 @@ typedef struct SinkMessage
 	const char *topic; /* Kafka coordinates; topic NULL for other sources */
 	int32 partition;
 	int64 offset;
-	/* out */
+	SinkInput input;
+	const PinRecord *record; /* SINK_INPUT_VALIDATED: its slices point into data or the
+							  * caller's scratch, which must outlive the call */
+	bool truncated;			 /* SINK_INPUT_REJECTED: data is only the start of the message
+							  * (kept as payload_bytes, never as payload text) */
+	/* out; in as well for SINK_INPUT_REJECTED (error and sqlstate required) */
 	SinkOutcome outcome;
 	const char *error;	  /* why it was dead-lettered (palloc'd in the caller's context) */
 	const char *field;	  /* the field at fault, or NULL */

@@ -445,11 +445,10 @@ BEGIN
                    max(s.follower_count) AS follower_max,
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY s.follower_count) AS follower_p50,
                    percentile_disc(0.9) WITHIN GROUP (ORDER BY s.follower_count) AS follower_p90,
-                   count(*) FILTER (WHERE s.is_image_or_video = 'image') AS image_pins,
-                   count(*) FILTER (WHERE s.is_image_or_video = 'video') AS video_pins,
-                   count(*) FILTER (WHERE s.is_image_or_video = 'multi-video(story page format)') AS story_pins,
-                   count(*) FILTER (WHERE s.is_image_or_video IS NULL
-                                       OR s.is_image_or_video NOT IN ('image', 'video', 'multi-video(story page format)')) AS other_media_pins,
+                   count(*) FILTER (WHERE pinpipe.media_class(s.is_image_or_video) = 'image') AS image_pins,
+                   count(*) FILTER (WHERE pinpipe.media_class(s.is_image_or_video) = 'video') AS video_pins,
+                   count(*) FILTER (WHERE pinpipe.media_class(s.is_image_or_video) = 'story') AS story_pins,
+                   count(*) FILTER (WHERE coalesce(pinpipe.media_class(s.is_image_or_video), 'other') = 'other') AS other_media_pins,
                    count(*) FILTER (WHERE s.downloaded <> 0) AS downloaded_pins
               FROM scope s
              GROUP BY s.day, s.cat)

@@ -44,11 +44,10 @@ parts AS (
     SELECT n.day, n.category, 0, count(*),
            count(*) FILTER (WHERE n.is_error),
            count(n.follower_count), sum(n.follower_count)::bigint, max(n.follower_count),
-           count(*) FILTER (WHERE n.is_image_or_video = 'image'),
-           count(*) FILTER (WHERE n.is_image_or_video = 'video'),
-           count(*) FILTER (WHERE n.is_image_or_video = 'multi-video(story page format)'),
-           count(*) FILTER (WHERE n.is_image_or_video IS NULL
-                               OR n.is_image_or_video NOT IN ('image', 'video', 'multi-video(story page format)')),
+           count(*) FILTER (WHERE pinpipe.media_class(n.is_image_or_video) = 'image'),
+           count(*) FILTER (WHERE pinpipe.media_class(n.is_image_or_video) = 'video'),
+           count(*) FILTER (WHERE pinpipe.media_class(n.is_image_or_video) = 'story'),
+           count(*) FILTER (WHERE coalesce(pinpipe.media_class(n.is_image_or_video), 'other') = 'other'),
            count(*) FILTER (WHERE n.downloaded <> 0),
            0
       FROM live_new n

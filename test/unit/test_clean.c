@@ -195,6 +195,32 @@ TestParseAndClean(void)
 	free(scratch);
 }
 
+static void
+TestMediaClass(void)
+{
+	static const struct
+	{
+		const char *s;
+		CleanMedia want;
+	} cases[] = {
+		{"image", CLEAN_MEDIA_IMAGE},
+		{"video", CLEAN_MEDIA_VIDEO},
+		{"multi-video(story page format)", CLEAN_MEDIA_STORY},
+		{"multi-video", CLEAN_MEDIA_STORY},
+		{"multi-video(carousel)", CLEAN_MEDIA_STORY},
+		{"Image", CLEAN_MEDIA_OTHER},
+		{"images", CLEAN_MEDIA_OTHER},
+		{"multi-vide", CLEAN_MEDIA_OTHER},
+		{"gif", CLEAN_MEDIA_OTHER},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(CleanMediaClass(cases[i].s, strlen(cases[i].s)) == cases[i].want, "media %s",
+			  cases[i].s);
+	CHECK(CleanMediaClass(NULL, 0) == CLEAN_MEDIA_OTHER, "media NULL is other");
+	CHECK(strcmp(clean_media_names[CLEAN_MEDIA_STORY], "story") == 0, "media names");
+}
+
 /* Parse a pin made of VALID_PIN with one field's value replaced. */
 static PinParseResult
 ParseWith(const char *field, const char *value, PinRecord *rec, char **scratch)
@@ -415,6 +441,7 @@ main(void)
 	TestTags();
 	TestSaveLocation();
 	TestUuid();
+	TestMediaClass();
 	TestParseAndClean();
 	TestCoercion();
 	TestBadJson();
