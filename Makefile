@@ -22,6 +22,10 @@ DATA       = $(wildcard sql/$(EXTENSION)--*.sql)
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=pinpipe
 
+# pg_isolation_regress: concurrency specs in specs/, expected output in expected/.
+ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=pinpipe
+
 # Pure modules: no backend state; also linked into unit tests, fuzzers and tools.
 PURE_SRCS = src/pin_json.c src/clean.c
 

@@ -5,6 +5,7 @@
 #   unit         pure-C tests of the cleaning core under ASan/UBSan (make unit)
 #   fuzz         a fixed-seed, fixed-count libFuzzer run over the pin parser
 #   regress      pg_regress (sql/, expected/) against a private server
+#   isolation    pg_isolation_regress (specs/, expected/): concurrency, against a private server
 #   tap          test/tap/t/*.pl under prove, servers run by PostgreSQL::Test::Cluster
 #   integration  every test/t/*.sh, each against its own private server
 # Usage: scripts/test.sh [layer ...]    (default: all layers)
@@ -19,7 +20,7 @@ PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "test: build failed"; exit 1; 
 export PP_PGBIN
 export PATH="$PP_PGBIN:$REPO/tools:$PATH"
 
-ALL_LAYERS=(unit fuzz regress tap integration)
+ALL_LAYERS=(unit fuzz regress isolation tap integration)
 LAYERS=("$@")
 [ ${#LAYERS[@]} -gt 0 ] || LAYERS=("${ALL_LAYERS[@]}")
 OUT=$(mktemp -d /tmp/pinpipe-results.XXXXXX)
@@ -41,6 +42,7 @@ run_layer() {
 		unit) make -s unit PG_CONFIG="$PG_CONFIG" ;;
 		fuzz) bash test/fuzz/run.sh ;;
 		regress) bash test/regress.sh ;;
+		isolation) bash test/isolation.sh ;;
 		tap) bash test/tap.sh ;;
 		integration) bash test/integration.sh ;;
 		*) echo "unknown layer $layer"; false ;;

@@ -9,6 +9,8 @@
 #   pp_scratch VAR NAME                           a scratch directory in $VAR, removed at exit
 #   pp_wait_for 'cmd' [seconds] [what]            retry cmd until it succeeds (never decides by timing)
 #   ok / fail / pp_done                           test accounting (prints "N passed, N failed")
+#   pp_regress_run RUNNER OUTDIR DB TEST...       pg_regress or pg_isolation_regress against the
+#                                                 private cluster, with the "N passed, N failed" line
 #
 # The cluster listens on a Unix socket in its own directory only (no TCP port to
 # collide with), with shared_preload_libraries = 'pg_cron,pinpipe'. Everything is
@@ -161,4 +163,23 @@ pp_done() {
 		exit 1
 	fi
 	exit 0
+}
+
+# Run a pg_regress-family runner (pg_regress, pg_isolation_regress) over tests in this
+# tree (inputs in sql/ or specs/, expected output in expected/) against the private
+# cluster; print its diffs and the "N passed, N failed" line; return its status.
+pp_regress_run() {
+	local runner=$1 out=$2 db=$3 status n_ok n_bad
+	shift 3
+	mkdir -p "$out"
+	"$runner" --inputdir="$PP_REPO" --outputdir="$out" --bindir="$PP_PGBIN" \
+		--host="$PP_SOCK" --port="$PP_PORT" --user=postgres --dbname="$db" --load-extension=pinpipe \
+		"$@" 2>&1 | tee "$out/summary.txt"
+	status=${PIPESTATUS[0]}
+	[ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
+	# "ok N - name" (PG16+) or "test name ... ok" (PG15): count both spellings.
+	n_ok=$(grep -cE '^(ok|test) .* ok' "$out/summary.txt")
+	n_bad=$(grep -cE ' (FAILED|failed)( |$)' "$out/summary.txt")
+	echo "$n_ok passed, $n_bad failed"
+	return "$status"
 }

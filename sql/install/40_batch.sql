@@ -140,6 +140,27 @@ CREATE TABLE pinpipe.batch_watermarks (
 );
 COMMENT ON TABLE pinpipe.batch_watermarks IS 'Batch layer: for raw rows written in another cluster (restored here), the watermark below which they are archived';
 
+-- Raw rows of clusters other than except_cluster that are not archived yet
+-- (payload only when asked for). A function, not a subquery, so that the plans
+-- that include it only when the state came from another cluster are costed
+-- without a scan of the raw log (which would make every serving query JIT-compile).
+CREATE FUNCTION pinpipe.foreign_raw_pins(except_cluster bigint, with_payload boolean,
+        OUT id bigint, OUT received_at timestamptz, OUT xact_cluster bigint, OUT xact_id xid8,
+        OUT payload text)
+    RETURNS SETOF record
+    LANGUAGE plpgsql STABLE ROWS 1 SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT r.id, r.received_at, r.xact_cluster, r.xact_id, CASE WHEN with_payload THEN r.payload END
+      FROM pinpipe.raw_pins r
+     WHERE r.xact_cluster <> except_cluster
+       AND r.xact_id >= coalesce((SELECT w.watermark FROM pinpipe.batch_watermarks w
+                                   WHERE w.xact_cluster = r.xact_cluster), '0');
+END
+$$;
+COMMENT ON FUNCTION pinpipe.foreign_raw_pins(bigint, boolean) IS 'Internal: raw events written in other clusters (restored here) and not archived yet';
+
 -- Raw rows not archived yet (the rule above, stated once: the serving views,
 -- batch_status and retention read it). The first branch is an index range on
 -- raw_pins_xact_id; the second runs only while the state comes from another
@@ -150,12 +171,9 @@ SELECT r.id, r.received_at, r.xact_cluster, r.xact_id
  WHERE r.xact_id >= (SELECT s.watermark FROM pinpipe.batch_state s)
    AND r.xact_cluster = (SELECT s.watermark_cluster FROM pinpipe.batch_state s)
 UNION ALL
-SELECT r.id, r.received_at, r.xact_cluster, r.xact_id
-  FROM pinpipe.raw_pins r
- WHERE (SELECT s.watermark_cluster <> pinpipe.system_identifier() FROM pinpipe.batch_state s)
-   AND r.xact_cluster <> (SELECT s.watermark_cluster FROM pinpipe.batch_state s)
-   AND r.xact_id >= coalesce((SELECT w.watermark FROM pinpipe.batch_watermarks w
-                               WHERE w.xact_cluster = r.xact_cluster), '0');
+SELECT f.id, f.received_at, f.xact_cluster, f.xact_id
+  FROM pinpipe.foreign_raw_pins((SELECT s.watermark_cluster FROM pinpipe.batch_state s), false) f
+ WHERE (SELECT s.watermark_cluster <> pinpipe.system_identifier() FROM pinpipe.batch_state s);
 COMMENT ON VIEW pinpipe.pending_raw_pins IS 'Raw events the batch layer has not archived yet (newer than the watermark of their cluster)';
 
 -- The raw rows a run archives: this cluster's with lo <= xact_id < hi and, when
@@ -171,11 +189,9 @@ SELECT r.id, r.received_at, r.payload
   FROM pinpipe.raw_pins r
  WHERE r.xact_cluster = $1 AND r.xact_id >= $2 AND r.xact_id < $3
 UNION ALL
-SELECT r.id, r.received_at, r.payload
-  FROM pinpipe.raw_pins r
- WHERE $4 AND r.xact_cluster <> $1
-   AND r.xact_id >= coalesce((SELECT w.watermark FROM pinpipe.batch_watermarks w
-                               WHERE w.xact_cluster = r.xact_cluster), '0')
+SELECT f.id, f.received_at, f.payload
+  FROM pinpipe.foreign_raw_pins($1, true) f
+ WHERE $4
 $$;
 COMMENT ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) IS 'Internal to run_batch: the raw events a run archives';
 REVOKE ALL ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) FROM PUBLIC;
