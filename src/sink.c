@@ -22,6 +22,8 @@
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "commands/sequence.h"
+#include "funcapi.h"
+#include "parser/parse_func.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -29,9 +31,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
-#include "utils/typcache.h"
 #include "utils/xid8.h"
 
 #include "bulk_insert.h"
@@ -52,7 +52,7 @@ typedef struct SinkTables
 	Oid raw_pins_seq;
 	Oid pins;
 	Oid dead_letters;
-	Oid cleaned_pin; /* the composite type whose attributes name pins' cleaned columns */
+	Oid clean_pin; /* pinpipe.clean_pin(text): its result's attributes name pins' cleaned columns */
 } SinkTables;
 
 /*
@@ -136,6 +136,7 @@ static bool
 SinkLookupTables(SinkTables *t)
 {
 	Oid nsp = get_namespace_oid("pinpipe", true);
+	Oid text_type = TEXTOID;
 
 	if (!OidIsValid(nsp))
 		return false;
@@ -143,10 +144,10 @@ SinkLookupTables(SinkTables *t)
 	t->raw_pins_seq = get_relname_relid("raw_pins_id_seq", nsp);
 	t->pins = get_relname_relid("pins", nsp);
 	t->dead_letters = get_relname_relid("dead_letters", nsp);
-	t->cleaned_pin = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("cleaned_pin"),
-									 ObjectIdGetDatum(nsp));
+	t->clean_pin = LookupFuncName(list_make2(makeString("pinpipe"), makeString("clean_pin")), 1,
+								  &text_type, true);
 	return OidIsValid(t->raw_pins) && OidIsValid(t->raw_pins_seq) && OidIsValid(t->pins) &&
-		   OidIsValid(t->dead_letters) && OidIsValid(t->cleaned_pin);
+		   OidIsValid(t->dead_letters) && OidIsValid(t->clean_pin);
 }
 
 /*
@@ -222,23 +223,27 @@ OptionalText(const char *s, bool *isnull)
 }
 
 /*
- * Where each cleaned value goes in pins: the attributes of pinpipe.cleaned_pin
- * (clean_pin's result, in PinDatumsFromClean's order) name the columns.
+ * Where each cleaned value goes in pins: the attributes of clean_pin's result
+ * (in PinDatumsFromClean's order) name the columns. That result is the type
+ * pinpipe.cleaned_pin; in a 0.1.0 schema (library updated, ALTER EXTENSION
+ * UPDATE not yet run) it is the same list as OUT parameters, so ingestion goes
+ * on between the two steps of an upgrade.
  */
 static void
-SinkCleanedColumns(Oid cleaned_pin, BulkWriter *pins, int *columns)
+SinkCleanedColumns(Oid clean_pin, BulkWriter *pins, int *columns)
 {
-	TupleDesc desc = lookup_rowtype_tupdesc(cleaned_pin, -1);
+	TupleDesc desc;
 
-	if (desc->natts != PIN_DATUM_NCOLS)
+	if (get_func_result_type(clean_pin, NULL, &desc) != TYPEFUNC_COMPOSITE ||
+		desc->natts != PIN_DATUM_NCOLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("type pinpipe.cleaned_pin has %d attributes, not %d", desc->natts,
+				 errmsg("pinpipe.clean_pin(text) does not return the %d cleaned columns",
 						PIN_DATUM_NCOLS),
-				 errhint("The pinpipe types must keep the attributes the extension created.")));
+				 errhint("The pinpipe functions and types must stay as the extension created them.")));
 	for (int c = 0; c < PIN_DATUM_NCOLS; c++)
 		columns[c] = BulkWriterColumn(pins, NameStr(TupleDescAttr(desc, c)->attname));
-	ReleaseTupleDesc(desc);
+	FreeTupleDesc(desc);
 }
 
 /* Write messages accepted[lo..hi) to raw_pins and pins. */
@@ -272,7 +277,7 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 
 	/* after the table's own check, in the order an INSERT checks them */
 	SinkCheckSequence(b->tables.raw_pins_seq);
-	SinkCleanedColumns(b->tables.cleaned_pin, pins, p_clean);
+	SinkCleanedColumns(b->tables.clean_pin, pins, p_clean);
 
 	old = MemoryContextSwitchTo(rows_cxt);
 	for (int k = lo; k < hi; k++)
