@@ -548,8 +548,8 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 			c_sqlstate = BulkWriterColumn(w, "sqlstate");
 		}
 		memset(n, true, sizeof(bool) * natts);
-		is_text = !m->truncated && Utf8Valid(m->data, m->len) &&
-				  memchr(m->data, '\0', m->len) == NULL;
+		is_text =
+			!m->truncated && Utf8Valid(m->data, m->len) && memchr(m->data, '\0', m->len) == NULL;
 		v[c_id] = Int64GetDatum(nextval_internal(id_seq, false));
 		v[c_received] = TimestampTzGetDatum(b->received_at);
 		v[c_source] = b->source_datum;
