@@ -51,7 +51,7 @@ typedef struct SinkTables
 	Oid raw_pins_seq;
 	Oid pins;
 	Oid dead_letters;
-	Oid cleaned_pin; /* the composite type whose attributes name pins' cleaned columns */
+	Oid cleaned_pin; /* names pins' cleaned columns; InvalidOid in a 0.1.0 schema */
 } SinkTables;
 
 /*
@@ -145,7 +145,7 @@ SinkLookupTables(SinkTables *t)
 	t->cleaned_pin = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("cleaned_pin"),
 									 ObjectIdGetDatum(nsp));
 	return OidIsValid(t->raw_pins) && OidIsValid(t->raw_pins_seq) && OidIsValid(t->pins) &&
-		   OidIsValid(t->dead_letters) && OidIsValid(t->cleaned_pin);
+		   OidIsValid(t->dead_letters);
 }
 
 /*
@@ -170,8 +170,8 @@ SinkDeadLetterSequence(Oid dead_letters)
 /*
  * The rows take raw_pins.id from its sequence as the column default would, so
  * the caller needs what nextval() needs (USAGE or UPDATE). Checked once per
- * insert round; nextval_internal is then called without a check per row. The identity
- * sequence of dead_letters needs nothing: INSERT does not check it either.
+ * insert round; nextval_internal is then called without a check per row. The
+ * identity sequence of dead_letters needs nothing: INSERT does not check it either.
  */
 static void
 SinkCheckSequence(Oid seq)
@@ -227,8 +227,15 @@ OptionalText(const char *s, bool *isnull)
 static void
 SinkCleanedColumns(Oid cleaned_pin, BulkWriter *pins, int *columns)
 {
-	TupleDesc desc = lookup_rowtype_tupdesc(cleaned_pin, -1);
+	TupleDesc desc;
 
+	if (!OidIsValid(cleaned_pin))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("type pinpipe.cleaned_pin does not exist"),
+				 errhint("The database has an older pinpipe schema than the library: run ALTER "
+						 "EXTENSION pinpipe UPDATE.")));
+	desc = lookup_rowtype_tupdesc(cleaned_pin, -1);
 	if (desc->natts != PIN_DATUM_NCOLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
