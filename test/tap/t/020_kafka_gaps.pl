@@ -14,6 +14,7 @@ use PinpipeTest;
 
 my $topic = 'pinterest.pins';
 my $broker = PinpipeTest::pinpipe_kafka_broker_start(2);
+END { eval { $broker->{handle}->kill_kill } if $broker; }    # also when the test dies
 my $dir = PostgreSQL::Test::Utils::tempdir('gaps');
 my $seed = 1;
 
