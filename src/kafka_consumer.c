@@ -121,7 +121,7 @@ static int batch_cap = 0;
 static TimestampTz batch_deadline = 0;
 static WorkerBackoff backoff; /* retry of a failed batch or offset read */
 static bool fence_failed = false;
-static bool restart_fetch = false; /* reassign once the batch is written (kafka_gaps.c) */
+static bool restart_fetch = false;	 /* reassign once the batch is written (kafka_gaps.c) */
 static bool restart_on_tick = false; /* a logical start offset failed: retry it at the tick */
 static MemoryContext batch_context = NULL;
 
@@ -360,13 +360,10 @@ ConsumerSetStartOffsets(rd_kafka_topic_partition_list_t *list)
 	for (int i = 0; i < list->cnt; i++)
 	{
 		int k = ConsumerFindPartition(list->elems[i].partition);
+		ConsumerPartition untracked = {.partition = list->elems[i].partition,
+									   .stored = CONSUMER_OFFSET_NONE};
 
-		if (k >= 0 && consumer_parts[k].stored != CONSUMER_OFFSET_NONE)
-			list->elems[i].offset = consumer_parts[k].stored;
-		else
-			list->elems[i].offset = pinpipe_start_offset == PINPIPE_START_LATEST
-										? RD_KAFKA_OFFSET_END
-										: RD_KAFKA_OFFSET_BEGINNING;
+		list->elems[i].offset = ConsumerStartOffset(k >= 0 ? &consumer_parts[k] : &untracked);
 	}
 }
 
@@ -393,6 +390,7 @@ ConsumerApplyAssignment(void)
 	ConsumerReadStoredOffsets(); /* may throw: the assignment stays pending */
 	ConsumerSetStartOffsets(list);
 	pending_assignment = NULL;
+	restart_fetch = false; /* the assignment starts every fetcher anew */
 	err = rd_kafka_assign(consumer_rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
