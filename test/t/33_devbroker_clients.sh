@@ -94,6 +94,23 @@ kafka_check_exact "$((2 * N))" "kafkajs + kafka-python"
 check_client 102 "kafka-python"
 check "no dead letters" "$(pp_sql "SELECT count(*) FROM pinpipe.dead_letters")" 0
 
+# --- a truncated and an impossible CreateTopics request (answered by the dev broker's proxy,
+# not the mock) only close their connections
+"$PY" - "$KAFKA_BOOTSTRAP" <<'PY' && ok "malformed CreateTopics requests sent" || fail "malformed CreateTopics requests"
+import socket, struct, sys
+host, port = sys.argv[1].split(",")[0].rsplit(":", 1)
+def frame(version, body):
+    header = struct.pack(">hhih", 19, version, 7, 2) + b"t3"
+    return struct.pack(">i", len(header) + len(body)) + header + body
+topic = struct.pack(">h", 5) + b"t3.ok" + struct.pack(">ihii", 2, 1, 0, 0)
+for data in (frame(3, struct.pack(">i", 1) + topic[:9]), frame(1, struct.pack(">i", 2**30))):
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(data)
+    assert s.recv(100) == b"", "the proxy answered a malformed request"
+    s.close()
+PY
+check "the dev broker survives them" "$(kill -0 "$KAFKA_PID" && echo alive)" alive
+
 # --- kafka-python admin client
 if out=$(client "$PY" "$CLIENTS/kafka_python_client.py" admin "$KAFKA_BOOTSTRAP" "$KAFKA_TOPIC" devbroker.kafka-python 2>"$DIR/admin-py.err"); then
 	ok "kafka-python admin client ran"

@@ -249,12 +249,7 @@ PendingAdd(ProxyConn *c, const WireRequest *req)
 	if (c->npending == c->cappending)
 	{
 		c->cappending = c->cappending ? c->cappending * 2 : 8;
-		c->pending = realloc(c->pending, (size_t) c->cappending * sizeof(ProxyPending));
-		if (c->pending == NULL)
-		{
-			fprintf(stderr, "pinpipe-devbroker: out of memory\n");
-			exit(1);
-		}
+		c->pending = WireRealloc(c->pending, (size_t) c->cappending * sizeof(ProxyPending));
 	}
 	e = &c->pending[c->npending++];
 	memset(e, 0, sizeof(*e));
@@ -407,12 +402,7 @@ PollSlot(Proxy *p, size_t n)
 	if (n >= p->cappfds)
 	{
 		p->cappfds = p->cappfds ? p->cappfds * 2 : 64;
-		p->pfds = realloc(p->pfds, p->cappfds * sizeof(struct pollfd));
-		if (p->pfds == NULL)
-		{
-			fprintf(stderr, "pinpipe-devbroker: out of memory\n");
-			exit(1);
-		}
+		p->pfds = WireRealloc(p->pfds, p->cappfds * sizeof(struct pollfd));
 	}
 	return &p->pfds[n];
 }

@@ -29,6 +29,18 @@ typedef struct WireReader
 /* CreateTopics topics in one request; more than Kafka's own clients would ever send. */
 #define MAX_CREATE_TOPICS 1000
 
+void *
+WireRealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (p == NULL)
+	{
+		fprintf(stderr, "pinpipe-devbroker: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
 void
 WireBufReserve(WireBuf *b, size_t n)
 {
@@ -47,12 +59,7 @@ WireBufReserve(WireBuf *b, size_t n)
 
 		while (cap < b->len + n)
 			cap *= 2;
-		b->data = realloc(b->data, cap);
-		if (b->data == NULL)
-		{
-			fprintf(stderr, "pinpipe-devbroker: out of memory\n");
-			exit(1);
-		}
+		b->data = WireRealloc(b->data, cap);
 		b->cap = cap;
 	}
 }
@@ -136,51 +143,47 @@ Need(WireReader *r, size_t n)
 	return true;
 }
 
+/* The next n bytes, or NULL (and bad) when the frame ends first. */
+static const uint8_t *
+Take(WireReader *r, size_t n)
+{
+	const uint8_t *s;
+
+	if (!Need(r, n))
+		return NULL;
+	s = r->p + r->pos;
+	r->pos += n;
+	return s;
+}
+
 static int16_t
 ReadI16(WireReader *r)
 {
-	int16_t v;
+	const uint8_t *s = Take(r, 2);
 
-	if (!Need(r, 2))
-		return 0;
-	v = (int16_t) (((uint16_t) r->p[r->pos] << 8) | r->p[r->pos + 1]);
-	r->pos += 2;
-	return v;
+	return s ? (int16_t) (((uint16_t) s[0] << 8) | s[1]) : 0;
 }
 
 static int32_t
 ReadI32(WireReader *r)
 {
-	int32_t v;
+	const uint8_t *s = Take(r, 4);
 
-	if (!Need(r, 4))
-		return 0;
-	v = (int32_t) GetU32(r->p + r->pos);
-	r->pos += 4;
-	return v;
+	return s ? (int32_t) GetU32(s) : 0;
 }
 
 static void
 Skip(WireReader *r, size_t n)
 {
-	if (Need(r, n))
-		r->pos += n;
+	(void) Take(r, n);
 }
 
 /* A (NULLABLE_)STRING: its bytes and length (-1 for null). */
 static const uint8_t *
 ReadStr(WireReader *r, int16_t *n)
 {
-	const uint8_t *s;
-
 	*n = ReadI16(r);
-	if (*n < 0)
-		return NULL;
-	if (!Need(r, (size_t) *n))
-		return NULL;
-	s = r->p + r->pos;
-	r->pos += (size_t) *n;
-	return s;
+	return *n < 0 ? NULL : Take(r, (size_t) *n);
 }
 
 static void

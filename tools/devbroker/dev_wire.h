@@ -48,6 +48,8 @@ typedef struct WireBuf
 	size_t cap;
 } WireBuf;
 
+/* realloc that exits on failure: a development broker has no plan B. */
+void *WireRealloc(void *p, size_t n);
 /* Make room for n more bytes at data + len (may move the live bytes to the front). */
 void WireBufReserve(WireBuf *b, size_t n);
 void WireBufPut(WireBuf *b, const void *p, size_t n);
