@@ -274,9 +274,9 @@ WirePatchMetadata(uint8_t *frame, size_t len, int16_t version, WirePortMap map, 
 	if (version >= 1 && Need(&r, 4))
 	{
 		/*
-		 * The mock always says 0, a node that does not exist. Any live broker can act
-		 * as the controller for what the mock implements (InitProducerId, and the
-		 * CreateTopics the proxy answers itself), so name the lowest one.
+		 * The mock always says 0, a node that does not exist. Every mock broker answers
+		 * what clients send the controller (InitProducerId; CreateTopics the proxy
+		 * answers itself), so name the lowest broker id.
 		 */
 		if (controller >= 0)
 			SetI32(frame + r.pos, controller);
