@@ -391,15 +391,15 @@ HttpCheckDatabase(void)
 typedef struct HttpWrite
 {
 	SinkMessage *msgs;
-	int			n;
-	SinkCounts	counts;
+	int n;
+	SinkCounts counts;
 } HttpWrite;
 
 /* The transaction of HttpEmbeddedFlush (throws on any database error). */
 static void
 HttpEmbeddedWriteTx(void *arg)
 {
-	HttpWrite  *w = arg;
+	HttpWrite *w = arg;
 
 	WorkerTxBegin("pinpipe http: writing pins", false);
 	SinkWriteBatch(SINK_SOURCE_HTTP, w->msgs, w->n, &w->counts);
@@ -415,8 +415,8 @@ HttpEmbeddedFlush(void)
 	int k = 0;
 	SinkMessage *msgs;
 	HttpRecord **recs;
-	HttpWrite	w;
-	ErrorData  *edata;
+	HttpWrite w;
+	ErrorData *edata;
 	MemoryContext oldcxt;
 	TimestampTz start;
 
@@ -474,8 +474,7 @@ HttpEmbeddedFlush(void)
 		db_state = WORKER_DB_ERROR;
 		db_checked_at = HttpNow();
 		snprintf(db_problem, sizeof(db_problem), "database write failed: %s", edata->message);
-		ereport(LOG,
-				(errmsg(HTTP_WHO " could not write %d pins: %s", n, edata->message)));
+		ereport(LOG, (errmsg(HTTP_WHO " could not write %d pins: %s", n, edata->message)));
 		WorkerStatusSetError(my_status, edata->message);
 		WorkerStatusSetState(my_status, "database unavailable");
 	}

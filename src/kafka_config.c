@@ -105,8 +105,10 @@ KafkaConfigParse(const char *pairs, KafkaConfigPairFn fn, void *arg, char *errst
 				vlen--;
 			if (klen == 0 || klen >= sizeof(key) || vlen >= sizeof(value))
 			{
-				snprintf(errstr, errlen, "Item \"%.*s\" of pinpipe.kafka_config is not a valid "
-						 "key=value pair.", (int) n, p);
+				snprintf(errstr, errlen,
+						 "Item \"%.*s\" of pinpipe.kafka_config is not a valid "
+						 "key=value pair.",
+						 (int) n, p);
 				return false;
 			}
 			memcpy(key, k, klen);

@@ -56,8 +56,8 @@
 #include "worker_status.h"
 
 #define CONSUMER_IDLE_CHECK_MS WORKER_DB_CHECK_MS /* extension check while idle */
-#define CONSUMER_TICK_MS 1000		/* status refresh when nothing happens */
-#define CONSUMER_DEAD_LETTER_KEEP 1024 /* bytes kept of an oversize message */
+#define CONSUMER_TICK_MS 1000					  /* status refresh when nothing happens */
+#define CONSUMER_DEAD_LETTER_KEEP 1024			  /* bytes kept of an oversize message */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
 typedef enum ConsumerState
@@ -459,12 +459,11 @@ ConsumerWriteBatch(void)
 		{
 			int ms = WorkerBackoffFailed(&backoff);
 
-			ereport(WARNING,
-					(errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
-							consumer_who, batch_len, ms, edata->message),
-					 edata->sqlerrcode
-						 ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
-						 : 0));
+			ereport(WARNING, (errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
+									 consumer_who, batch_len, ms, edata->message),
+							  edata->sqlerrcode
+								  ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
+								  : 0));
 			ConsumerSetState(CONSUMER_RETRYING, NULL);
 		}
 		FreeErrorData(edata);

@@ -235,8 +235,8 @@ WorkerCheckDatabaseTx(void *arg)
 	{
 		/* pg_database is a shared catalog: readable without a database */
 		Oid dboid = get_database_oid(pinpipe_database, true);
-		HeapTuple tup = OidIsValid(dboid) ? SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid))
-										  : NULL;
+		HeapTuple tup =
+			OidIsValid(dboid) ? SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid)) : NULL;
 
 		c->state = WORKER_DB_MISSING;
 		if (!HeapTupleIsValid(tup))
@@ -247,8 +247,10 @@ WorkerCheckDatabaseTx(void *arg)
 			Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
 			if (!db->datallowconn)
-				snprintf(c->problem, c->len, "database \"%s\" (pinpipe.database) does not allow "
-						 "connections", pinpipe_database);
+				snprintf(c->problem, c->len,
+						 "database \"%s\" (pinpipe.database) does not allow "
+						 "connections",
+						 pinpipe_database);
 			else
 				c->state = WORKER_DB_APPEARED;
 			ReleaseSysCache(tup);
