@@ -17,7 +17,13 @@
  * certain, and the loop never blocks on it.
  *
  * All PostgreSQL calls happen here, in the loop, outside libmicrohttpd and
- * librdkafka callbacks, inside PG_TRY where they may fail.
+ * librdkafka callbacks, inside WorkerTry (worker_common.h) where they may fail.
+ *
+ * Lifecycle (worker_common.h): a SIGTERM stops the loop gracefully; the exit
+ * code then says whether the postmaster restarts us (anything but a server
+ * shutdown). Kafka mode runs without a database session; embedded mode
+ * without one when pinpipe.database was missing at start: it answers 503 and
+ * restarts itself once the database exists.
  */
 #include "postgres.h"
 
