@@ -251,6 +251,14 @@ WorkerCheckDatabaseTx(void *arg)
 						 "database \"%s\" (pinpipe.database) does not allow "
 						 "connections",
 						 pinpipe_database);
+#ifdef DATCONNLIMIT_INVALID_DB
+			/* left behind by an interrupted DROP DATABASE: connecting would fail */
+			else if (db->datconnlimit == DATCONNLIMIT_INVALID_DB)
+				snprintf(c->problem, c->len,
+						 "database \"%s\" (pinpipe.database) is invalid (an interrupted DROP "
+						 "DATABASE); drop it",
+						 pinpipe_database);
+#endif
 			else
 				c->state = WORKER_DB_APPEARED;
 			ReleaseSysCache(tup);
