@@ -204,12 +204,6 @@ WorkerConnect(bool need_database)
 	has_database = true;
 }
 
-bool
-WorkerHasDatabase(void)
-{
-	return has_database;
-}
-
 typedef struct WorkerDbCheck
 {
 	WorkerDbState state;

@@ -62,9 +62,6 @@ extern void WorkerExitToRestart(const char *who, const char *why) pg_attribute_n
  */
 extern void WorkerConnect(bool need_database);
 
-/* Does this process have a database session? */
-extern bool WorkerHasDatabase(void);
-
 typedef enum WorkerDbState
 {
 	WORKER_DB_READY,		/* connected, extension installed */
