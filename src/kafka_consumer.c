@@ -57,8 +57,8 @@
 #include "worker_status.h"
 
 #define CONSUMER_IDLE_CHECK_MS WORKER_DB_CHECK_MS /* extension check while idle */
-#define CONSUMER_TICK_MS 1000		/* status refresh when nothing happens */
-#define CONSUMER_DEAD_LETTER_KEEP 1024 /* bytes kept of an oversize message */
+#define CONSUMER_TICK_MS 1000					  /* status refresh when nothing happens */
+#define CONSUMER_DEAD_LETTER_KEEP 1024			  /* bytes kept of an oversize message */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
 typedef enum ConsumerState
@@ -199,29 +199,11 @@ ConsumerOnError(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		brokers_up = 0;
 }
 
-/*
- * Statistics callback (main thread): whether any real broker connection is up.
- * Brokers appear in the JSON as {"name":..,"nodeid":..,"nodename":..,
- * "source":"configured"|"learned"|"internal"|"logical","state":"UP",..}.
- */
+/* Statistics callback (main thread): whether any real broker connection is up. */
 static int
 ConsumerOnStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
-	const char *p = json;
-	int up = 0;
-
-	while ((p = strstr(p, "\"source\":\"")) != NULL)
-	{
-		p += strlen("\"source\":\"");
-		if ((strncmp(p, "configured\"", 11) == 0 || strncmp(p, "learned\"", 8) == 0))
-		{
-			const char *st = strstr(p, "\"state\":\"");
-
-			if (st && strncmp(st + strlen("\"state\":\""), "UP\"", 3) == 0)
-				up = 1;
-		}
-	}
-	brokers_up = up;
+	brokers_up = KafkaStatsBrokerUp(json) ? 1 : 0;
 	return 0; /* librdkafka frees json */
 }
 
@@ -646,12 +628,11 @@ ConsumerWriteBatch(void)
 		{
 			int ms = WorkerBackoffFailed(&backoff);
 
-			ereport(WARNING,
-					(errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
-							consumer_who, batch_len, ms, edata->message),
-					 edata->sqlerrcode
-						 ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
-						 : 0));
+			ereport(WARNING, (errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
+									 consumer_who, batch_len, ms, edata->message),
+							  edata->sqlerrcode
+								  ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
+								  : 0));
 			ConsumerSetState(CONSUMER_RETRYING, NULL);
 		}
 		FreeErrorData(edata);
@@ -737,9 +718,6 @@ ConsumerCreate(void)
 		ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("invalid Kafka configuration: %s", errstr),
 						errhint("Check pinpipe.kafka_brokers and pinpipe.kafka_config.")));
-	if (rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errstr, sizeof(errstr)) !=
-		RD_KAFKA_CONF_OK)
-		elog(ERROR, "librdkafka: %s", errstr);
 	rd_kafka_conf_set_rebalance_cb(conf, ConsumerOnRebalance);
 	rd_kafka_conf_set_error_cb(conf, ConsumerOnError);
 	rd_kafka_conf_set_stats_cb(conf, ConsumerOnStats);
