@@ -439,7 +439,7 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 	}
 }
 
-/* POST /pins: a JSON array of pins, or NDJSON (one pin per line). */
+/* POST /pins: a JSON array of pins, or NDJSON (one pin per line): see PinBatchOpen. */
 static void
 HttpProcessPins(HttpRequest *req)
 {
@@ -447,6 +447,10 @@ HttpProcessPins(HttpRequest *req)
 	size_t len = req->len;
 	int cap = 0;
 	bool blank = true;
+	PinBatch batch;
+	PinError err;
+	const char *rec;
+	size_t n;
 
 	if (!Utf8Valid(body, len))
 	{
@@ -461,39 +465,14 @@ HttpProcessPins(HttpRequest *req)
 		HttpBadBody(req, "request body is empty", "value_error.missing", -1);
 		return;
 	}
-	if (PinJsonIsArray(body, len))
+	if (!PinBatchOpen(&batch, body, len, &err))
 	{
-		size_t pos = 0;
-		const char *elem;
-		size_t elen;
-		PinError err;
-		int rc;
-
-		/* The array must be well-formed as a whole before any element is stored. */
-		memset(&err, 0, sizeof(err));
-		while ((rc = PinJsonArrayNext(body, len, &pos, &elem, &elen, &err)) == 1)
-			HttpAddRecord(req, &cap, elem, elen);
-		if (rc < 0)
-		{
-			for (int i = 0; i < req->nrecords; i++)
-			{
-				free(req->records[i].detail);
-				free(req->records[i].key);
-			}
-			req->nrecords = 0;
-			HttpBadBody(req, err.msg ? err.msg : "malformed JSON array",
-						err.type ? err.type : "value_error.jsondecode", (long) pos);
-			return;
-		}
+		HttpBadBody(req, err.msg ? err.msg : "malformed JSON array",
+					err.type ? err.type : "value_error.jsondecode", (long) err.offset);
+		return;
 	}
-	else
-	{
-		size_t pos = 0, n;
-		const char *line;
-
-		while (PinNdjsonNext(body, len, &pos, &line, &n))
-			HttpAddRecord(req, &cap, line, n);
-	}
+	while (PinBatchNext(&batch, &rec, &n))
+		HttpAddRecord(req, &cap, rec, n);
 	if (req->oom)
 	{
 		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
