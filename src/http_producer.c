@@ -39,11 +39,22 @@
  */
 #define HTTP_PRODUCER_LINGER_MS "1"
 
+/* Why a pin over the message size is refused (413, not 503: retrying cannot help). */
+#define HTTP_PRODUCER_TOO_LARGE                                                                    \
+	"pin exceeds the Kafka message size limit (message.max.bytes); it can never be stored"
+
 static rd_kafka_t *producer = NULL;
 static rd_kafka_topic_t *producer_topic = NULL;
 static rd_kafka_queue_t *producer_queue = NULL;
 static int wake_pipe[2] = {-1, -1};
 
+/*
+ * Seconds a request may wait for its acknowledgement: message.timeout.ms less
+ * HTTP_PRODUCER_ANSWER_MARGIN, so that the answer is on the wire within
+ * message.timeout.ms of the request's first byte even on a loaded machine.
+ */
+#define HTTP_PRODUCER_ANSWER_MARGIN 0.5
+static double answer_bound = 10.0 - HTTP_PRODUCER_ANSWER_MARGIN;
 static bool broker_down = false;
 static bool producer_fatal = false;
 static char problem[256];
@@ -63,6 +74,13 @@ HttpProducerDelivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 		return;
 	}
 	MetricsDelivery(false);
+	if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+	{
+		/* the broker's limit is below ours: a retry can never succeed */
+		if (rec)
+			HttpRecordDone(rec->req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
+		return;
+	}
 	if (msg->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT || msg->err == RD_KAFKA_RESP_ERR__TRANSPORT)
 		broker_down = true;
 	snprintf(problem, sizeof(problem), "Kafka delivery failed: %s", rd_kafka_err2str(msg->err));
@@ -128,6 +146,16 @@ HttpProducerStart(char *errbuf, size_t errlen)
 	{
 		rd_kafka_conf_destroy(conf);
 		return false;
+	}
+	{
+		char cur[32];
+		size_t sz = sizeof(cur);
+
+		if (rd_kafka_conf_get(conf, "message.timeout.ms", cur, &sz) == RD_KAFKA_CONF_OK &&
+			atof(cur) > 0)
+			answer_bound = atof(cur) / 1000.0 - HTTP_PRODUCER_ANSWER_MARGIN;
+		if (answer_bound < HTTP_PRODUCER_ANSWER_MARGIN)
+			answer_bound = HTTP_PRODUCER_ANSWER_MARGIN;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, HttpProducerDelivered);
 	rd_kafka_conf_set_error_cb(conf, HttpProducerError);
@@ -209,6 +237,12 @@ HttpProducerSend(HttpRequest *req, const char **reason)
 			produced++;
 			continue;
 		}
+		if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		{
+			/* settled now; the request is readied once nothing else is pending */
+			HttpRecordDone(req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
+			continue;
+		}
 		*reason = rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL
 					  ? "Kafka produce queue full; the pin was not stored, retry later"
 					  : "Kafka produce failed; the pin was not stored, retry later";
@@ -245,6 +279,12 @@ bool
 HttpProducerFatal(void)
 {
 	return producer_fatal;
+}
+
+double
+HttpProducerAnswerBound(void)
+{
+	return answer_bound;
 }
 
 int64_t

@@ -37,7 +37,8 @@ typedef enum HttpRecordOutcome
 	HTTP_REC_PENDING = 0,
 	HTTP_REC_ACCEPTED,	 /* durably in the pipeline (committed or acknowledged) */
 	HTTP_REC_REJECTED,	 /* failed validation, or dead-lettered at insert: see detail */
-	HTTP_REC_UNAVAILABLE /* not stored: database or broker unavailable (503) */
+	HTTP_REC_UNAVAILABLE, /* not stored: database or broker unavailable (503) */
+	HTTP_REC_TOO_LARGE	  /* over the Kafka producer's message size: can never be stored (413) */
 } HttpRecordOutcome;
 
 /* One pin of a request. */
@@ -84,8 +85,14 @@ typedef struct HttpRequest
 	const char *resp_type; /* content type */
 	const char *allow;	   /* 405: Allow header */
 	int retry_after;	   /* 503: seconds, 0 = none */
+	bool close;			   /* answer with Connection: close (framing errors, over a limit) */
 
 	struct HttpRequest *next; /* on a work or ready list */
+
+	/* while suspended: on the list of requests waiting for their answer */
+	struct HttpRequest *wprev;
+	struct HttpRequest *wnext;
+	bool expired; /* answered 503 at the deadline; late outcomes only settle */
 } HttpRequest;
 
 /* libmicrohttpd callbacks (http_request.c). */
@@ -106,11 +113,30 @@ extern void HttpRequestFinish(HttpRequest *req);
 /* Resume every readied request so libmicrohttpd sends its answer; true if any. */
 extern bool HttpResumeReady(void);
 
+/*
+ * Answer 503 + Retry-After to every request suspended for more than max_wait
+ * seconds (Kafka mode: the bound docs/http.md gives, whatever librdkafka's
+ * timers do); their records stay referenced by librdkafka until their delivery
+ * reports, which then only settle them. Returns the seconds until the next such
+ * deadline (max_wait when none is waiting).
+ */
+extern double HttpExpireWaiting(double max_wait);
+
 /* Free a request whose connection is gone once nothing refers to it any more. */
 extern void HttpRequestRelease(HttpRequest *req);
 
 /* Monotonic clock in seconds. */
 extern double HttpNow(void);
+
+/*
+ * Connection admission (http_worker.c): true when the connection was accepted
+ * over pinpipe.http_max_connections or the per-client cap with no idle
+ * connection left to close; its request is then answered 503 + Retry-After.
+ */
+extern bool HttpConnOverLimit(struct MHD_Connection *conn);
+
+/* A request body advanced (in_body) or is complete (!in_body): for the stall check. */
+extern void HttpConnBodyProgress(struct MHD_Connection *conn, bool in_body);
 
 /*
  * Embedded mode (http_worker.c): queue a request's valid records for the next

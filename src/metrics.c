@@ -17,7 +17,7 @@
 #include "worker_status.h"
 
 /* Status codes counted individually; anything else falls into the last slot. */
-static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 422, 500, 503, 0};
+static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 422, 500, 501, 503, 0};
 #define METRICS_NSTATUS (sizeof(metrics_statuses) / sizeof(metrics_statuses[0]))
 
 static const char *const metrics_endpoints[HTTP_EP_COUNT] = {"/pin/", "/pins", "/healthz",
@@ -38,6 +38,9 @@ static struct
 	int64_t dead_letters;
 	int64_t deliveries;
 	int64_t delivery_errors;
+	int64_t malformed;
+	int64_t idle_closed;
+	int64_t refused;
 	int connections;
 } counters;
 
@@ -80,6 +83,21 @@ MetricsDelivery(bool ok)
 }
 
 void
+MetricsMalformed(void)
+{
+	counters.malformed++;
+}
+
+void
+MetricsConnectionShed(bool refused)
+{
+	if (refused)
+		counters.refused++;
+	else
+		counters.idle_closed++;
+}
+
+void
 MetricsConnection(int delta)
 {
 	counters.connections += delta;
@@ -103,6 +121,14 @@ MetricsWorkerLabels(const WorkerStatus *w, char *out, size_t cap)
 	values[0] = WorkerKindName(w->kind);
 	values[1] = num;
 	PromLabels(out, cap, 2, keys, values);
+}
+
+/* One unlabelled counter family. */
+static void
+MetricsCounter(PromBuf *buf, const char *name, const char *help, int64_t value)
+{
+	PromFamily(buf, name, "counter", help);
+	PromSampleInt(buf, name, NULL, value);
 }
 
 /* The HTTP worker's own families. */
@@ -144,15 +170,25 @@ MetricsRenderHttp(PromBuf *buf)
 					  METRICS_NLATENCY, counters.latency[e], counters.latency_sum[e]);
 	}
 
-	PromFamily(buf, "pinpipe_http_pins_accepted_total", "counter",
-			   "Pins answered 2xx: committed (embedded mode) or acknowledged by Kafka.");
-	PromSampleInt(buf, "pinpipe_http_pins_accepted_total", NULL, counters.pins_accepted);
-	PromFamily(buf, "pinpipe_http_pins_rejected_total", "counter",
-			   "Pins refused: failed validation or dead-lettered at insert time.");
-	PromSampleInt(buf, "pinpipe_http_pins_rejected_total", NULL, counters.pins_rejected);
-	PromFamily(buf, "pinpipe_http_dead_letters_total", "counter",
-			   "Pins that validated but were dead-lettered when written (embedded mode).");
-	PromSampleInt(buf, "pinpipe_http_dead_letters_total", NULL, counters.dead_letters);
+	MetricsCounter(buf, "pinpipe_http_pins_accepted_total",
+				   "Pins answered 2xx: committed (embedded mode) or acknowledged by Kafka.",
+				   counters.pins_accepted);
+	MetricsCounter(buf, "pinpipe_http_pins_rejected_total",
+				   "Pins refused: failed validation or dead-lettered at insert time.",
+				   counters.pins_rejected);
+	MetricsCounter(buf, "pinpipe_http_dead_letters_total",
+				   "Pins that validated but were dead-lettered when written (embedded mode).",
+				   counters.dead_letters);
+	MetricsCounter(buf, "pinpipe_http_malformed_requests_total",
+				   "Requests refused for their HTTP framing, and protocol errors libmicrohttpd "
+				   "reported.",
+				   counters.malformed);
+	MetricsCounter(buf, "pinpipe_http_idle_connections_closed_total",
+				   "Idle keep-alive connections closed to make room for a new one.",
+				   counters.idle_closed);
+	MetricsCounter(buf, "pinpipe_http_connections_refused_total",
+				   "Connections answered 503 because a connection limit was reached.",
+				   counters.refused);
 	PromFamily(buf, "pinpipe_http_open_connections", "gauge", "Open HTTP connections.");
 	PromSampleInt(buf, "pinpipe_http_open_connections", NULL, counters.connections);
 

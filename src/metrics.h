@@ -24,6 +24,12 @@ extern void MetricsPins(int64_t accepted, int64_t rejected, int64_t dead_letters
 /* Count Kafka delivery reports. */
 extern void MetricsDelivery(bool ok);
 
+/* Count a request refused for its HTTP framing, or a protocol error libmicrohttpd reported. */
+extern void MetricsMalformed(void);
+
+/* Count a connection closed to make room (idle keep-alive) or refused (503 over a limit). */
+extern void MetricsConnectionShed(bool refused);
+
 /* Track open connections (+1 / -1). */
 extern void MetricsConnection(int delta);
 extern int MetricsOpenConnections(void);
