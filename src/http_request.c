@@ -6,9 +6,11 @@
  * handler (driven by MHD_run from the worker loop) or from the loop itself.
  * Deliberately does not include postgres.h: nothing here may palloc or raise
  * an error, because a longjmp out of a libmicrohttpd callback would corrupt
- * its state. Durable storage is handed to the worker (embedded mode) or to
- * the producer (Kafka mode); the connection stays suspended until they call
- * HttpRecordDone for every pin, and the answer is sent after that.
+ * its state. Durable storage is handed to the backend the worker passes in
+ * as libmicrohttpd's closure argument (HttpBackend: embedded queue or Kafka
+ * producer); the connection stays suspended until HttpRecordDone was called
+ * for every pin, and the answer is sent after that. Nothing above this layer
+ * is called directly.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,7 +21,6 @@
 #include <time.h>
 
 #include "guc.h"
-#include "http_producer.h"
 #include "http_request.h"
 #include "metrics.h"
 #include "pin_json.h"
@@ -364,17 +365,8 @@ HttpDispatch(HttpRequest *req)
 	if (npending == 0)
 		return false;
 	req->pending = npending;
-	if (HttpKafkaMode())
-	{
-		if (HttpProducerSend(req, &reason))
-			return true;
-	}
-	else
-	{
-		if (HttpEmbeddedEnqueue(req))
-			return true;
-		reason = HttpHealthProblem();
-	}
+	if (req->backend->submit(req->backend->ctx, req, &reason))
+		return true;
 	/* nothing was handed over */
 	req->pending = 0;
 	for (int i = 0; i < req->nrecords; i++)
@@ -519,8 +511,9 @@ HttpProcessPins(HttpRequest *req)
 static void
 HttpProcessHealthz(HttpRequest *req)
 {
-	const char *problem = HttpHealthProblem();
-	const char *mode = HttpKafkaMode() ? "kafka" : "embedded";
+	const HttpBackend *be = req->backend;
+	const char *problem = be->health(be->ctx);
+	const char *mode = be->mode(be->ctx);
 	HttpBuf b = {0};
 
 	if (problem == NULL)
@@ -543,7 +536,7 @@ HttpProcessMetrics(HttpRequest *req)
 	char *text = NULL;
 	size_t len = 0;
 
-	if (!MetricsRender(&text, &len))
+	if (!MetricsRender(&text, &len, req->backend->queue_depth(req->backend->ctx)))
 	{
 		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 		req->retry_after = 1;
@@ -672,7 +665,7 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 
 	if (!HttpCheckFraming(req))
 		return false;
-	if (HttpConnOverLimit(req->conn))
+	if (req->backend->over_limit(req->backend->ctx, req->conn))
 	{
 		req->close = true;
 		req->retry_after = 1;
@@ -793,14 +786,16 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 		req = calloc(1, sizeof(HttpRequest));
 		if (req == NULL)
 			return MHD_NO;
+		req->backend = cls;
 		req->conn = conn;
 		req->started = HttpNow();
-		HttpConnRequestStarted(conn);
+		req->backend->request_started(req->backend->ctx, conn);
 		req->endpoint = HttpRoute(url);
 		*con_cls = req;
 		if (!HttpCheckHeaders(req, method))
 			return HttpQueueAnswer(req);
-		HttpConnBodyProgress(conn, strcmp(method, MHD_HTTP_METHOD_POST) == 0);
+		req->backend->body_progress(req->backend->ctx, conn,
+									strcmp(method, MHD_HTTP_METHOD_POST) == 0);
 		return MHD_YES;
 	}
 	if (req->answered)
@@ -815,10 +810,10 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 			return MHD_NO;
 		HttpTakeUpload(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		HttpConnBodyProgress(conn, true);
+		req->backend->body_progress(req->backend->ctx, conn, true);
 		return MHD_YES;
 	}
-	HttpConnBodyProgress(conn, false);
+	req->backend->body_progress(req->backend->ctx, conn, false);
 	/* The whole body is in (or we were resumed with the answer ready). */
 	if (req->resp != NULL || req->status != 0)
 		return HttpQueueAnswer(req);
@@ -878,7 +873,7 @@ HttpRequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
-	HttpConnRequestDone(conn);
+	req->backend->request_done(req->backend->ctx, conn);
 	req->conn_done = true;
 	req->conn = NULL;
 	HttpRequestRelease(req);

@@ -1,6 +1,9 @@
 /*
  * http_request.h — one HTTP request of the ingestion worker, from the first
- * header to the answer, and the hand-offs between the modules that serve it.
+ * header to the answer. Owns the request and record structs, the libmicrohttpd
+ * callbacks, and HttpBackend: the interface through which the worker above
+ * supplies storage, health and connection bookkeeping (this layer includes
+ * nothing above it; the producer and the worker call down into it).
  *
  * Everything here runs in the HTTP worker's main thread: libmicrohttpd is
  * driven from the worker's WaitEventSet (no MHD threads) and librdkafka's
@@ -22,15 +25,10 @@
 
 #include <microhttpd.h>
 
-typedef enum HttpEndpoint
-{
-	HTTP_EP_PIN = 0,
-	HTTP_EP_PINS,
-	HTTP_EP_HEALTHZ,
-	HTTP_EP_METRICS,
-	HTTP_EP_OTHER,
-	HTTP_EP_COUNT
-} HttpEndpoint;
+#include "http_endpoint.h"
+
+struct HttpBackend;
+
 
 typedef enum HttpRecordOutcome
 {
@@ -56,6 +54,7 @@ typedef struct HttpRecord
 
 typedef struct HttpRequest
 {
+	const struct HttpBackend *backend; /* from libmicrohttpd's closure argument */
 	struct MHD_Connection *conn;
 	HttpEndpoint endpoint;
 	double started; /* monotonic seconds */
@@ -129,33 +128,54 @@ extern void HttpRequestRelease(HttpRequest *req);
 extern double HttpNow(void);
 
 /*
- * Connection admission (http_worker.c): true when the connection was accepted
- * over pinpipe.http_max_connections or the per-client cap with no idle
- * connection left to close; its request is then answered 503 + Retry-After.
+ * Answer 503 + Retry-After to every request suspended for more than max_wait
+ * seconds (Kafka mode: the bound docs/http.md gives, whatever librdkafka's
+ * timers do); their records stay referenced by librdkafka until their delivery
+ * reports, which then only settle them. Returns the seconds until the next such
+ * deadline (max_wait when none is waiting).
  */
-extern bool HttpConnOverLimit(struct MHD_Connection *conn);
+extern double HttpExpireWaiting(double max_wait);
 
-/* A request body advanced (in_body) or is complete (!in_body): for the stall check. */
-extern void HttpConnBodyProgress(struct MHD_Connection *conn, bool in_body);
+/* Free a request whose connection is gone once nothing refers to it any more. */
+extern void HttpRequestRelease(HttpRequest *req);
 
 /*
- * Embedded mode (http_worker.c): queue a request's valid records for the next
- * transaction. Returns false if the database side is known to be unavailable.
+ * What the request layer needs from the layer above it (the worker), handed in
+ * as libmicrohttpd's closure argument (cls) of HttpAccessHandler and
+ * HttpRequestCompleted: the request layer calls nothing above it, so it can be
+ * driven by any backend (a test harness included). Every function gets ctx.
  */
-extern bool HttpEmbeddedEnqueue(HttpRequest *req);
+typedef struct HttpBackend
+{
+	void *ctx;
 
-/*
- * Connection bookkeeping (http_worker.c): a connection must deliver a complete
- * request header within pinpipe.http_timeout of opening or of its previous
- * request, however slowly it trickles bytes; the worker closes it otherwise.
- */
-extern void HttpConnRequestStarted(struct MHD_Connection *conn);
-extern void HttpConnRequestDone(struct MHD_Connection *conn);
+	/*
+	 * Make a request's pending records durable: embedded mode queues them for
+	 * the next transaction, Kafka mode produces them. Each is later settled by
+	 * HttpRecordDone. False, nothing handed over and *reason set: unavailable (503).
+	 */
+	bool (*submit)(void *ctx, HttpRequest *req, const char **reason);
 
-/* Health as seen by the worker: NULL when healthy, else why not (static text). */
-extern const char *HttpHealthProblem(void);
+	/* NULL when healthy, else why not (static text). */
+	const char *(*health)(void *ctx);
 
-/* True in Kafka mode (pinpipe.kafka_brokers set). */
-extern bool HttpKafkaMode(void);
+	/* "embedded" or "kafka". */
+	const char *(*mode)(void *ctx);
+
+	/* Messages accepted but not yet acknowledged (Kafka producer queue; 0 in embedded mode). */
+	int64_t (*queue_depth)(void *ctx);
+
+	/*
+	 * Connection bookkeeping: a connection must deliver a complete request header
+	 * within pinpipe.http_timeout of opening or of its previous request
+	 * (request_started / request_done); a body that stops advancing while bytes
+	 * wait unread is refused (body_progress: in_body false once it is complete);
+	 * over_limit: the connection was accepted over a connection limit (503).
+	 */
+	void (*request_started)(void *ctx, struct MHD_Connection *conn);
+	void (*request_done)(void *ctx, struct MHD_Connection *conn);
+	void (*body_progress)(void *ctx, struct MHD_Connection *conn, bool in_body);
+	bool (*over_limit)(void *ctx, struct MHD_Connection *conn);
+} HttpBackend;
 
 #endif /* HTTP_REQUEST_H */

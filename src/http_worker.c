@@ -76,13 +76,8 @@ static int mhd_log_dropped = 0; /* lines beyond the slots, since the last flush 
 
 static MemoryContext batch_context = NULL;
 
-bool
-HttpKafkaMode(void)
-{
-	return kafka_mode;
-}
-
-const char *
+/* Health as the worker sees it: NULL when healthy, else why not. */
+static const char *
 HttpHealthProblem(void)
 {
 	if (kafka_mode)
@@ -90,7 +85,8 @@ HttpHealthProblem(void)
 	return db_ready ? NULL : db_problem;
 }
 
-bool
+/* Embedded mode: queue a request's valid records for the next transaction. */
+static bool
 HttpEmbeddedEnqueue(HttpRequest *req)
 {
 	if (!db_ready)
@@ -223,8 +219,8 @@ HttpConnOf(struct MHD_Connection *conn)
 	return info ? (HttpConn *) info->socket_context : NULL;
 }
 
-void
-HttpConnRequestStarted(struct MHD_Connection *conn)
+static void
+HttpConnRequestStarted(void *ctx, struct MHD_Connection *conn)
 {
 	HttpConn *c = HttpConnOf(conn);
 
@@ -232,8 +228,8 @@ HttpConnRequestStarted(struct MHD_Connection *conn)
 		c->waiting_since = 0;
 }
 
-void
-HttpConnRequestDone(struct MHD_Connection *conn)
+static void
+HttpConnRequestDone(void *ctx, struct MHD_Connection *conn)
 {
 	HttpConn *c = conn ? HttpConnOf(conn) : NULL;
 
@@ -241,8 +237,8 @@ HttpConnRequestDone(struct MHD_Connection *conn)
 		c->waiting_since = HttpNow();
 }
 
-void
-HttpConnBodyProgress(struct MHD_Connection *conn, bool in_body)
+static void
+HttpConnBodyProgress(void *ctx, struct MHD_Connection *conn, bool in_body)
 {
 	HttpConn *c = HttpConnOf(conn);
 
@@ -253,8 +249,8 @@ HttpConnBodyProgress(struct MHD_Connection *conn, bool in_body)
 	}
 }
 
-bool
-HttpConnOverLimit(struct MHD_Connection *conn)
+static bool
+HttpConnOverLimit(void *ctx, struct MHD_Connection *conn)
 {
 	HttpConn *c = HttpConnOf(conn);
 
@@ -314,6 +310,48 @@ HttpCutSlowConnections(void)
 			HttpConnRefuseStalled(c);
 	}
 }
+
+/* The request layer's backend (HttpBackend): this worker, in either mode. */
+static bool
+HttpBackendSubmit(void *ctx, HttpRequest *req, const char **reason)
+{
+	if (kafka_mode)
+		return HttpProducerSend(req, reason);
+	if (HttpEmbeddedEnqueue(req))
+		return true;
+	*reason = HttpHealthProblem();
+	return false;
+}
+
+static const char *
+HttpBackendHealth(void *ctx)
+{
+	return HttpHealthProblem();
+}
+
+static const char *
+HttpBackendMode(void *ctx)
+{
+	return kafka_mode ? "kafka" : "embedded";
+}
+
+static int64_t
+HttpBackendQueueDepth(void *ctx)
+{
+	return kafka_mode ? HttpProducerQueueDepth() : 0;
+}
+
+static const HttpBackend http_backend = {
+	.ctx = NULL,
+	.submit = HttpBackendSubmit,
+	.health = HttpBackendHealth,
+	.mode = HttpBackendMode,
+	.queue_depth = HttpBackendQueueDepth,
+	.request_started = HttpConnRequestStarted,
+	.request_done = HttpConnRequestDone,
+	.body_progress = HttpConnBodyProgress,
+	.over_limit = HttpConnOverLimit,
+};
 
 /* True when a connection comes from the client address addr (the port aside). */
 static bool
@@ -401,9 +439,9 @@ HttpStartDaemon(const struct sockaddr *addr, int family)
 		flags |= MHD_USE_IPv6;
 	/* clang-format off */
 	return MHD_start_daemon(flags, (uint16_t) pinpipe_http_port, HttpAcceptPolicy, NULL,
-							HttpAccessHandler, NULL,
+							HttpAccessHandler, (void *) &http_backend,
 							MHD_OPTION_EXTERNAL_LOGGER, HttpMhdLogger, NULL,
-							MHD_OPTION_NOTIFY_COMPLETED, HttpRequestCompleted, NULL,
+							MHD_OPTION_NOTIFY_COMPLETED, HttpRequestCompleted, (void *) &http_backend,
 							MHD_OPTION_NOTIFY_CONNECTION, HttpConnectionNotify, NULL,
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) (pinpipe_http_max_connections + HTTP_CONN_SPARE),
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) pinpipe_http_timeout,

@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 
-#include "http_producer.h"
 #include "metrics.h"
 #include "prom_format.h"
 #include "worker_status.h"
@@ -133,7 +132,7 @@ MetricsCounter(PromBuf *buf, const char *name, const char *help, int64_t value)
 
 /* The HTTP worker's own families. */
 static void
-MetricsRenderHttp(PromBuf *buf)
+MetricsRenderHttp(PromBuf *buf, int64_t produce_queue_depth)
 {
 	char labels[256];
 
@@ -194,8 +193,7 @@ MetricsRenderHttp(PromBuf *buf)
 
 	PromFamily(buf, "pinpipe_kafka_produce_queue_depth", "gauge",
 			   "Messages in the HTTP worker's Kafka producer queue, not yet acknowledged.");
-	PromSampleInt(buf, "pinpipe_kafka_produce_queue_depth", NULL,
-				  HttpKafkaMode() ? HttpProducerQueueDepth() : 0);
+	PromSampleInt(buf, "pinpipe_kafka_produce_queue_depth", NULL, produce_queue_depth);
 	PromFamily(buf, "pinpipe_kafka_deliveries_total", "counter",
 			   "Kafka delivery reports for produced pins that succeeded.");
 	PromSampleInt(buf, "pinpipe_kafka_deliveries_total", NULL, counters.deliveries);
@@ -296,7 +294,7 @@ MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 }
 
 bool
-MetricsRender(char **out, size_t *len)
+MetricsRender(char **out, size_t *len, int64_t produce_queue_depth)
 {
 	PromBuf buf;
 	int n = 0;
@@ -306,7 +304,7 @@ MetricsRender(char **out, size_t *len)
 	if (snapshot != NULL)
 		n = WorkerStatusSnapshot(snapshot, WORKER_STATUS_MAX_WORKERS);
 	PromInit(&buf);
-	MetricsRenderHttp(&buf);
+	MetricsRenderHttp(&buf, produce_queue_depth);
 	MetricsRenderWorkers(&buf, snapshot, n);
 	if (buf.oom || buf.data == NULL)
 	{
