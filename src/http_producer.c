@@ -55,6 +55,7 @@ static int wake_pipe[2] = {-1, -1};
  */
 #define HTTP_PRODUCER_ANSWER_MARGIN 0.5
 static double answer_bound = 10.0 - HTTP_PRODUCER_ANSWER_MARGIN;
+static long message_max_bytes = 1000000; /* the producer's message.max.bytes */
 static bool broker_down = false;
 static bool producer_fatal = false;
 static char problem[256];
@@ -157,6 +158,14 @@ HttpProducerStart(char *errbuf, size_t errlen)
 		if (answer_bound < HTTP_PRODUCER_ANSWER_MARGIN)
 			answer_bound = HTTP_PRODUCER_ANSWER_MARGIN;
 	}
+	{
+		char cur[32];
+		size_t sz = sizeof(cur);
+
+		if (rd_kafka_conf_get(conf, "message.max.bytes", cur, &sz) == RD_KAFKA_CONF_OK &&
+			atol(cur) > 0)
+			message_max_bytes = atol(cur);
+	}
 	rd_kafka_conf_set_dr_msg_cb(conf, HttpProducerDelivered);
 	rd_kafka_conf_set_error_cb(conf, HttpProducerError);
 	rd_kafka_conf_set_stats_cb(conf, HttpProducerStats);
@@ -220,6 +229,20 @@ HttpProducerSend(HttpRequest *req, const char **reason)
 		*reason = "Kafka producer unavailable";
 		return false;
 	}
+	/*
+	 * A pin that can never fit is refused whatever the broker's state: a 503
+	 * would only make the client retry it forever. (rd_kafka_produce checks the
+	 * exact size with its framing overhead below.)
+	 */
+	for (int i = 0; i < req->nrecords; i++)
+	{
+		HttpRecord *rec = &req->records[i];
+
+		if (rec->outcome == HTTP_REC_PENDING && (long) (rec->len + rec->keylen) > message_max_bytes)
+			HttpRecordDone(req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
+	}
+	if (req->pending == 0)
+		return true; /* all settled: the request is readied */
 	if (broker_down)
 	{
 		*reason = "Kafka broker unavailable; the pin was not stored, retry later";

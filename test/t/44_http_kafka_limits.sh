@@ -72,5 +72,13 @@ check "answers were only 200 or 503" "$(cut -d' ' -f1 "$T/times" | sort -u | tr 
 # 10 s is the promise; the worker answers at 9.5 s, which leaves half a second of slack
 awk -v m="$slowest" 'BEGIN { exit !(m <= 10.0) }' && ok "every in-flight request answered within the bound (${slowest} s)" ||
 	fail "a request waited ${slowest} s for its answer (bound 10 s)"
+pp_wait_for "http_healthz_is 200" 90 "healthz after the silent broker" || fail "not healthy after the silent broker"
+
+# --- broker down (connections refused): an oversize pin is still 413, not 503
+kafka_broker_down
+pp_wait_for "http_healthz_is 503" 60 "healthz 503 with the broker down" || fail "healthz not 503 with the broker down"
+check "broker down: a normal pin 503" "$(req POST /pin/ --data-binary "$(fresh_pin 6)")" 503
+check "broker down: an oversize pin still 413" "$(req POST /pin/ --data-binary "$(big_pin 7)")" 413
+kafka_broker_up
 pp_wait_for "http_healthz_is 200" 90 "healthz after the broker came back" && ok "recovered after the outage" || fail "not healthy after the outage"
 pp_done
