@@ -179,10 +179,9 @@ main(void)
 	for (int tries = 0; d == NULL && tries < 50; tries++)
 	{
 		port = 20000 + (int) (((unsigned) getpid() * 7919u + (unsigned) tries * 104729u) % 12000u);
-		d = MHD_start_daemon(MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, (uint16_t) port,
-							 NULL, NULL, HttpAccessHandler, (void *) &fake,
-							 MHD_OPTION_NOTIFY_COMPLETED, HttpRequestCompleted, (void *) &fake,
-							 MHD_OPTION_END);
+		d = MHD_start_daemon(MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, (uint16_t) port, NULL,
+							 NULL, HttpAccessHandler, (void *) &fake, MHD_OPTION_NOTIFY_COMPLETED,
+							 HttpRequestCompleted, (void *) &fake, MHD_OPTION_END);
 	}
 	CHECK(d != NULL, "daemon started");
 	if (d == NULL)
