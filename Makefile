@@ -77,8 +77,13 @@ test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/pin_json.h src/cle
 test/unit/test_prom: test/unit/test_prom.c src/prom_format.c src/prom_format.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_prom.c src/prom_format.c -lm
 
-unit: test/unit/test_clean test/unit/test_prom
+# The HTTP request layer alone: a real libmicrohttpd daemon, a fake backend, stubbed metrics.
+test/unit/test_http_request: test/unit/test_http_request.c src/http_request.c src/http_request.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h
+	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c src/http_request.c $(PURE_SRCS) -lmicrohttpd
+
+unit: test/unit/test_clean test/unit/test_prom test/unit/test_http_request
 	./test/unit/test_prom
+	./test/unit/test_http_request
 	./test/unit/test_clean
 
 test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h

@@ -62,7 +62,7 @@ declare -A PER
 # --- pinpipe, embedded mode
 HP=$(pp_free_port)
 pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.consumer_workers = 0" "fsync = on" \
-	"synchronous_commit = on" "pinpipe.http_max_connections = 1024" || exit 1
+	"synchronous_commit = on" "pinpipe.http_max_connections = 1024" "pinpipe.http_max_connections_per_client = 1024" || exit 1
 pp_sql "create extension pinpipe" >/dev/null
 pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HP/healthz)\" = 200 ]" 30 "pinpipe healthz" || exit 1
 run "pinpipe embedded /pin/" "http://127.0.0.1:$HP/pin/" "$W/pins.jsonl" 1

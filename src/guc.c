@@ -32,6 +32,7 @@ char	   *pinpipe_http_listen_addresses = NULL;
 char	   *pinpipe_http_auth_token = NULL;
 int			pinpipe_http_max_body = 16 * 1024 * 1024;
 int			pinpipe_http_max_connections = 256;
+int			pinpipe_http_max_connections_per_client = 64;
 int			pinpipe_http_timeout = 30;
 
 static const struct config_enum_entry start_offset_options[] = {
@@ -170,6 +171,13 @@ GucInit(void)
 							"Most concurrent HTTP connections.",
 							NULL,
 							&pinpipe_http_max_connections, 256, 1, 65535,
+							startup, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pinpipe.http_max_connections_per_client",
+							"Most concurrent HTTP connections from one client address.",
+							"At the limit the client's oldest idle connection is closed; with none "
+							"idle, the new connection is answered 503.",
+							&pinpipe_http_max_connections_per_client, 64, 1, 65535,
 							startup, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pinpipe.http_timeout",

@@ -26,6 +26,7 @@ extern char *pinpipe_http_listen_addresses;
 extern char *pinpipe_http_auth_token;
 extern int	pinpipe_http_max_body;
 extern int	pinpipe_http_max_connections;
+extern int	pinpipe_http_max_connections_per_client;
 extern int	pinpipe_http_timeout;
 
 typedef enum PinpipeStartOffset

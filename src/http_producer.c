@@ -30,11 +30,23 @@
 #include "kafka_config.h"
 #include "metrics.h"
 
+/* Why a pin over the message size is refused (413, not 503: retrying cannot help). */
+#define HTTP_PRODUCER_TOO_LARGE                                                                    \
+	"pin exceeds the Kafka message size limit (message.max.bytes); it can never be stored"
+
 static rd_kafka_t *producer = NULL;
 static rd_kafka_topic_t *producer_topic = NULL;
 static rd_kafka_queue_t *producer_queue = NULL;
 static int wake_pipe[2] = {-1, -1};
 
+/*
+ * Seconds a request may wait for its acknowledgement: message.timeout.ms less
+ * HTTP_PRODUCER_ANSWER_MARGIN, so that the answer is on the wire within
+ * message.timeout.ms of the request's first byte even on a loaded machine.
+ */
+#define HTTP_PRODUCER_ANSWER_MARGIN 0.5
+static double answer_bound = 10.0 - HTTP_PRODUCER_ANSWER_MARGIN;
+static long message_max_bytes = 1000000; /* the producer's message.max.bytes */
 static bool broker_down = false;
 static bool producer_fatal = false;
 static char problem[256];
@@ -54,6 +66,13 @@ HttpProducerDelivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 		return;
 	}
 	MetricsDelivery(false);
+	if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+	{
+		/* the broker's limit is below ours: a retry can never succeed */
+		if (rec)
+			HttpRecordDone(rec->req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
+		return;
+	}
 	if (msg->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT || msg->err == RD_KAFKA_RESP_ERR__TRANSPORT)
 		broker_down = true;
 	snprintf(problem, sizeof(problem), "Kafka delivery failed: %s", rd_kafka_err2str(msg->err));
@@ -98,6 +117,25 @@ HttpProducerStart(char *errbuf, size_t errlen)
 	conf = KafkaConfigNew(KAFKA_ROLE_PRODUCER, "pinpipe-http", errbuf, errlen);
 	if (conf == NULL)
 		return false;
+	/* the defaults (message.timeout.ms, linger.ms) are kafka_config.c's; read what is in force */
+	{
+		char cur[32];
+		size_t sz = sizeof(cur);
+
+		if (rd_kafka_conf_get(conf, "message.timeout.ms", cur, &sz) == RD_KAFKA_CONF_OK &&
+			atof(cur) > 0)
+			answer_bound = atof(cur) / 1000.0 - HTTP_PRODUCER_ANSWER_MARGIN;
+		if (answer_bound < HTTP_PRODUCER_ANSWER_MARGIN)
+			answer_bound = HTTP_PRODUCER_ANSWER_MARGIN;
+	}
+	{
+		char cur[32];
+		size_t sz = sizeof(cur);
+
+		if (rd_kafka_conf_get(conf, "message.max.bytes", cur, &sz) == RD_KAFKA_CONF_OK &&
+			atol(cur) > 0)
+			message_max_bytes = atol(cur);
+	}
 	rd_kafka_conf_set_dr_msg_cb(conf, HttpProducerDelivered);
 	rd_kafka_conf_set_error_cb(conf, HttpProducerError);
 	rd_kafka_conf_set_stats_cb(conf, HttpProducerStats);
@@ -161,6 +199,20 @@ HttpProducerSend(HttpRequest *req, const char **reason)
 		*reason = "Kafka producer unavailable";
 		return false;
 	}
+	/*
+	 * A pin that can never fit is refused whatever the broker's state: a 503
+	 * would only make the client retry it forever. (rd_kafka_produce checks the
+	 * exact size with its framing overhead below.)
+	 */
+	for (int i = 0; i < req->nrecords; i++)
+	{
+		HttpRecord *rec = &req->records[i];
+
+		if (rec->outcome == HTTP_REC_PENDING && (long) (rec->len + rec->keylen) > message_max_bytes)
+			HttpRecordDone(req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
+	}
+	if (req->pending == 0)
+		return true; /* all settled: the request is readied */
 	if (broker_down)
 	{
 		*reason = "Kafka broker unavailable; the pin was not stored, retry later";
@@ -176,6 +228,12 @@ HttpProducerSend(HttpRequest *req, const char **reason)
 							 (void *) rec->data, rec->len, rec->key, rec->keylen, rec) == 0)
 		{
 			produced++;
+			continue;
+		}
+		if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		{
+			/* settled now; the request is readied once nothing else is pending */
+			HttpRecordDone(req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
 			continue;
 		}
 		*reason = rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL
@@ -214,6 +272,12 @@ bool
 HttpProducerFatal(void)
 {
 	return producer_fatal;
+}
+
+double
+HttpProducerAnswerBound(void)
+{
+	return answer_bound;
 }
 
 int64_t

@@ -40,6 +40,12 @@ extern const char *HttpProducerProblem(void);
 /* True after a fatal (idempotence) error: this producer can never produce again. */
 extern bool HttpProducerFatal(void);
 
+/*
+ * Longest a request may wait for its acknowledgement before it is answered 503:
+ * the producer's message.timeout.ms (10 s unless pinpipe.kafka_config sets it).
+ */
+extern double HttpProducerAnswerBound(void);
+
 /* Messages waiting in librdkafka's queues (and in flight). */
 extern int64_t HttpProducerQueueDepth(void);
 

@@ -6,9 +6,11 @@
  * handler (driven by MHD_run from the worker loop) or from the loop itself.
  * Deliberately does not include postgres.h: nothing here may palloc or raise
  * an error, because a longjmp out of a libmicrohttpd callback would corrupt
- * its state. Durable storage is handed to the worker (embedded mode) or to
- * the producer (Kafka mode); the connection stays suspended until they call
- * HttpRecordDone for every pin, and the answer is sent after that.
+ * its state. Durable storage is handed to the backend the worker passes in
+ * as libmicrohttpd's closure argument (HttpBackend: embedded queue or Kafka
+ * producer); the connection stays suspended until HttpRecordDone was called
+ * for every pin, and the answer is sent after that. Nothing above this layer
+ * is called directly.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,7 +21,6 @@
 #include <time.h>
 
 #include "guc.h"
-#include "http_producer.h"
 #include "http_request.h"
 #include "metrics.h"
 #include "pin_json.h"
@@ -29,6 +30,36 @@
 
 /* Requests whose records are all settled, waiting to be resumed. */
 static HttpRequest *ready_head = NULL;
+
+/* Suspended requests, oldest first (for HttpExpireWaiting). */
+static HttpRequest *waiting_head = NULL;
+static HttpRequest *waiting_tail = NULL;
+
+static void
+HttpWaitingAdd(HttpRequest *req)
+{
+	req->wnext = NULL;
+	req->wprev = waiting_tail;
+	if (waiting_tail)
+		waiting_tail->wnext = req;
+	else
+		waiting_head = req;
+	waiting_tail = req;
+}
+
+static void
+HttpWaitingRemove(HttpRequest *req)
+{
+	if (req->wprev)
+		req->wprev->wnext = req->wnext;
+	else if (waiting_head == req)
+		waiting_head = req->wnext;
+	if (req->wnext)
+		req->wnext->wprev = req->wprev;
+	else if (waiting_tail == req)
+		waiting_tail = req->wprev;
+	req->wprev = req->wnext = NULL;
+}
 
 /* Reused parse state (single-threaded). */
 /* The last parsed pin: reused for the next one unless a record kept it (HttpKeepPin). */
@@ -232,6 +263,8 @@ HttpQueueAnswer(HttpRequest *req)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->resp_type);
 	if (req->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+	if (req->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (req->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (req->retry_after > 0)
@@ -272,7 +305,9 @@ HttpParsePin(const char *data, size_t len)
 static void
 HttpKeepPin(HttpRecord *rec)
 {
-	if (HttpKafkaMode())
+	const HttpBackend *be = rec->req->backend;
+
+	if (!be->takes_pins(be->ctx))
 		return;
 	rec->pin = parsed;
 	parsed = NULL;
@@ -346,17 +381,8 @@ HttpDispatch(HttpRequest *req)
 	if (npending == 0)
 		return false;
 	req->pending = npending;
-	if (HttpKafkaMode())
-	{
-		if (HttpProducerSend(req, &reason))
-			return true;
-	}
-	else
-	{
-		if (HttpEmbeddedEnqueue(req))
-			return true;
-		reason = HttpHealthProblem();
-	}
+	if (req->backend->submit(req->backend->ctx, req, &reason))
+		return true;
 	/* nothing was handed over */
 	req->pending = 0;
 	for (int i = 0; i < req->nrecords; i++)
@@ -455,7 +481,7 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 	}
 }
 
-/* POST /pins: a JSON array of pins, or NDJSON (one pin per line). */
+/* POST /pins: a JSON array of pins, or NDJSON (one pin per line): see PinBatchOpen. */
 static void
 HttpProcessPins(HttpRequest *req)
 {
@@ -463,6 +489,10 @@ HttpProcessPins(HttpRequest *req)
 	size_t len = req->len;
 	int cap = 0;
 	bool blank = true;
+	PinBatch batch;
+	PinError err;
+	const char *rec;
+	size_t n;
 
 	if (!Utf8Valid(body, len))
 	{
@@ -477,40 +507,14 @@ HttpProcessPins(HttpRequest *req)
 		HttpBadBody(req, "request body is empty", "value_error.missing", -1);
 		return;
 	}
-	if (PinJsonIsArray(body, len))
+	if (!PinBatchOpen(&batch, body, len, &err))
 	{
-		size_t pos = 0;
-		const char *elem;
-		size_t elen;
-		PinError err;
-		int rc;
-
-		/* The array must be well-formed as a whole before any element is stored. */
-		memset(&err, 0, sizeof(err));
-		while ((rc = PinJsonArrayNext(body, len, &pos, &elem, &elen, &err)) == 1)
-			HttpAddRecord(req, &cap, elem, elen);
-		if (rc < 0)
-		{
-			for (int i = 0; i < req->nrecords; i++)
-			{
-				free(req->records[i].detail);
-				free(req->records[i].key);
-				free(req->records[i].pin);
-			}
-			req->nrecords = 0;
-			HttpBadBody(req, err.msg ? err.msg : "malformed JSON array",
-						err.type ? err.type : "value_error.jsondecode", (long) pos);
-			return;
-		}
+		HttpBadBody(req, err.msg ? err.msg : "malformed JSON array",
+					err.type ? err.type : "value_error.jsondecode", (long) err.offset);
+		return;
 	}
-	else
-	{
-		size_t pos = 0, n;
-		const char *line;
-
-		while (PinNdjsonNext(body, len, &pos, &line, &n))
-			HttpAddRecord(req, &cap, line, n);
-	}
+	while (PinBatchNext(&batch, &rec, &n))
+		HttpAddRecord(req, &cap, rec, n);
 	if (req->oom)
 	{
 		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
@@ -525,8 +529,9 @@ HttpProcessPins(HttpRequest *req)
 static void
 HttpProcessHealthz(HttpRequest *req)
 {
-	const char *problem = HttpHealthProblem();
-	const char *mode = HttpKafkaMode() ? "kafka" : "embedded";
+	const HttpBackend *be = req->backend;
+	const char *problem = be->health(be->ctx);
+	const char *mode = be->mode(be->ctx);
 	HttpBuf b = {0};
 
 	if (problem == NULL)
@@ -549,13 +554,122 @@ HttpProcessMetrics(HttpRequest *req)
 	char *text = NULL;
 	size_t len = 0;
 
-	if (!MetricsRender(&text, &len))
+	if (!MetricsRender(&text, &len, req->backend->queue_depth(req->backend->ctx)))
 	{
 		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 		req->retry_after = 1;
 		return;
 	}
 	HttpSetAnswer(req, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* What the framing headers of a request say, gathered over all of its header lines. */
+typedef struct HttpFraming
+{
+	int content_lengths;	 /* Content-Length lines */
+	bool lengths_differ;	 /* ... with more than one value */
+	bool length_invalid;	 /* ... or one that is not a decimal number */
+	const char *first_length;
+	int chunked;			 /* "chunked" codings in Transfer-Encoding */
+	bool chunked_not_last;	 /* a coding after "chunked" */
+	bool unknown_coding;	 /* a coding other than "chunked" */
+	bool transfer_encoding;	 /* any Transfer-Encoding line */
+} HttpFraming;
+
+/* Add one coding of a Transfer-Encoding list (without surrounding blanks). */
+static void
+HttpFramingCoding(HttpFraming *f, const char *tok, size_t n)
+{
+	if (n == 0)
+		return;
+	if (f->chunked > 0)
+		f->chunked_not_last = true;
+	if (n == 7 && strncasecmp(tok, "chunked", 7) == 0)
+		f->chunked++;
+	else
+		f->unknown_coding = true;
+}
+
+/* MHD_KeyValueIterator over the request's headers: note Content-Length and Transfer-Encoding. */
+static enum MHD_Result
+HttpFramingHeader(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	HttpFraming *f = cls;
+
+	if (value == NULL)
+		value = "";
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+	{
+		f->content_lengths++;
+		if (value[0] == '\0' || strspn(value, "0123456789") != strlen(value))
+			f->length_invalid = true;
+		if (f->first_length == NULL)
+			f->first_length = value;
+		else if (strcmp(f->first_length, value) != 0)
+			f->lengths_differ = true;
+	}
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+	{
+		const char *p = value;
+
+		f->transfer_encoding = true;
+		while (*p)
+		{
+			size_t n = strcspn(p, ",");
+			size_t a = 0;
+			size_t z = n;
+
+			while (a < z && (p[a] == ' ' || p[a] == '\t'))
+				a++;
+			while (z > a && (p[z - 1] == ' ' || p[z - 1] == '\t'))
+				z--;
+			HttpFramingCoding(f, p + a, z - a);
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	return MHD_YES;
+}
+
+/*
+ * Refuse a request whose body length is ambiguous (RFC 9112 §6): two different
+ * Content-Length values, Transfer-Encoding beside Content-Length, "chunked"
+ * twice or not last (400), a coding we do not implement (501). libmicrohttpd
+ * 0.9.75 takes the first Content-Length or waits for a body it cannot frame; the
+ * answer closes the connection, since where the next request starts is unknown.
+ * False: answer set.
+ */
+static bool
+HttpCheckFraming(HttpRequest *req)
+{
+	HttpFraming f;
+	const char *why = NULL;
+	int status = MHD_HTTP_BAD_REQUEST;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, HttpFramingHeader, &f);
+	if (f.lengths_differ)
+		why = "conflicting Content-Length headers";
+	else if (f.length_invalid)
+		why = "invalid Content-Length header";
+	else if (f.transfer_encoding && f.content_lengths > 0)
+		why = "both Transfer-Encoding and Content-Length";
+	else if (f.unknown_coding)
+	{
+		status = MHD_HTTP_NOT_IMPLEMENTED;
+		why = "unsupported Transfer-Encoding (only chunked is implemented)";
+	}
+	else if (f.chunked > 1 || f.chunked_not_last)
+		why = "invalid Transfer-Encoding: chunked must be given once, last";
+	else if (f.transfer_encoding && f.chunked == 0)
+		why = "empty Transfer-Encoding header";
+	if (why == NULL)
+		return true;
+	req->close = true;
+	HttpSetDetail(req, status, "%s", why);
+	MetricsMalformed();
+	return false;
 }
 
 /* Checks made on the headers, before any body byte is read. False: answer set. */
@@ -567,6 +681,16 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 		strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	const char *cl;
 
+	if (!HttpCheckFraming(req))
+		return false;
+	if (req->backend->over_limit(req->backend->ctx, req->conn))
+	{
+		req->close = true;
+		req->retry_after = 1;
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+					  "too many connections; retry on a new connection");
+		return false;
+	}
 	switch (req->endpoint)
 	{
 		case HTTP_EP_OTHER:
@@ -680,13 +804,16 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 		req = calloc(1, sizeof(HttpRequest));
 		if (req == NULL)
 			return MHD_NO;
+		req->backend = cls;
 		req->conn = conn;
 		req->started = HttpNow();
-		HttpConnRequestStarted(conn);
+		req->backend->request_started(req->backend->ctx, conn);
 		req->endpoint = HttpRoute(url);
 		*con_cls = req;
 		if (!HttpCheckHeaders(req, method))
 			return HttpQueueAnswer(req);
+		req->backend->body_progress(req->backend->ctx, conn,
+									strcmp(method, MHD_HTTP_METHOD_POST) == 0);
 		return MHD_YES;
 	}
 	if (req->answered)
@@ -701,8 +828,10 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 			return MHD_NO;
 		HttpTakeUpload(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
+		req->backend->body_progress(req->backend->ctx, conn, true);
 		return MHD_YES;
 	}
+	req->backend->body_progress(req->backend->ctx, conn, false);
 	/* The whole body is in (or we were resumed with the answer ready). */
 	if (req->resp != NULL || req->status != 0)
 		return HttpQueueAnswer(req);
@@ -724,6 +853,7 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 		return HttpQueueAnswer(req);
 	/* Handed over: wait for the commit or the delivery reports. */
 	req->suspended = true;
+	HttpWaitingAdd(req);
 	MHD_suspend_connection(conn);
 	return MHD_YES;
 }
@@ -732,6 +862,7 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 static void
 HttpRequestFree(HttpRequest *req)
 {
+	HttpWaitingRemove(req);
 	for (int i = 0; i < req->nrecords; i++)
 	{
 		free(req->records[i].detail);
@@ -761,7 +892,7 @@ HttpRequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
-	HttpConnRequestDone(conn);
+	req->backend->request_done(req->backend->ctx, conn);
 	req->conn_done = true;
 	req->conn = NULL;
 	HttpRequestRelease(req);
@@ -779,21 +910,31 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 		if (req->unavailable_reason == NULL)
 			req->unavailable_reason = reason;
 	}
-	else if (outcome == HTTP_REC_REJECTED && reason != NULL && rec->detail == NULL)
+	else if ((outcome == HTTP_REC_REJECTED || outcome == HTTP_REC_TOO_LARGE) && reason != NULL &&
+			 rec->detail == NULL)
 	{
 		HttpBuf b = {0};
 
-		rec->dead_lettered = true;
-		/* dead-lettered at insert time: say why, in FastAPI's error shape */
+		/* a rejected record with a reason was dead-lettered by the sink (a 413 never was) */
+		rec->dead_lettered = outcome == HTTP_REC_REJECTED;
+		/* dead-lettered at insert time, or too large for Kafka: say why, in FastAPI's shape */
 		BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
 		BufJsonString(&b, reason, strlen(reason));
-		BufPuts(&b, ",\"type\":\"value_error.dead_letter\"}]}");
+		BufPuts(&b, outcome == HTTP_REC_TOO_LARGE ? ",\"type\":\"value_error.too_large\"}]}"
+												  : ",\"type\":\"value_error.dead_letter\"}]}");
 		rec->detail = b.oom ? NULL : b.data;
 		if (b.oom)
 			free(b.data);
 	}
 	if (--req->pending == 0)
 	{
+		if (req->expired)
+		{
+			/* already answered 503 at its deadline: nothing more to say */
+			if (req->conn_done)
+				HttpRequestFree(req);
+			return;
+		}
 		if (req->conn_done)
 		{
 			HttpRequestFree(req);
@@ -836,6 +977,8 @@ HttpRequestFinish(HttpRequest *req)
 	{
 		if (req->records[i].outcome == HTTP_REC_ACCEPTED)
 			accepted++;
+		else if (req->records[i].outcome == HTTP_REC_TOO_LARGE)
+			rejected++;
 		else if (req->records[i].outcome == HTTP_REC_REJECTED)
 		{
 			rejected++;
@@ -863,7 +1006,10 @@ HttpRequestFinish(HttpRequest *req)
 		}
 		else
 		{
-			HttpSetAnswer(req, MHD_HTTP_UNPROCESSABLE_CONTENT, rec->detail,
+			HttpSetAnswer(req,
+						  rec->outcome == HTTP_REC_TOO_LARGE ? MHD_HTTP_CONTENT_TOO_LARGE
+															 : MHD_HTTP_UNPROCESSABLE_CONTENT,
+						  rec->detail,
 						  rec->detail ? strlen(rec->detail) : 0, "application/json");
 			rec->detail = NULL;
 		}
@@ -875,7 +1021,7 @@ HttpRequestFinish(HttpRequest *req)
 	{
 		HttpRecord *rec = &req->records[i];
 
-		if (rec->outcome != HTTP_REC_REJECTED)
+		if (rec->outcome != HTTP_REC_REJECTED && rec->outcome != HTTP_REC_TOO_LARGE)
 			continue;
 		BufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
 		BufDetailArray(&b, rec->detail);
@@ -907,9 +1053,44 @@ HttpResumeReady(void)
 		HttpRequestFinish(req);
 		if (req->suspended)
 		{
+			HttpWaitingRemove(req);
 			req->suspended = false;
 			MHD_resume_connection(req->conn);
 		}
 	}
 	return any;
+}
+
+double
+HttpExpireWaiting(double max_wait)
+{
+	double now = HttpNow();
+	double next = max_wait;
+	HttpRequest *req = waiting_head;
+
+	/* A short list (requests in flight); ordered by suspension, not start: scan it all. */
+	while (req)
+	{
+		HttpRequest *nreq = req->wnext;
+		double left = max_wait - (now - req->started);
+
+		if (left > 0)
+		{
+			if (left < next)
+				next = left;
+			req = nreq;
+			continue;
+		}
+		HttpWaitingRemove(req);
+		req->expired = true;
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+					  "no acknowledgement within %.0f s; the pin may not have been stored, retry "
+					  "later",
+					  max_wait);
+		req->retry_after = 1;
+		req->suspended = false;
+		MHD_resume_connection(req->conn);
+		req = nreq;
+	}
+	return next;
 }

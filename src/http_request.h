@@ -1,6 +1,9 @@
 /*
  * http_request.h — one HTTP request of the ingestion worker, from the first
- * header to the answer, and the hand-offs between the modules that serve it.
+ * header to the answer. Owns the request and record structs, the libmicrohttpd
+ * callbacks, and HttpBackend: the interface through which the worker above
+ * supplies storage, health and connection bookkeeping (this layer includes
+ * nothing above it; the producer and the worker call down into it).
  *
  * Everything here runs in the HTTP worker's main thread: libmicrohttpd is
  * driven from the worker's WaitEventSet (no MHD threads) and librdkafka's
@@ -22,24 +25,19 @@
 
 #include <microhttpd.h>
 
+#include "http_endpoint.h"
 #include "pin_json.h"
 
-typedef enum HttpEndpoint
-{
-	HTTP_EP_PIN = 0,
-	HTTP_EP_PINS,
-	HTTP_EP_HEALTHZ,
-	HTTP_EP_METRICS,
-	HTTP_EP_OTHER,
-	HTTP_EP_COUNT
-} HttpEndpoint;
+struct HttpBackend;
+
 
 typedef enum HttpRecordOutcome
 {
 	HTTP_REC_PENDING = 0,
 	HTTP_REC_ACCEPTED,	 /* durably in the pipeline (committed or acknowledged) */
 	HTTP_REC_REJECTED,	 /* failed validation, or dead-lettered at insert: see detail */
-	HTTP_REC_UNAVAILABLE /* not stored: database or broker unavailable (503) */
+	HTTP_REC_UNAVAILABLE, /* not stored: database or broker unavailable (503) */
+	HTTP_REC_TOO_LARGE	  /* over the Kafka producer's message size: can never be stored (413) */
 } HttpRecordOutcome;
 
 /* A parsed pin with the scratch its decoded strings live in (one malloc). */
@@ -66,6 +64,7 @@ typedef struct HttpRecord
 
 typedef struct HttpRequest
 {
+	const struct HttpBackend *backend; /* from libmicrohttpd's closure argument */
 	struct MHD_Connection *conn;
 	HttpEndpoint endpoint;
 	double started; /* monotonic seconds */
@@ -95,8 +94,14 @@ typedef struct HttpRequest
 	const char *resp_type; /* content type */
 	const char *allow;	   /* 405: Allow header */
 	int retry_after;	   /* 503: seconds, 0 = none */
+	bool close;			   /* answer with Connection: close (framing errors, over a limit) */
 
 	struct HttpRequest *next; /* on a work or ready list */
+
+	/* while suspended: on the list of requests waiting for their answer */
+	struct HttpRequest *wprev;
+	struct HttpRequest *wnext;
+	bool expired; /* answered 503 at the deadline; late outcomes only settle */
 } HttpRequest;
 
 /* libmicrohttpd callbacks (http_request.c). */
@@ -117,6 +122,15 @@ extern void HttpRequestFinish(HttpRequest *req);
 /* Resume every readied request so libmicrohttpd sends its answer; true if any. */
 extern bool HttpResumeReady(void);
 
+/*
+ * Answer 503 + Retry-After to every request suspended for more than max_wait
+ * seconds (Kafka mode: the bound docs/http.md gives, whatever librdkafka's
+ * timers do); their records stay referenced by librdkafka until their delivery
+ * reports, which then only settle them. Returns the seconds until the next such
+ * deadline (max_wait when none is waiting).
+ */
+extern double HttpExpireWaiting(double max_wait);
+
 /* Free a request whose connection is gone once nothing refers to it any more. */
 extern void HttpRequestRelease(HttpRequest *req);
 
@@ -124,23 +138,60 @@ extern void HttpRequestRelease(HttpRequest *req);
 extern double HttpNow(void);
 
 /*
- * Embedded mode (http_worker.c): queue a request's valid records for the next
- * transaction. Returns false if the database side is known to be unavailable.
+ * Answer 503 + Retry-After to every request suspended for more than max_wait
+ * seconds (Kafka mode: the bound docs/http.md gives, whatever librdkafka's
+ * timers do); their records stay referenced by librdkafka until their delivery
+ * reports, which then only settle them. Returns the seconds until the next such
+ * deadline (max_wait when none is waiting).
  */
-extern bool HttpEmbeddedEnqueue(HttpRequest *req);
+extern double HttpExpireWaiting(double max_wait);
+
+/* Free a request whose connection is gone once nothing refers to it any more. */
+extern void HttpRequestRelease(HttpRequest *req);
 
 /*
- * Connection bookkeeping (http_worker.c): a connection must deliver a complete
- * request header within pinpipe.http_timeout of opening or of its previous
- * request, however slowly it trickles bytes; the worker closes it otherwise.
+ * What the request layer needs from the layer above it (the worker), handed in
+ * as libmicrohttpd's closure argument (cls) of HttpAccessHandler and
+ * HttpRequestCompleted: the request layer calls nothing above it, so it can be
+ * driven by any backend (a test harness included). Every function gets ctx.
  */
-extern void HttpConnRequestStarted(struct MHD_Connection *conn);
-extern void HttpConnRequestDone(struct MHD_Connection *conn);
+typedef struct HttpBackend
+{
+	void *ctx;
 
-/* Health as seen by the worker: NULL when healthy, else why not (static text). */
-extern const char *HttpHealthProblem(void);
+	/*
+	 * Make a request's pending records durable: embedded mode queues them for
+	 * the next transaction, Kafka mode produces them. Each is later settled by
+	 * HttpRecordDone. False, nothing handed over and *reason set: unavailable (503).
+	 */
+	bool (*submit)(void *ctx, HttpRequest *req, const char **reason);
 
-/* True in Kafka mode (pinpipe.kafka_brokers set). */
-extern bool HttpKafkaMode(void);
+	/* NULL when healthy, else why not (static text). */
+	const char *(*health)(void *ctx);
+
+	/* "embedded" or "kafka". */
+	const char *(*mode)(void *ctx);
+
+	/* Messages accepted but not yet acknowledged (Kafka producer queue; 0 in embedded mode). */
+	int64_t (*queue_depth)(void *ctx);
+
+	/*
+	 * Does submit take each record's validated pin (HttpRecord.pin), so that it is
+	 * not parsed again (embedded mode), or only the bytes (Kafka mode)?
+	 */
+	bool (*takes_pins)(void *ctx);
+
+	/*
+	 * Connection bookkeeping: a connection must deliver a complete request header
+	 * within pinpipe.http_timeout of opening or of its previous request
+	 * (request_started / request_done); a body that stops advancing while bytes
+	 * wait unread is refused (body_progress: in_body false once it is complete);
+	 * over_limit: the connection was accepted over a connection limit (503).
+	 */
+	void (*request_started)(void *ctx, struct MHD_Connection *conn);
+	void (*request_done)(void *ctx, struct MHD_Connection *conn);
+	void (*body_progress)(void *ctx, struct MHD_Connection *conn, bool in_body);
+	bool (*over_limit)(void *ctx, struct MHD_Connection *conn);
+} HttpBackend;
 
 #endif /* HTTP_REQUEST_H */

@@ -28,6 +28,8 @@
 #include "postgres.h"
 
 #include <netdb.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +52,8 @@
 
 #define HTTP_MAX_DAEMONS 16
 #define HTTP_LOG_SLOTS 8
+#define HTTP_LOG_BURST 5	   /* libmicrohttpd lines logged per window ... */
+#define HTTP_LOG_WINDOW 10.0 /* ... of this many seconds */
 #define HTTP_READY_CHECK_SECONDS 1.0
 #define HTTP_MAX_BATCH_PINS 20000 /* pins per embedded-mode transaction (whole requests) */
 #define HTTP_WHO "pinpipe http worker"
@@ -73,18 +77,14 @@ static char db_problem[256] = "not checked yet";
 /* libmicrohttpd's log lines, kept until the loop can ereport them. */
 static char mhd_log[HTTP_LOG_SLOTS][256];
 static int mhd_log_count = 0;
+static int mhd_log_dropped = 0; /* lines beyond the slots, since the last flush */
 
 static MemoryContext batch_context = NULL;
 
 static void HttpShutdown(void);
 
-bool
-HttpKafkaMode(void)
-{
-	return kafka_mode;
-}
-
-const char *
+/* Health as the worker sees it: NULL when healthy, else why not. */
+static const char *
 HttpHealthProblem(void)
 {
 	if (kafka_mode)
@@ -92,7 +92,8 @@ HttpHealthProblem(void)
 	return db_ready ? NULL : db_problem;
 }
 
-bool
+/* Embedded mode: queue a request's valid records for the next transaction. */
+static bool
 HttpEmbeddedEnqueue(HttpRequest *req)
 {
 	if (!db_ready)
@@ -112,14 +113,27 @@ HttpMhdLogger(void *cls, const char *fmt, va_list ap)
 {
 	if (mhd_log_count < HTTP_LOG_SLOTS)
 		vsnprintf(mhd_log[mhd_log_count++], sizeof(mhd_log[0]), fmt, ap);
+	else
+	{
+		mhd_log_dropped++;
+		MetricsMalformed();
+	}
 }
 
-/* An open connection, for the header deadline (see HttpConnRequestStarted). */
+/*
+ * An open connection: for the header deadline (see HttpConnRequestStarted) and
+ * for admission (HttpAcceptPolicy), which needs each connection's client
+ * address and whether it is idle (waiting for a request header).
+ */
 typedef struct HttpConn
 {
 	MHD_socket fd;
 	double waiting_since; /* start of the wait for a request header; 0 = in a request */
-	bool cut;			  /* already shut down */
+	bool cut;			  /* already shut down (no longer counted as open) */
+	bool over_limit;	  /* accepted over a limit: its request gets 503 */
+	bool in_body;		  /* a request body is being received */
+	double progress_at;	  /* last time the request layer saw its body advance */
+	struct sockaddr_storage addr;
 	struct HttpConn *prev;
 	struct HttpConn *next;
 } HttpConn;
@@ -127,7 +141,29 @@ typedef struct HttpConn
 static HttpConn *conns = NULL;
 static double conns_checked_at = 0;
 
-/* Count connections (for /metrics and the global limit) and track them. */
+/* Set by the accept policy for the connection libmicrohttpd creates right after it. */
+static bool next_conn_over_limit = false;
+
+/*
+ * Connections libmicrohttpd may hold beyond pinpipe.http_max_connections: room
+ * to answer 503 to clients over a limit instead of leaving them unanswered in
+ * the listen backlog.
+ */
+#define HTTP_CONN_SPARE 64
+
+/* Shut a connection down; libmicrohttpd sees it fail and frees it in its next run. */
+static void
+HttpConnCut(HttpConn *c)
+{
+	if (c->cut)
+		return;
+	if (c->fd != MHD_INVALID_SOCKET)
+		shutdown(c->fd, SHUT_RDWR);
+	c->cut = true;
+	MetricsConnection(-1);
+}
+
+/* Count connections (for /metrics and the limits) and track them. */
 static void
 HttpConnectionNotify(void *cls, struct MHD_Connection *conn, void **socket_context,
 					 enum MHD_ConnectionNotificationCode toe)
@@ -138,13 +174,24 @@ HttpConnectionNotify(void *cls, struct MHD_Connection *conn, void **socket_conte
 	{
 		const union MHD_ConnectionInfo *info =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ainfo =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		bool over = next_conn_over_limit;
 
+		next_conn_over_limit = false;
 		MetricsConnection(1);
+		if (over)
+			MetricsConnectionShed(true);
 		c = calloc(1, sizeof(HttpConn));
 		if (c == NULL)
 			return; /* untracked: MHD's idle timeout still applies */
 		c->fd = info ? info->connect_fd : MHD_INVALID_SOCKET;
 		c->waiting_since = HttpNow();
+		c->over_limit = over;
+		if (ainfo && ainfo->client_addr)
+			memcpy(&c->addr, ainfo->client_addr,
+				   ainfo->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+															 : sizeof(struct sockaddr_in));
 		c->next = conns;
 		if (conns)
 			conns->prev = c;
@@ -152,9 +199,13 @@ HttpConnectionNotify(void *cls, struct MHD_Connection *conn, void **socket_conte
 		*socket_context = c;
 		return;
 	}
-	MetricsConnection(-1);
 	if (c == NULL)
+	{
+		MetricsConnection(-1);
 		return;
+	}
+	if (!c->cut)
+		MetricsConnection(-1);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -175,8 +226,8 @@ HttpConnOf(struct MHD_Connection *conn)
 	return info ? (HttpConn *) info->socket_context : NULL;
 }
 
-void
-HttpConnRequestStarted(struct MHD_Connection *conn)
+static void
+HttpConnRequestStarted(void *ctx, struct MHD_Connection *conn)
 {
 	HttpConn *c = HttpConnOf(conn);
 
@@ -184,8 +235,8 @@ HttpConnRequestStarted(struct MHD_Connection *conn)
 		c->waiting_since = 0;
 }
 
-void
-HttpConnRequestDone(struct MHD_Connection *conn)
+static void
+HttpConnRequestDone(void *ctx, struct MHD_Connection *conn)
 {
 	HttpConn *c = conn ? HttpConnOf(conn) : NULL;
 
@@ -193,11 +244,57 @@ HttpConnRequestDone(struct MHD_Connection *conn)
 		c->waiting_since = HttpNow();
 }
 
+static void
+HttpConnBodyProgress(void *ctx, struct MHD_Connection *conn, bool in_body)
+{
+	HttpConn *c = HttpConnOf(conn);
+
+	if (c)
+	{
+		c->in_body = in_body;
+		c->progress_at = HttpNow();
+	}
+}
+
+static bool
+HttpConnOverLimit(void *ctx, struct MHD_Connection *conn)
+{
+	HttpConn *c = HttpConnOf(conn);
+
+	return c != NULL && c->over_limit;
+}
+
+/*
+ * Answer 400 on the socket itself and close: for a body libmicrohttpd stopped
+ * reading (a chunk line longer than its buffer), where it would neither answer
+ * nor read on until the timeout. libmicrohttpd has sent nothing on this
+ * request, so these are the only bytes of the answer. The unread input is
+ * drained first so that closing sends a FIN, not a reset that could discard
+ * the answer at the client.
+ */
+static void
+HttpConnRefuseStalled(HttpConn *c)
+{
+	static const char body[] = "{\"detail\":\"malformed chunked body\"}";
+	char buf[4096];
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+				 "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
+				 "Content-Length: %zu\r\n\r\n%s",
+				 sizeof(body) - 1, body);
+	(void) send(c->fd, buf, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	for (int i = 0; i < 64 && recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	MetricsMalformed();
+	HttpConnCut(c);
+}
+
 /*
  * Close connections that have not sent a whole request header within
  * pinpipe.http_timeout, however slowly they trickle bytes (libmicrohttpd's own
- * timeout only counts idle time). Shutting the socket down makes libmicrohttpd
- * see the connection fail and clean it up in its next run.
+ * timeout only counts idle time); and refuse bodies libmicrohttpd stopped
+ * reading: bytes wait in the socket, yet the body has not advanced for a second.
  */
 static void
 HttpCutSlowConnections(void)
@@ -208,19 +305,140 @@ HttpCutSlowConnections(void)
 		return;
 	conns_checked_at = now;
 	for (HttpConn *c = conns; c; c = c->next)
-		if (!c->cut && c->waiting_since > 0 && c->fd != MHD_INVALID_SOCKET &&
-			now - c->waiting_since > (double) pinpipe_http_timeout)
-		{
-			shutdown(c->fd, SHUT_RDWR);
-			c->cut = true;
-		}
+	{
+		int waiting = 0;
+
+		if (c->cut || c->fd == MHD_INVALID_SOCKET)
+			continue;
+		if (c->waiting_since > 0 && now - c->waiting_since > (double) pinpipe_http_timeout)
+			HttpConnCut(c);
+		else if (c->waiting_since == 0 && c->in_body && now - c->progress_at >= 1.0 &&
+				 ioctl(c->fd, FIONREAD, &waiting) == 0 && waiting > 0)
+			HttpConnRefuseStalled(c);
+	}
 }
 
-/* pinpipe.http_max_connections counts across all listening addresses. */
+/* The request layer's backend (HttpBackend): this worker, in either mode. */
+static bool
+HttpBackendSubmit(void *ctx, HttpRequest *req, const char **reason)
+{
+	if (kafka_mode)
+		return HttpProducerSend(req, reason);
+	if (HttpEmbeddedEnqueue(req))
+		return true;
+	*reason = HttpHealthProblem();
+	return false;
+}
+
+static const char *
+HttpBackendHealth(void *ctx)
+{
+	return HttpHealthProblem();
+}
+
+static const char *
+HttpBackendMode(void *ctx)
+{
+	return kafka_mode ? "kafka" : "embedded";
+}
+
+static int64_t
+HttpBackendQueueDepth(void *ctx)
+{
+	return kafka_mode ? HttpProducerQueueDepth() : 0;
+}
+
+static bool
+HttpBackendTakesPins(void *ctx)
+{
+	return !kafka_mode;
+}
+
+static const HttpBackend http_backend = {
+	.ctx = NULL,
+	.submit = HttpBackendSubmit,
+	.health = HttpBackendHealth,
+	.mode = HttpBackendMode,
+	.queue_depth = HttpBackendQueueDepth,
+	.takes_pins = HttpBackendTakesPins,
+	.request_started = HttpConnRequestStarted,
+	.request_done = HttpConnRequestDone,
+	.body_progress = HttpConnBodyProgress,
+	.over_limit = HttpConnOverLimit,
+};
+
+/* True when a connection comes from the client address addr (the port aside). */
+static bool
+HttpConnFrom(const HttpConn *c, const struct sockaddr *addr)
+{
+	if (c->addr.ss_family != addr->sa_family)
+		return false;
+	if (addr->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *) &c->addr)->sin_addr,
+					  &((const struct sockaddr_in *) addr)->sin_addr, sizeof(struct in_addr)) == 0;
+	if (addr->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *) &c->addr)->sin6_addr,
+					  &((const struct sockaddr_in6 *) addr)->sin6_addr,
+					  sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/*
+ * Admission of a new connection. pinpipe.http_max_connections counts across all
+ * listening addresses and pinpipe.http_max_connections_per_client per client
+ * address. At a limit, the oldest idle connection (no request in progress) in
+ * its scope is closed to make room; with none idle, the new connection is still
+ * accepted (while libmicrohttpd has spare room) and answered 503 + Retry-After,
+ * so that no client waits unanswered in the listen backlog.
+ */
 static enum MHD_Result
 HttpAcceptPolicy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
-	return MetricsOpenConnections() < pinpipe_http_max_connections ? MHD_YES : MHD_NO;
+	int live = 0;
+	int mine = 0;
+	HttpConn *idle = NULL;
+	HttpConn *idle_mine = NULL;
+
+	next_conn_over_limit = false;
+	for (HttpConn *c = conns; c; c = c->next)
+	{
+		bool same;
+
+		if (c->cut)
+			continue;
+		same = addr != NULL && HttpConnFrom(c, addr);
+		live++;
+		if (same)
+			mine++;
+		if (c->waiting_since > 0)
+		{
+			if (idle == NULL || c->waiting_since < idle->waiting_since)
+				idle = c;
+			if (same && (idle_mine == NULL || c->waiting_since < idle_mine->waiting_since))
+				idle_mine = c;
+		}
+	}
+	if (mine >= pinpipe_http_max_connections_per_client)
+	{
+		if (idle_mine)
+		{
+			HttpConnCut(idle_mine);
+			MetricsConnectionShed(false);
+		}
+		else
+			next_conn_over_limit = true;
+	}
+	else if (live >= pinpipe_http_max_connections)
+	{
+		if (idle)
+		{
+			HttpConnCut(idle);
+			MetricsConnectionShed(false);
+		}
+		else
+			next_conn_over_limit = true;
+	}
+	return MHD_YES;
 }
 
 /* Start one daemon on addr (NULL: every address, both IP versions). */
@@ -235,11 +453,11 @@ HttpStartDaemon(const struct sockaddr *addr, int family)
 		flags |= MHD_USE_IPv6;
 	/* clang-format off */
 	return MHD_start_daemon(flags, (uint16_t) pinpipe_http_port, HttpAcceptPolicy, NULL,
-							HttpAccessHandler, NULL,
+							HttpAccessHandler, (void *) &http_backend,
 							MHD_OPTION_EXTERNAL_LOGGER, HttpMhdLogger, NULL,
-							MHD_OPTION_NOTIFY_COMPLETED, HttpRequestCompleted, NULL,
+							MHD_OPTION_NOTIFY_COMPLETED, HttpRequestCompleted, (void *) &http_backend,
 							MHD_OPTION_NOTIFY_CONNECTION, HttpConnectionNotify, NULL,
-							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) pinpipe_http_max_connections,
+							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) (pinpipe_http_max_connections + HTTP_CONN_SPARE),
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) pinpipe_http_timeout,
 							MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 							addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
@@ -330,19 +548,49 @@ HttpStartDaemons(void)
 						errmsg("pinpipe.http_listen_addresses names no address to listen on")));
 }
 
-/* Report what libmicrohttpd logged since the last iteration. */
+/*
+ * Report what libmicrohttpd logged since the last iteration. Its lines are
+ * mostly about clients (malformed requests, connections cut mid-request), so
+ * anyone could flood the server log with them: each is counted in /metrics,
+ * and at most HTTP_LOG_BURST are written per HTTP_LOG_WINDOW seconds, the rest
+ * summed up in one line when the window ends.
+ */
 static void
 HttpFlushMhdLog(void)
 {
+	static double window_start = 0;
+	static int written = 0;
+	static int suppressed = 0;
+	double now = HttpNow();
+
+	if (now - window_start >= HTTP_LOG_WINDOW)
+	{
+		if (suppressed > 0)
+			ereport(LOG, (errmsg("pinpipe http: %d more libmicrohttpd messages suppressed in the "
+								 "last %d s (see pinpipe_http_malformed_requests_total)",
+								 suppressed, (int) HTTP_LOG_WINDOW)));
+		window_start = now;
+		written = 0;
+		suppressed = 0;
+	}
 	for (int i = 0; i < mhd_log_count; i++)
 	{
 		size_t n = strlen(mhd_log[i]);
 
+		MetricsMalformed();
+		if (written >= HTTP_LOG_BURST)
+		{
+			suppressed++;
+			continue;
+		}
 		while (n > 0 && mhd_log[i][n - 1] == '\n')
 			mhd_log[i][--n] = '\0';
 		ereport(LOG, (errmsg("pinpipe http: %s", mhd_log[i])));
+		written++;
 	}
+	suppressed += mhd_log_dropped;
 	mhd_log_count = 0;
+	mhd_log_dropped = 0;
 }
 
 /* Settle every queued request's pending records with one outcome. */
@@ -622,6 +870,14 @@ pinpipe_http_main(Datum main_arg)
 		}
 		if (queue_head != NULL)
 			timeout = 0;
+		if (kafka_mode)
+		{
+			/* wake up in time to answer a request at its deadline (HttpExpireWaiting) */
+			long left = (long) (HttpExpireWaiting(HttpProducerAnswerBound()) * 1000.0) + 1;
+
+			if (left < timeout)
+				timeout = left;
+		}
 		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 
 		ResetLatch(MyLatch);
@@ -651,7 +907,9 @@ pinpipe_http_main(Datum main_arg)
 				HttpCheckDatabase();
 		}
 		/* Answers known now go out in this iteration. */
-		if (HttpResumeReady())
+		if (kafka_mode)
+			(void) HttpExpireWaiting(HttpProducerAnswerBound());
+		if (HttpResumeReady() || kafka_mode)
 			for (int i = 0; i < ndaemons; i++)
 				MHD_run(daemons[i]);
 		HttpCutSlowConnections();

@@ -70,9 +70,10 @@ IngestAdd(IngestBuffer *buf, const char *data, size_t len)
 
 /*
  * ingest_text(payload text): a JSON array of pins, one pin, or NDJSON (one pin
- * per line; blank lines skipped). Every element, or line without its surrounding
- * blanks, is one message, written to the raw log as given. A malformed array is an error (nothing
- * of it is written); a malformed NDJSON line is a dead letter.
+ * per line; blank lines skipped), told apart by PinBatchOpen. Every element, or
+ * line without its surrounding blanks, is one message, written to the raw log as
+ * given; a malformed line is a dead letter. Only a one-line malformed array is an
+ * error (nothing of it is written).
  */
 Datum
 pinpipe_ingest_text(PG_FUNCTION_ARGS)
@@ -81,35 +82,19 @@ pinpipe_ingest_text(PG_FUNCTION_ARGS)
 	const char *s = VARDATA_ANY(t);
 	size_t len = VARSIZE_ANY_EXHDR(t);
 	IngestBuffer *buf = palloc(sizeof(IngestBuffer));
+	PinBatch batch;
+	PinError err;
+	const char *rec;
+	size_t n;
 
 	buf->n = 0;
 	buf->counts.accepted = buf->counts.dead_lettered = 0;
-	if (PinJsonIsArray(s, len))
-	{
-		size_t pos = 0, elen;
-		const char *elem;
-		PinError err;
-		int r;
-
-		/* validate the whole array first, so a malformed one writes nothing */
-		while ((r = PinJsonArrayNext(s, len, &pos, &elem, &elen, &err)) == 1)
-			;
-		if (r < 0)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_JSON_TEXT),
-							errmsg("invalid JSON array of pins: %s", err.msg),
-							errdetail("The error is at byte %zu of the input.", err.offset)));
-		pos = 0;
-		while (PinJsonArrayNext(s, len, &pos, &elem, &elen, &err) == 1)
-			IngestAdd(buf, elem, elen);
-	}
-	else
-	{
-		size_t pos = 0, n;
-		const char *line;
-
-		while (PinNdjsonNext(s, len, &pos, &line, &n))
-			IngestAdd(buf, line, n);
-	}
+	if (!PinBatchOpen(&batch, s, len, &err))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_JSON_TEXT),
+						errmsg("invalid JSON array of pins: %s", err.msg),
+						errdetail("The error is at byte %zu of the input.", err.offset)));
+	while (PinBatchNext(&batch, &rec, &n))
+		IngestAdd(buf, rec, n);
 	IngestFlush(buf);
 	PG_RETURN_DATUM(IngestResult(fcinfo, &buf->counts));
 }

@@ -11,13 +11,12 @@
 
 #include <stdlib.h>
 
-#include "http_producer.h"
 #include "metrics.h"
 #include "prom_format.h"
 #include "worker_status.h"
 
 /* Status codes counted individually; anything else falls into the last slot. */
-static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 422, 500, 503, 0};
+static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 422, 500, 501, 503, 0};
 #define METRICS_NSTATUS (sizeof(metrics_statuses) / sizeof(metrics_statuses[0]))
 
 static const char *const metrics_endpoints[HTTP_EP_COUNT] = {"/pin/", "/pins", "/healthz",
@@ -38,6 +37,9 @@ static struct
 	int64_t dead_letters;
 	int64_t deliveries;
 	int64_t delivery_errors;
+	int64_t malformed;
+	int64_t idle_closed;
+	int64_t refused;
 	int connections;
 } counters;
 
@@ -80,6 +82,21 @@ MetricsDelivery(bool ok)
 }
 
 void
+MetricsMalformed(void)
+{
+	counters.malformed++;
+}
+
+void
+MetricsConnectionShed(bool refused)
+{
+	if (refused)
+		counters.refused++;
+	else
+		counters.idle_closed++;
+}
+
+void
 MetricsConnection(int delta)
 {
 	counters.connections += delta;
@@ -105,9 +122,17 @@ MetricsWorkerLabels(const WorkerStatus *w, char *out, size_t cap)
 	PromLabels(out, cap, 2, keys, values);
 }
 
+/* One unlabelled counter family. */
+static void
+MetricsCounter(PromBuf *buf, const char *name, const char *help, int64_t value)
+{
+	PromFamily(buf, name, "counter", help);
+	PromSampleInt(buf, name, NULL, value);
+}
+
 /* The HTTP worker's own families. */
 static void
-MetricsRenderHttp(PromBuf *buf)
+MetricsRenderHttp(PromBuf *buf, int64_t produce_queue_depth)
 {
 	char labels[256];
 
@@ -144,22 +169,31 @@ MetricsRenderHttp(PromBuf *buf)
 					  METRICS_NLATENCY, counters.latency[e], counters.latency_sum[e]);
 	}
 
-	PromFamily(buf, "pinpipe_http_pins_accepted_total", "counter",
-			   "Pins answered 2xx: committed (embedded mode) or acknowledged by Kafka.");
-	PromSampleInt(buf, "pinpipe_http_pins_accepted_total", NULL, counters.pins_accepted);
-	PromFamily(buf, "pinpipe_http_pins_rejected_total", "counter",
-			   "Pins refused: failed validation or dead-lettered at insert time.");
-	PromSampleInt(buf, "pinpipe_http_pins_rejected_total", NULL, counters.pins_rejected);
-	PromFamily(buf, "pinpipe_http_dead_letters_total", "counter",
-			   "Pins that validated but were dead-lettered when written (embedded mode).");
-	PromSampleInt(buf, "pinpipe_http_dead_letters_total", NULL, counters.dead_letters);
+	MetricsCounter(buf, "pinpipe_http_pins_accepted_total",
+				   "Pins answered 2xx: committed (embedded mode) or acknowledged by Kafka.",
+				   counters.pins_accepted);
+	MetricsCounter(buf, "pinpipe_http_pins_rejected_total",
+				   "Pins refused: failed validation or dead-lettered at insert time.",
+				   counters.pins_rejected);
+	MetricsCounter(buf, "pinpipe_http_dead_letters_total",
+				   "Pins that validated but were dead-lettered when written (embedded mode).",
+				   counters.dead_letters);
+	MetricsCounter(buf, "pinpipe_http_malformed_requests_total",
+				   "Requests refused for their HTTP framing, and protocol errors libmicrohttpd "
+				   "reported.",
+				   counters.malformed);
+	MetricsCounter(buf, "pinpipe_http_idle_connections_closed_total",
+				   "Idle keep-alive connections closed to make room for a new one.",
+				   counters.idle_closed);
+	MetricsCounter(buf, "pinpipe_http_connections_refused_total",
+				   "Connections answered 503 because a connection limit was reached.",
+				   counters.refused);
 	PromFamily(buf, "pinpipe_http_open_connections", "gauge", "Open HTTP connections.");
 	PromSampleInt(buf, "pinpipe_http_open_connections", NULL, counters.connections);
 
 	PromFamily(buf, "pinpipe_kafka_produce_queue_depth", "gauge",
 			   "Messages in the HTTP worker's Kafka producer queue, not yet acknowledged.");
-	PromSampleInt(buf, "pinpipe_kafka_produce_queue_depth", NULL,
-				  HttpKafkaMode() ? HttpProducerQueueDepth() : 0);
+	PromSampleInt(buf, "pinpipe_kafka_produce_queue_depth", NULL, produce_queue_depth);
 	PromFamily(buf, "pinpipe_kafka_deliveries_total", "counter",
 			   "Kafka delivery reports for produced pins that succeeded.");
 	PromSampleInt(buf, "pinpipe_kafka_deliveries_total", NULL, counters.deliveries);
@@ -332,7 +366,7 @@ MetricsRenderGaps(PromBuf *buf, const WorkerStatus *ws, int n)
 }
 
 bool
-MetricsRender(char **out, size_t *len)
+MetricsRender(char **out, size_t *len, int64_t produce_queue_depth)
 {
 	PromBuf buf;
 	int n = 0;
@@ -342,7 +376,7 @@ MetricsRender(char **out, size_t *len)
 	if (snapshot != NULL)
 		n = WorkerStatusSnapshot(snapshot, WORKER_STATUS_MAX_WORKERS);
 	PromInit(&buf);
-	MetricsRenderHttp(&buf);
+	MetricsRenderHttp(&buf, produce_queue_depth);
 	MetricsRenderWorkers(&buf, snapshot, n);
 	MetricsRenderGaps(&buf, snapshot, n);
 	if (buf.oom || buf.data == NULL)

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_request.h"
+#include "http_endpoint.h"
 
 /* Count one answered request: endpoint, status and latency. */
 extern void MetricsRequest(HttpEndpoint endpoint, int status, double seconds);
@@ -24,11 +24,21 @@ extern void MetricsPins(int64_t accepted, int64_t rejected, int64_t dead_letters
 /* Count Kafka delivery reports. */
 extern void MetricsDelivery(bool ok);
 
+/* Count a request refused for its HTTP framing, or a protocol error libmicrohttpd reported. */
+extern void MetricsMalformed(void);
+
+/* Count a connection closed to make room (idle keep-alive) or refused (503 over a limit). */
+extern void MetricsConnectionShed(bool refused);
+
 /* Track open connections (+1 / -1). */
 extern void MetricsConnection(int delta);
 extern int MetricsOpenConnections(void);
 
-/* Render /metrics into a malloc'd buffer; false if out of memory. */
-extern bool MetricsRender(char **out, size_t *len);
+/*
+ * Render /metrics into a malloc'd buffer; false if out of memory. Values that
+ * are not counters of this module come in as arguments: produce_queue_depth is
+ * the Kafka producer's queue (0 in embedded mode).
+ */
+extern bool MetricsRender(char **out, size_t *len, int64_t produce_queue_depth);
 
 #endif /* METRICS_H */

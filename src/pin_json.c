@@ -963,6 +963,40 @@ PinJsonIsArray(const char *json, size_t len)
 	return i < len && json[i] == '[';
 }
 
+bool
+PinBatchOpen(PinBatch *b, const char *s, size_t len, PinError *err)
+{
+	size_t pos = 0, n;
+	const char *rec;
+	int r;
+
+	b->s = s;
+	b->len = len;
+	b->pos = 0;
+	b->array = false;
+	if (!PinJsonIsArray(s, len))
+		return true;
+	while ((r = PinJsonArrayNext(s, len, &pos, &rec, &n, err)) == 1)
+		;
+	if (r == 0)
+	{
+		b->array = true;
+		return true;
+	}
+	/* Not one array: NDJSON, unless there is no second line to read. */
+	pos = 0;
+	(void) PinNdjsonNext(s, len, &pos, &rec, &n);
+	return PinNdjsonNext(s, len, &pos, &rec, &n);
+}
+
+bool
+PinBatchNext(PinBatch *b, const char **rec, size_t *rec_len)
+{
+	if (b->array)
+		return PinJsonArrayNext(b->s, b->len, &b->pos, rec, rec_len, NULL) == 1;
+	return PinNdjsonNext(b->s, b->len, &b->pos, rec, rec_len);
+}
+
 int
 PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, size_t *elem_len,
 				 PinError *err)

@@ -138,6 +138,27 @@ bool PinNdjsonNext(const char *s, size_t len, size_t *pos, const char **line, si
 /* True when the first non-space byte of json is '[' (a batch, not a single pin). */
 bool PinJsonIsArray(const char *json, size_t len);
 
+/*
+ * A batch of pins, as POST /pins and ingest_text read it: one JSON array when
+ * the whole text is one well-formed array, otherwise NDJSON (one pin per line),
+ * so that one bad line, even a first line that starts with '[', costs only
+ * itself. A text of a single non-blank line that starts with '[' but is not a
+ * well-formed array stays a malformed array: PinBatchOpen then returns false.
+ */
+typedef struct PinBatch
+{
+	const char *s;
+	size_t len;
+	size_t pos;
+	bool array; /* iterating array elements, not NDJSON lines */
+} PinBatch;
+
+/* Decide how to read s; false (err says why) for a one-line malformed array. */
+bool PinBatchOpen(PinBatch *b, const char *s, size_t len, PinError *err);
+
+/* The next record's raw text (an array element or an NDJSON line); false at the end. */
+bool PinBatchNext(PinBatch *b, const char **rec, size_t *rec_len);
+
 /* Value of a hexadecimal digit, or -1. */
 int HexDigitValue(char c);
 

@@ -88,6 +88,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	{
+		PinBatch b;
+		PinError berr;
+		const char *rec;
+		size_t n;
+
+		/* a batch yields records inside the input, whichever way it is read */
+		if (PinBatchOpen(&b, json, size, &berr))
+			while (PinBatchNext(&b, &rec, &n))
+				REQUIRE(n > 0 && rec >= json && rec + n <= json + size);
+	}
+	{
 		size_t pos = 0, last = 0, n;
 		const char *line;
 

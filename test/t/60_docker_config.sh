@@ -216,6 +216,42 @@ if pp_wait_for "curl -s -o /dev/null http://127.0.0.1:$HTTP_PORT/healthz" 15 "th
 	while read -r m; do
 		if grep -qx "$m" "$W/exposed"; then ok "dashboard metric $m is exposed"; else fail "dashboard metric $m is not in /metrics"; fi
 	done <"$W/used"
+
+	# "Dead letters (total)" shows what pinpipe.dead_letters really holds: a pin that
+	# fails a CHECK at insert is dead-lettered by the embedded-mode HTTP worker, and the
+	# panel's query, evaluated by promtool over the samples of a live scrape, must equal
+	# the table's count (each dead letter is in two counters: it must not count twice).
+	pp_sql "ALTER TABLE pinpipe.pins ADD CONSTRAINT dash_test_no_987654 CHECK (ind <> 987654) NOT VALID" >/dev/null
+	dl_pin=$(head -n 1 "$PP_SHARED_DATA/pins_sample.jsonl" | jq -c '.index = 987654')
+	for _ in 1 2; do
+		curl -s -o /dev/null --max-time 30 -X POST --data-binary "$dl_pin" "http://127.0.0.1:$HTTP_PORT/pin/"
+	done
+	pp_sql "ALTER TABLE pinpipe.pins DROP CONSTRAINT dash_test_no_987654" >/dev/null
+	dl_table=$(pp_sql "SELECT count(*) FROM pinpipe.dead_letters")
+	curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >"$W/metrics2" || fail "GET /metrics"
+	dl_expr=$(jq -r '.panels[] | select(.title == "Dead letters (total)") | .targets[0].expr' "$DASH")
+	{
+		echo "rule_files: []"
+		echo "tests:"
+		echo "  - interval: 1m"
+		echo "    input_series:"
+		grep -E '^pinpipe_[a-z_]*dead_letters_total' "$W/metrics2" | while read -r series value; do
+			echo "      - series: $(jq -Rn --arg s "$series" '$s')"
+			echo "        values: '$value $value'"
+		done
+		echo "    promql_expr_test:"
+		echo "      - expr: $(jq -Rn --arg e "$dl_expr" '$e')"
+		echo "        eval_time: 1m"
+		echo "        exp_samples:"
+		echo "          - labels: '{}'"
+		echo "            value: $dl_table"
+	} >"$W/dead_letters_test.yml"
+	check "two pins failing a CHECK are two dead letters" "$dl_table" 2
+	if out=$(cd "$W" && promtool test rules dead_letters_test.yml 2>&1); then
+		ok "\"Dead letters (total)\" over a live scrape equals pinpipe.dead_letters ($dl_table)"
+	else
+		fail "\"Dead letters (total)\" over a live scrape is not pinpipe.dead_letters ($dl_table): $(echo "$out" | tr '\n' ' ')"
+	fi
 else
 	fail "the HTTP worker does not listen on pinpipe.http_port $HTTP_PORT"
 fi

@@ -416,6 +416,27 @@ TestArrayAndErrorsJson(void)
 		npos = 0;
 		CHECK(!PinNdjsonNext(" \n\r\n", 4, &npos, &line, &n), "blank NDJSON");
 	}
+	{
+		/* a batch: one well-formed array, else NDJSON; a one-line bad array is an error */
+		PinBatch b;
+		const char *recp;
+		size_t rlen;
+		int k = 0;
+		static const char nd[] = "[1]\n{\"a\": 1}\n{\"b\": 2}\n";
+
+		CHECK(PinBatchOpen(&b, nd, strlen(nd), &err) && !b.array, "[1] line: NDJSON");
+		while (PinBatchNext(&b, &recp, &rlen))
+			k++;
+		CHECK(k == 3, "[1] line + 2 pins: 3 records, got %d", k);
+		CHECK(PinBatchOpen(&b, "[\n1,\n2\n]", 8, &err) && b.array, "multi-line array");
+		k = 0;
+		while (PinBatchNext(&b, &recp, &rlen))
+			k++;
+		CHECK(k == 2, "multi-line array: 2 elements, got %d", k);
+		CHECK(!PinBatchOpen(&b, "[1, {\"x\": ", 10, &err) && err.offset == 10,
+			  "one-line malformed array (offset %zu)", err.offset);
+		CHECK(PinBatchOpen(&b, "{\"a\": 1}", 8, &err) && !b.array, "one pin: NDJSON");
+	}
 
 	Parse("{\"index\": \"x\"}", &rec, &scratch);
 	PinErrorsToJson(&rec, out, sizeof(out));
