@@ -272,6 +272,8 @@ AS $$
 DECLARE
     st     pinpipe.batch_state;
     cutoff timestamptz;
+    tbl    text;
+    n      bigint;
 BEGIN
     SELECT * INTO st FROM pinpipe.batch_state;
     days := coalesce(days, st.retention_days);
@@ -292,6 +294,15 @@ BEGIN
        AND p.received_at < cutoff AND r.received_at < cutoff
        AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
     GET DIAGNOSTICS pins_deleted = ROW_COUNT;
+    -- the geo and user streams' speed-layer rows likewise (counted with the pins)
+    FOR tbl IN SELECT unnest(ARRAY['geo', 'users']) LOOP
+        EXECUTE format('DELETE FROM pinpipe.%I p USING pinpipe.raw_pins r
+                         WHERE r.id = p.raw_id AND p.received_at < $1 AND r.received_at < $1
+                           AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id)', tbl)
+            USING cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        pins_deleted := pins_deleted + n;
+    END LOOP;
 
     DELETE FROM pinpipe.raw_pins r
      WHERE r.received_at < cutoff
