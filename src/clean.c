@@ -549,8 +549,8 @@ CleanUserRecord(const PinRecord *rec, CleanUser *out)
 		CleanTextField(rec->str[USER_LAST_NAME], rec->len[USER_LAST_NAME], NULL, &flagged);
 	if (flagged)
 		out->error_mask |= 1u << USER_LAST_NAME;
-	out->date_joined_null = !CleanTimestamp(rec->str[USER_DATE_JOINED], rec->len[USER_DATE_JOINED],
-											&out->date_joined);
+	out->date_joined_null =
+		!CleanTimestamp(rec->str[USER_DATE_JOINED], rec->len[USER_DATE_JOINED], &out->date_joined);
 	if (out->date_joined_null)
 		out->error_mask |= 1u << USER_DATE_JOINED;
 }

@@ -161,7 +161,7 @@ JsonbFieldValue(Jsonb *jb, const char *name)
 	return pv;
 }
 
-/* Validate a jsonb record against a model: the fields are read straight from the jsonb (no re-parse). */
+/* Validate a jsonb record against a model, reading the fields straight from the jsonb. */
 static PinParseResult
 JsonbValidate(const RecordModel *m, Jsonb *jb, PinRecord *rec)
 {

@@ -216,9 +216,9 @@ RecordReportErrors(const RecordModel *m, const PinRecord *rec, PinParseResult re
 	const char *label = RecordLabel(m);
 
 	if (result == PIN_BAD_JSON)
-		ereport(ERROR,
-				(errcode(SqlstateCode(e->sqlstate)), errmsg("invalid JSON in %s: %s", label, e->msg),
-				 errdetail("The error is at byte %zu of the input.", e->offset)));
+		ereport(ERROR, (errcode(SqlstateCode(e->sqlstate)),
+						errmsg("invalid JSON in %s: %s", label, e->msg),
+						errdetail("The error is at byte %zu of the input.", e->offset)));
 	if (e->field == PIN_FIELD_BODY)
 		ereport(ERROR,
 				(errcode(SqlstateCode(e->sqlstate)), errmsg("invalid %s: %s", label, e->msg),

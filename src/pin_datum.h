@@ -34,8 +34,8 @@ extern void GeoDatumsFromClean(const CleanGeo *geo, Datum *values, bool *nulls);
 extern void UserDatumsFromClean(const CleanUser *user, Datum *values, bool *nulls);
 
 /* The Record* forms of the error functions below, for any model's record. */
-extern void RecordReportErrors(const RecordModel *m, const PinRecord *rec,
-							   PinParseResult result) pg_attribute_noreturn();
+extern void RecordReportErrors(const RecordModel *m, const PinRecord *rec, PinParseResult result)
+	pg_attribute_noreturn();
 extern char *RecordErrorsText(const RecordModel *m, const PinRecord *rec, PinParseResult result);
 extern const char *RecordErrorsField(const RecordModel *m, const PinRecord *rec);
 

@@ -657,6 +657,18 @@ PythonIntFromString(const char *s, size_t len, int64_t *out, bool *overflow)
 	return true;
 }
 
+/* The value of a JSON number literal (already checked by the grammar; huge ones are ±HUGE_VAL). */
+static double
+JsonNumberValue(const PinValue *v)
+{
+	char buf[512];
+	size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
+
+	memcpy(buf, v->ptr, l);
+	buf[l] = '\0';
+	return strtod(buf, NULL);
+}
+
 /* Validate/coerce an int field (pydantic v1 int_validator), bounded to int4. */
 static void
 CoerceInt(PinRecord *rec, int f, const PinValue *v, char **scratch)
@@ -682,13 +694,8 @@ CoerceInt(PinRecord *rec, int f, const PinValue *v, char **scratch)
 			}
 			else
 			{
-				char buf[512];
-				double d;
-				size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
+				double d = JsonNumberValue(v);
 
-				memcpy(buf, v->ptr, l);
-				buf[l] = '\0';
-				d = strtod(buf, NULL);
 				if (!isfinite(d))
 				{
 					AddError(rec, f, "value is not a valid integer", "type_error.integer",
@@ -783,13 +790,8 @@ CoerceStr(PinRecord *rec, int f, const PinValue *v, char **scratch)
 			}
 			else
 			{
-				char buf[512];
-				size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
-
-				memcpy(buf, v->ptr, l);
-				buf[l] = '\0';
 				rec->str[f] = *scratch;
-				rec->len[f] = PythonFloatRepr(strtod(buf, NULL), *scratch);
+				rec->len[f] = PythonFloatRepr(JsonNumberValue(v), *scratch);
 				*scratch += rec->len[f] + 1;
 			}
 			break;
@@ -853,7 +855,8 @@ PythonFloatFromString(const char *s, size_t len, double *out)
 			for (size_t j = 0; j < w; j++)
 				word[j] = (char) (s[k + j] | 0x20);
 			word[w] = '\0';
-			if (strcmp(word, "inf") != 0 && strcmp(word, "infinity") != 0 && strcmp(word, "nan") != 0)
+			if (strcmp(word, "inf") != 0 && strcmp(word, "infinity") != 0 &&
+				strcmp(word, "nan") != 0)
 				return false;
 			digits = true;
 			for (; k < end; k++)
@@ -890,15 +893,8 @@ CoerceFloat(PinRecord *rec, int f, const PinValue *v, char **scratch)
 			d = v->kind == PIN_VALUE_TRUE;
 			break;
 		case PIN_VALUE_NUMBER:
-		{
-			char buf[512];
-			size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
-
-			memcpy(buf, v->ptr, l);
-			buf[l] = '\0';
-			d = strtod(buf, NULL); /* the JSON grammar was checked: a finite literal or ±HUGE_VAL */
+			d = JsonNumberValue(v);
 			break;
-		}
 		case PIN_VALUE_STRING:
 		{
 			char *buf = *scratch;
@@ -913,8 +909,7 @@ CoerceFloat(PinRecord *rec, int f, const PinValue *v, char **scratch)
 			break;
 		}
 		default:
-			AddError(rec, f, "value is not a valid float", "type_error.float",
-					 SQLSTATE_WRONG_TYPE);
+			AddError(rec, f, "value is not a valid float", "type_error.float", SQLSTATE_WRONG_TYPE);
 			return;
 	}
 	rec->real[f] = d;

@@ -76,7 +76,7 @@ typedef struct PinRecord
 	size_t len[PIN_NFIELDS];
 	int64_t num[PIN_NFIELDS];
 	double real[PIN_NFIELDS]; /* float fields (geo latitude/longitude): the value */
-	uint8_t unique_id[16]; /* the parsed UUID (valid when there are no errors) */
+	uint8_t unique_id[16];	  /* the parsed UUID (valid when there are no errors) */
 	int nerrors;
 	PinError errors[PIN_MAX_ERRORS];
 } PinRecord;

@@ -137,7 +137,7 @@ typedef struct SinkBatch
 	SinkSource source;
 	SinkMessage *msgs;
 	SinkCleaned *cleaned; /* cleaned record of each accepted message */
-	int *accepted;	/* indexes into msgs of the messages to insert */
+	int *accepted;		  /* indexes into msgs of the messages to insert */
 	SinkTables tables;
 	Datum source_datum;
 	TimestampTz received_at;
@@ -285,11 +285,12 @@ SinkCleanedColumns(Oid clean, int ncols, BulkWriter *w, int *columns)
 	TupleDesc desc;
 
 	if (get_func_result_type(clean, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != ncols)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s does not return the %d cleaned columns", format_procedure_qualified(clean),
-						ncols),
-				 errhint("The pinpipe functions and types must stay as the extension created them.")));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s does not return the %d cleaned columns", format_procedure_qualified(clean),
+					ncols),
+			 errhint("The pinpipe functions and types must stay as the extension created them.")));
 	for (int c = 0; c < ncols; c++)
 		columns[c] = BulkWriterColumn(w, NameStr(TupleDescAttr(desc, c)->attname));
 	FreeTupleDesc(desc);

@@ -495,8 +495,7 @@ TestGeoAndUser(void)
 		  "real geo record parses");
 	CleanGeoRecord(&rec, &g);
 	CHECK(g.ind == 2 && g.latitude == 17.5632 && g.longitude == 112.276 && !g.latitude_null &&
-			  g.timestamp == 1647232453000000LL && TextIs(g.country, "Gambia") &&
-			  g.error_mask == 0,
+			  g.timestamp == 1647232453000000LL && TextIs(g.country, "Gambia") && g.error_mask == 0,
 		  "geo cleaned");
 
 	/* pydantic v1 lax: numeric strings, ints and booleans for floats; numbers for str */
@@ -538,12 +537,14 @@ TestGeoAndUser(void)
 			  strcmp(rec.errors[3].sqlstate, "22023") == 0 &&
 			  strcmp(rec.errors[4].type, "type_error.none.not_allowed") == 0,
 		  "bad geo errors");
-	CHECK(ParseModel(&geo_model, "{\"ind\": 1, \"timestamp\": \"x\", \"latitude\": \"0x10\", "
-								 "\"longitude\": \"1__0\", \"country\": \"c\"}",
+	CHECK(ParseModel(&geo_model,
+					 "{\"ind\": 1, \"timestamp\": \"x\", \"latitude\": \"0x10\", "
+					 "\"longitude\": \"1__0\", \"country\": \"c\"}",
 					 &rec) == PIN_INVALID &&
 			  rec.nerrors == 2,
 		  "hex and doubled underscores are not Python floats");
-	CHECK(ParseModel(&geo_model, "[1]", &rec) == PIN_INVALID && rec.errors[0].field == PIN_FIELD_BODY,
+	CHECK(ParseModel(&geo_model, "[1]", &rec) == PIN_INVALID &&
+			  rec.errors[0].field == PIN_FIELD_BODY,
 		  "geo: not a dict");
 	CHECK(ParseModel(&geo_model, "{\"ind\": 1,", &rec) == PIN_BAD_JSON, "geo: bad JSON");
 
@@ -574,7 +575,8 @@ TestGeoAndUser(void)
 	CHECK(ParseModel(&pin_model, "{\"ind\": 0, \"age\": 3}", &rec) == PIN_INVALID &&
 			  rec.nerrors == 11,
 		  "a user record is not a pin");
-	CHECK(RecordModelLookup("geo", 3) == &geo_model && RecordModelLookup("user", 4) == &user_model &&
+	CHECK(RecordModelLookup("geo", 3) == &geo_model &&
+			  RecordModelLookup("user", 4) == &user_model &&
 			  RecordModelLookup("pin", 3) == &pin_model && RecordModelLookup("users", 5) == NULL,
 		  "stream names");
 }
