@@ -73,16 +73,17 @@ BEGIN
         WHEN 'user' THEN tbl := 'users'; fn := 'clean_user';
         ELSE RAISE EXCEPTION 'unknown stream "%"', stream USING ERRCODE = 'invalid_parameter_value';
     END CASE;
+    IF full_rebuild THEN
+        EXECUTE format('TRUNCATE pinpipe_archive.%I', tbl);
+    ELSIF NOT EXISTS (SELECT 1 FROM pinpipe.batch_raw_rows(xact_cluster, lo, hi, settle, stream)) THEN
+        RETURN;  -- nothing new: no temporary tables for an idle run
+    END IF;
     -- the cleaned columns, named by the composite type the clean function returns
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
       FROM pg_attribute a
      WHERE a.attrelid = (SELECT t.typrelid FROM pg_type t
                           WHERE t.oid = format('pinpipe.cleaned_%s', stream)::regtype)
        AND a.attnum > 0 AND NOT a.attisdropped;
-
-    IF full_rebuild THEN
-        EXECUTE format('TRUNCATE pinpipe_archive.%I', tbl);
-    END IF;
 
     -- New events, shaped like the archive (without day).
     EXECUTE format('CREATE TEMP TABLE pp_stream_new ON COMMIT DROP AS
