@@ -658,3 +658,547 @@ SELECT s.watermark,
   FROM pinpipe.batch_state s
   LEFT JOIN LATERAL (SELECT * FROM pinpipe.batch_runs br WHERE br.status <> 'skipped'
                       ORDER BY br.id DESC LIMIT 1) lr ON true;
+
+-- ---- streams: geo and user records (issue 11 item 1; fragments 00_schema, 15_streams, 20_ingest, 40_batch, 45_batch_streams)
+-- The raw log and the dead letters tell the streams apart; existing rows are pins.
+ALTER TABLE pinpipe.raw_pins
+    ADD COLUMN stream text NOT NULL DEFAULT 'pin' CHECK (stream IN ('pin', 'geo', 'user'));
+ALTER TABLE pinpipe.dead_letters ADD COLUMN stream text NOT NULL DEFAULT 'pin';
+ALTER TABLE pinpipe.batch_runs ADD COLUMN geo_written bigint, ADD COLUMN users_written bigint;
+
+-- The other two streams of the 2023 data set (DESIGN §10): geolocation and user
+-- records, sharing ind with the pin they belong to. Same machinery as pins: the
+-- C cleaning (src/clean.c), the one write path (src/sink.c), the raw log
+-- (raw_pins.stream tells the streams apart), dead letters (dead_letters.stream).
+
+-- The cleaned columns of a geo record, in this order: clean_geo's result and the
+-- names of the cleaned part of pinpipe.geo (src/pin_datum.c fills them in this order).
+CREATE TYPE pinpipe.cleaned_geo AS (
+    ind          integer,
+    "timestamp"  timestamptz,          -- UTC when the record gives no zone
+    latitude     double precision,
+    longitude    double precision,
+    coordinates  double precision[],   -- {latitude, longitude}
+    country      text,
+    error_fields text[]
+);
+COMMENT ON TYPE pinpipe.cleaned_geo IS 'A cleaned geolocation record: the result of clean_geo and the cleaned columns of pinpipe.geo';
+
+CREATE TYPE pinpipe.cleaned_user AS (
+    ind          integer,
+    first_name   text,
+    last_name    text,
+    user_name    text,                 -- first_name || ' ' || last_name
+    age          integer,
+    date_joined  timestamptz,          -- UTC when the record gives no zone
+    error_fields text[]
+);
+COMMENT ON TYPE pinpipe.cleaned_user IS 'A cleaned user record: the result of clean_user and the cleaned columns of pinpipe.users';
+
+CREATE FUNCTION pinpipe.clean_geo(geo jsonb) RETURNS pinpipe.cleaned_geo
+    AS 'MODULE_PATHNAME', 'pinpipe_clean_geo'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.clean_geo(jsonb) IS 'Validate and clean one geolocation record; structural errors raise with a SQLSTATE naming the field';
+CREATE FUNCTION pinpipe.clean_geo(geo text) RETURNS pinpipe.cleaned_geo
+    AS 'MODULE_PATHNAME', 'pinpipe_clean_geo_text'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.clean_geo(text) IS 'clean_geo over JSON text, e.g. pinpipe.raw_pins.payload';
+
+CREATE FUNCTION pinpipe.clean_user("user" jsonb) RETURNS pinpipe.cleaned_user
+    AS 'MODULE_PATHNAME', 'pinpipe_clean_user'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.clean_user(jsonb) IS 'Validate and clean one user record; structural errors raise with a SQLSTATE naming the field';
+CREATE FUNCTION pinpipe.clean_user("user" text) RETURNS pinpipe.cleaned_user
+    AS 'MODULE_PATHNAME', 'pinpipe_clean_user_text'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pinpipe.clean_user(text) IS 'clean_user over JSON text, e.g. pinpipe.raw_pins.payload';
+
+-- Speed layer of the two streams: one cleaned row per accepted message, with the
+-- source coordinates of pinpipe.pins (raw_id = raw_pins.id).
+CREATE TABLE pinpipe.geo (
+    raw_id       bigint      NOT NULL,
+    received_at  timestamptz NOT NULL,
+    source       text        NOT NULL,
+    topic        text,
+    "partition"  integer,
+    "offset"     bigint,
+    ind          integer     NOT NULL,
+    "timestamp"  timestamptz,
+    latitude     double precision,
+    longitude    double precision,
+    coordinates  double precision[],
+    country      text,
+    error_fields text[]      NOT NULL
+);
+CREATE INDEX geo_received_at_brin ON pinpipe.geo USING brin (received_at);
+CREATE INDEX geo_raw_id_brin ON pinpipe.geo USING brin (raw_id);
+CREATE INDEX geo_ind ON pinpipe.geo (ind);
+COMMENT ON TABLE pinpipe.geo IS 'Speed layer: one cleaned geolocation row per accepted message; error_fields lists the fields that were empty or unparseable.';
+
+CREATE TABLE pinpipe.users (
+    raw_id       bigint      NOT NULL,
+    received_at  timestamptz NOT NULL,
+    source       text        NOT NULL,
+    topic        text,
+    "partition"  integer,
+    "offset"     bigint,
+    ind          integer     NOT NULL,
+    first_name   text,
+    last_name    text,
+    user_name    text,
+    age          integer     NOT NULL,
+    date_joined  timestamptz,
+    error_fields text[]      NOT NULL
+);
+CREATE INDEX users_received_at_brin ON pinpipe.users USING brin (received_at);
+CREATE INDEX users_raw_id_brin ON pinpipe.users USING brin (raw_id);
+CREATE INDEX users_ind ON pinpipe.users (ind);
+COMMENT ON TABLE pinpipe.users IS 'Speed layer: one cleaned user row per accepted message; error_fields lists the fields that were empty or unparseable.';
+
+SELECT pg_catalog.pg_extension_config_dump('pinpipe.geo', '');
+SELECT pg_catalog.pg_extension_config_dump('pinpipe.users', '');
+
+-- The same for the other streams (DESIGN §10): stream 'pin', 'geo' or 'user'.
+-- Overloads rather than a defaulted parameter, so that ingest(jsonb) and
+-- ingest_text(text) stay the functions (and grants) they were.
+CREATE FUNCTION pinpipe.ingest(records jsonb, stream text, OUT accepted bigint, OUT dead_lettered bigint)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'pinpipe_ingest'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION pinpipe.ingest(jsonb, text) IS 'ingest() for a stream: ''pin'', ''geo'' or ''user'' records (one or an array) into raw_pins and pins, geo or users';
+REVOKE ALL ON FUNCTION pinpipe.ingest(jsonb, text) FROM PUBLIC;
+
+CREATE FUNCTION pinpipe.ingest_text(payload text, stream text, OUT accepted bigint, OUT dead_lettered bigint)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'pinpipe_ingest_text'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION pinpipe.ingest_text(text, text) IS 'ingest_text() for a stream: ''pin'', ''geo'' or ''user'' records as a JSON array, one record, or NDJSON';
+REVOKE ALL ON FUNCTION pinpipe.ingest_text(text, text) FROM PUBLIC;
+
+-- batch_raw_rows gains the stream (default 'pin', so batch_apply is unchanged).
+DROP FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean);
+-- The raw rows of one stream (raw_pins.stream) a run archives: this cluster's
+-- with lo <= xact_id < hi and, when settle is set (a full run, or the first run
+-- after a restore from another cluster), every row of another cluster not
+-- archived yet (all of those transactions finished before the dump). Inlined
+-- into its callers.
+CREATE FUNCTION pinpipe.batch_raw_rows(xact_cluster bigint, lo xid8, hi xid8, settle boolean,
+        stream text DEFAULT 'pin',
+        OUT id bigint, OUT received_at timestamptz, OUT payload text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+AS $$
+SELECT r.id, r.received_at, r.payload
+  FROM pinpipe.raw_pins r
+ WHERE r.xact_cluster = $1 AND r.xact_id >= $2 AND r.xact_id < $3 AND r.stream = $5
+UNION ALL
+SELECT f.id, f.received_at, f.payload
+  FROM pinpipe.foreign_raw_pins($1, true) f
+  JOIN pinpipe.raw_pins s ON s.id = f.id AND s.stream = $5
+ WHERE $4
+$$;
+COMMENT ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean, text) IS 'Internal to run_batch: the raw events of a stream a run archives';
+REVOKE ALL ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean, text) FROM PUBLIC;
+
+-- Batch layer of the geo and user streams (DESIGN §10): raw_pins rows of stream
+-- 'geo' and 'user' → pinpipe_archive.geo and pinpipe_archive.users, maintained
+-- by run_batch in the same transaction, from the same raw-row selection
+-- (batch_raw_rows, i.e. the same watermark) as the pins archive.
+--
+-- Archive semantics, as for pins with ind as the key: one row per ind (the
+-- record's id, shared with the pin of the same index: what the analyses join
+-- on); the latest event wins, "latest" being the greatest (received_at, raw
+-- id); the row carries how many raw events it had and when it was first seen,
+-- and lives in the partition of the UTC day of its latest event
+-- (geo_YYYYMMDD, users_YYYYMMDD, each with PRIMARY KEY (ind, day)).
+
+-- Only Trino-readable column types here (test: sql/batch_trino_types.sql).
+CREATE TABLE pinpipe_archive.geo (
+    day               date        NOT NULL,  -- UTC day of the latest event: the partition key
+    raw_id            bigint      NOT NULL,  -- raw_pins.id of the latest event
+    received_at       timestamptz NOT NULL,  -- of the latest event
+    first_received_at timestamptz NOT NULL,  -- of the earliest event
+    events            bigint      NOT NULL,  -- raw events carrying this ind
+    -- the columns of pinpipe.cleaned_geo, in its order
+    ind               integer     NOT NULL,
+    "timestamp"       timestamptz,
+    latitude          double precision,
+    longitude         double precision,
+    coordinates       double precision[],
+    country           text,
+    error_fields      text[]      NOT NULL,
+    is_error          boolean     NOT NULL   -- error_fields is not empty
+) PARTITION BY RANGE (day);
+COMMENT ON TABLE pinpipe_archive.geo IS 'Batch layer: one cleaned geolocation row per ind (latest event wins), partitioned by the UTC day of that event; partitions geo_YYYYMMDD are created by run_batch';
+
+CREATE TABLE pinpipe_archive.users (
+    day               date        NOT NULL,
+    raw_id            bigint      NOT NULL,
+    received_at       timestamptz NOT NULL,
+    first_received_at timestamptz NOT NULL,
+    events            bigint      NOT NULL,
+    -- the columns of pinpipe.cleaned_user, in its order
+    ind               integer     NOT NULL,
+    first_name        text,
+    last_name         text,
+    user_name         text,
+    age               integer     NOT NULL,
+    date_joined       timestamptz,
+    error_fields      text[]      NOT NULL,
+    is_error          boolean     NOT NULL
+) PARTITION BY RANGE (day);
+COMMENT ON TABLE pinpipe_archive.users IS 'Batch layer: one cleaned user row per ind (latest event wins), partitioned by the UTC day of that event; partitions users_YYYYMMDD are created by run_batch';
+
+-- Archive one stream ('geo' or 'user') from batch_raw_rows(…, stream): the new
+-- events and the archived versions of their inds together, the latest winning.
+-- A payload that no longer cleans is recorded in batch_rejects, as for pins.
+-- Only called by run_batch, with the batch lock held.
+CREATE FUNCTION pinpipe.batch_apply_stream(stream text, run_id bigint, full_rebuild boolean,
+        xact_cluster bigint, lo xid8, hi xid8, settle boolean,
+        OUT raw_rows bigint, OUT rejected_rows bigint, OUT rows_written bigint)
+    RETURNS record
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
+AS $$
+DECLARE
+    tbl    text;
+    fn     text;
+    cols   text;
+    d      date;
+    rec    record;
+    rstate text;
+    rmsg   text;
+BEGIN
+    raw_rows := 0; rejected_rows := 0; rows_written := 0;
+    CASE stream
+        WHEN 'geo' THEN tbl := 'geo'; fn := 'clean_geo';
+        WHEN 'user' THEN tbl := 'users'; fn := 'clean_user';
+        ELSE RAISE EXCEPTION 'unknown stream "%"', stream USING ERRCODE = 'invalid_parameter_value';
+    END CASE;
+    IF full_rebuild THEN
+        EXECUTE format('TRUNCATE pinpipe_archive.%I', tbl);
+    ELSIF NOT EXISTS (SELECT 1 FROM pinpipe.batch_raw_rows(xact_cluster, lo, hi, settle, stream)) THEN
+        RETURN;  -- nothing new: no temporary tables for an idle run
+    END IF;
+    -- the cleaned columns, named by the composite type the clean function returns
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+      FROM pg_attribute a
+     WHERE a.attrelid = (SELECT t.typrelid FROM pg_type t
+                          WHERE t.oid = format('pinpipe.cleaned_%s', stream)::regtype)
+       AND a.attnum > 0 AND NOT a.attisdropped;
+
+    -- New events, shaped like the archive (without day).
+    EXECUTE format('CREATE TEMP TABLE pp_stream_new ON COMMIT DROP AS
+        SELECT NULL::bigint AS raw_id, NULL::timestamptz AS received_at,
+               NULL::timestamptz AS first_received_at, NULL::bigint AS events,
+               c.*, NULL::boolean AS is_error
+          FROM (SELECT (NULL::pinpipe.%I).*) c WITH NO DATA', 'cleaned_' || stream);
+    BEGIN
+        EXECUTE format('INSERT INTO pp_stream_new
+            SELECT r.id, r.received_at, r.received_at, 1, c.*, cardinality(c.error_fields) > 0
+              FROM pinpipe.batch_raw_rows($1, $2, $3, $4, $5) r
+             CROSS JOIN LATERAL pinpipe.%I(r.payload) c', fn)
+            USING xact_cluster, lo, hi, settle, stream;
+    EXCEPTION WHEN OTHERS THEN
+        -- as for pins: row by row, each reject recorded instead of failing the run
+        FOR rec IN SELECT r.id, r.received_at, r.payload
+                     FROM pinpipe.batch_raw_rows(xact_cluster, lo, hi, settle, stream) r LOOP
+            BEGIN
+                EXECUTE format('INSERT INTO pp_stream_new
+                    SELECT $1, $2, $2, 1, c.*, cardinality(c.error_fields) > 0
+                      FROM pinpipe.%I($3) c', fn)
+                    USING rec.id, rec.received_at, rec.payload;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS rstate = RETURNED_SQLSTATE, rmsg = MESSAGE_TEXT;
+                INSERT INTO pinpipe.batch_rejects VALUES (run_id, rec.id, rstate, rmsg);
+                rejected_rows := rejected_rows + 1;
+            END;
+        END LOOP;
+    END;
+    SELECT count(*) + rejected_rows INTO raw_rows FROM pp_stream_new;
+    IF raw_rows = rejected_rows THEN
+        DROP TABLE pp_stream_new;
+        RETURN;
+    END IF;
+    ANALYZE pp_stream_new;
+
+    -- Take the archived versions of the touched inds out (they may sit on another day).
+    CREATE TEMP TABLE pp_stream_old ON COMMIT DROP AS SELECT * FROM pp_stream_new WITH NO DATA;
+    IF NOT full_rebuild THEN
+        EXECUTE format('WITH gone AS (DELETE FROM pinpipe_archive.%I a
+                                       WHERE a.ind IN (SELECT n.ind FROM pp_stream_new n) RETURNING a.*)
+            INSERT INTO pp_stream_old SELECT raw_id, received_at, first_received_at, events, %s, is_error
+              FROM gone', tbl, cols);
+    END IF;
+
+    -- The latest (received_at, raw id) of each ind wins.
+    EXECUTE format('CREATE TEMP TABLE pp_stream_merged ON COMMIT DROP AS
+        SELECT DISTINCT ON (ind) (received_at AT TIME ZONE ''UTC'')::date AS day, raw_id, received_at,
+               min(first_received_at) OVER w AS first_received_at,
+               (sum(events) OVER w)::bigint AS events, %1$s, is_error
+          FROM (SELECT raw_id, received_at, first_received_at, events, %1$s, is_error FROM pp_stream_new
+                UNION ALL
+                SELECT raw_id, received_at, first_received_at, events, %1$s, is_error FROM pp_stream_old) u
+        WINDOW w AS (PARTITION BY ind ORDER BY received_at DESC, raw_id DESC
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+         ORDER BY ind, received_at DESC, raw_id DESC', cols);
+
+    FOR d IN SELECT DISTINCT m.day FROM pp_stream_merged m ORDER BY 1 LOOP
+        PERFORM pinpipe.archive_ensure_stream_partition(tbl, d);
+    END LOOP;
+    EXECUTE format('INSERT INTO pinpipe_archive.%I SELECT * FROM pp_stream_merged ORDER BY day, ind', tbl);
+    GET DIAGNOSTICS rows_written = ROW_COUNT;
+
+    DROP TABLE pp_stream_new, pp_stream_old, pp_stream_merged;
+END
+$$;
+COMMENT ON FUNCTION pinpipe.batch_apply_stream(text, bigint, boolean, bigint, xid8, xid8, boolean) IS 'Internal to run_batch: archive the geo or user raw events of batch_raw_rows() into pinpipe_archive.geo or .users';
+REVOKE ALL ON FUNCTION pinpipe.batch_apply_stream(text, bigint, boolean, bigint, xid8, xid8, boolean) FROM PUBLIC;
+
+-- Create pinpipe_archive.<tbl>_YYYYMMDD for a day unless it exists (lock holder only).
+CREATE FUNCTION pinpipe.archive_ensure_stream_partition(tbl text, d date) RETURNS regclass
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part text := tbl || '_' || to_char(d, 'YYYYMMDD');
+    rel  regclass;
+BEGIN
+    IF tbl NOT IN ('geo', 'users') THEN
+        RAISE EXCEPTION 'no archive of stream table "%"', tbl USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    rel := to_regclass(format('pinpipe_archive.%I', part));
+    IF rel IS NULL THEN
+        EXECUTE format('CREATE TABLE pinpipe_archive.%I PARTITION OF pinpipe_archive.%I (PRIMARY KEY (ind, day)) FOR VALUES FROM (%L) TO (%L)',
+                       part, tbl, d, d + 1);
+        rel := format('pinpipe_archive.%I', part)::regclass;
+    END IF;
+    RETURN rel;
+END
+$$;
+COMMENT ON FUNCTION pinpipe.archive_ensure_stream_partition(text, date) IS 'Create pinpipe_archive.geo_YYYYMMDD or users_YYYYMMDD for a day if missing (used by run_batch)';
+REVOKE ALL ON FUNCTION pinpipe.archive_ensure_stream_partition(text, date) FROM PUBLIC;
+
+-- apply_retention drops the new speed-layer tables' rows too; run_batch archives the streams.
+CREATE OR REPLACE FUNCTION pinpipe.apply_retention(days integer DEFAULT NULL,
+        OUT raw_deleted bigint, OUT pins_deleted bigint, OUT minutes_deleted bigint)
+    RETURNS record
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st     pinpipe.batch_state;
+    cutoff timestamptz;
+    tbl    text;
+    n      bigint;
+BEGIN
+    SELECT * INTO st FROM pinpipe.batch_state;
+    days := coalesce(days, st.retention_days);
+    raw_deleted := 0; pins_deleted := 0; minutes_deleted := 0;
+    IF days IS NULL THEN
+        RETURN;
+    END IF;
+    IF days < 1 THEN
+        RAISE EXCEPTION 'retention must be at least 1 day, not %', days
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cutoff := now() - make_interval(days => days);
+
+    -- pins first: their link to the raw row (and its xact_id) goes with it
+    DELETE FROM pinpipe.pins p
+     USING pinpipe.raw_pins r
+     WHERE r.id = p.raw_id
+       AND p.received_at < cutoff AND r.received_at < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
+    GET DIAGNOSTICS pins_deleted = ROW_COUNT;
+    -- the geo and user streams' speed-layer rows likewise (counted with the pins)
+    FOR tbl IN SELECT unnest(ARRAY['geo', 'users']) LOOP
+        EXECUTE format('DELETE FROM pinpipe.%I p USING pinpipe.raw_pins r
+                         WHERE r.id = p.raw_id AND p.received_at < $1 AND r.received_at < $1
+                           AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id)', tbl)
+            USING cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        pins_deleted := pins_deleted + n;
+    END LOOP;
+
+    DELETE FROM pinpipe.raw_pins r
+     WHERE r.received_at < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
+    GET DIAGNOSTICS raw_deleted = ROW_COUNT;
+
+    -- live minutes can go once no unarchived raw row is that old
+    DELETE FROM pinpipe.category_minute m
+     WHERE m.minute < cutoff
+       AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins r
+                        WHERE r.received_at < m.minute + interval '1 minute');
+    GET DIAGNOSTICS minutes_deleted = ROW_COUNT;
+
+    IF raw_deleted > 0 THEN
+        UPDATE pinpipe.batch_state
+           SET raw_purged_before = greatest(raw_purged_before, cutoff);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE PROCEDURE pinpipe.run_batch(full boolean DEFAULT false, wait boolean DEFAULT true)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    -- BATCH_LOCK: pg_advisory_lock key pair ('pinp', 1) held by the running batch
+    lock_key1 constant integer := 1886957936;
+    lock_key2 constant integer := 1;
+    is_full constant boolean := $1;
+    run_id  bigint;
+    lo      xid8;
+    hi      xid8;
+    here    bigint;
+    settle  boolean;
+    st      pinpipe.batch_state;
+    res     record;
+    geo     record;
+    usr     record;
+    ret     record;
+    failed  boolean := false;
+    estate  text;
+    emsg    text;
+    edetail text;
+    ehint   text;
+BEGIN
+    -- Fail here, before any lock is taken, when called inside a transaction block
+    -- (at top level the CALL started the transaction, so the timestamps agree).
+    IF pg_catalog.now() <> pg_catalog.statement_timestamp() THEN
+        RAISE EXCEPTION 'pinpipe.run_batch() cannot run inside a transaction block'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'It commits its work in steps, so that a failed run is recorded and the watermark stays put.',
+                  HINT = 'CALL it on its own, outside BEGIN ... COMMIT.';
+    END IF;
+    COMMIT;
+
+    IF wait THEN
+        PERFORM pg_advisory_lock(lock_key1, lock_key2);
+    ELSIF NOT pg_try_advisory_lock(lock_key1, lock_key2) THEN
+        INSERT INTO pinpipe.batch_runs (status, full_rebuild, finished_at)
+        VALUES ('skipped', is_full, clock_timestamp());
+        COMMIT;
+        RETURN;
+    END IF;
+
+    -- Record the run (committed now, so a failure or a crash leaves a trace).
+    BEGIN
+        UPDATE pinpipe.batch_runs
+           SET status = 'aborted', finished_at = clock_timestamp(),
+               error = 'the session running this batch ended before it finished'
+         WHERE status = 'running';
+        INSERT INTO pinpipe.batch_runs (status, full_rebuild)
+        VALUES ('running', is_full) RETURNING id INTO run_id;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM pg_advisory_unlock(lock_key1, lock_key2);
+        RAISE;
+    END;
+    COMMIT;
+
+    BEGIN
+        -- First statement of this transaction, before it has an xid of its own.
+        hi := pg_snapshot_xmin(pg_current_snapshot());
+        here := pinpipe.system_identifier();
+        SELECT * INTO st FROM pinpipe.batch_state;
+        -- Rows of other clusters are taken in full runs and in the first run
+        -- after the state came here from another cluster (a logical restore).
+        settle := is_full OR st.watermark_cluster <> here;
+        IF is_full THEN
+            IF st.raw_purged_before IS NOT NULL THEN
+                RAISE EXCEPTION 'a full rebuild would lose archived pins'
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          DETAIL = format('Retention deleted raw events received before %s; the archive is the only copy of them.', st.raw_purged_before),
+                          HINT = 'Run incremental batches only, or restore the raw log first.';
+            END IF;
+            DELETE FROM pinpipe.batch_watermarks;
+            lo := '0';
+        ELSIF settle THEN
+            -- The watermark orders the other cluster's rows: file it under that
+            -- cluster; this cluster's rows start from its own entry (rows written
+            -- here before the data went away and came back) or from the start.
+            INSERT INTO pinpipe.batch_watermarks AS w (xact_cluster, watermark)
+            VALUES (st.watermark_cluster, st.watermark)
+            ON CONFLICT (xact_cluster) DO UPDATE SET watermark = greatest(w.watermark, excluded.watermark);
+            DELETE FROM pinpipe.batch_watermarks w WHERE w.xact_cluster = here RETURNING w.watermark INTO lo;
+            lo := coalesce(lo, '0');
+        ELSE
+            lo := st.watermark;
+        END IF;
+        hi := greatest(hi, lo);
+
+        IF is_full OR EXISTS (SELECT 1 FROM pinpipe.batch_raw_rows(here, lo, hi, settle)) THEN
+            SELECT * INTO res FROM pinpipe.batch_apply(run_id, is_full, here, lo, hi, settle);
+        ELSE
+            SELECT 0::bigint AS raw_rows, 0::bigint AS rejected_rows, 0::bigint AS pins_written,
+                   0 AS days_recomputed INTO res;
+        END IF;
+        -- The geo and user streams (45_batch_streams.sql), from the same raw rows.
+        SELECT * INTO geo FROM pinpipe.batch_apply_stream('geo', run_id, is_full, here, lo, hi, settle);
+        SELECT * INTO usr FROM pinpipe.batch_apply_stream('user', run_id, is_full, here, lo, hi, settle);
+
+        IF settle THEN
+            -- Every row of another cluster is archived now: its cluster's
+            -- watermark goes above it (no new rows of that cluster can appear here).
+            INSERT INTO pinpipe.batch_watermarks AS w (xact_cluster, watermark)
+            SELECT r.xact_cluster, (max(r.xact_id::text::numeric) + 1)::text::xid8
+              FROM pinpipe.raw_pins r
+             WHERE r.xact_cluster <> here
+             GROUP BY r.xact_cluster
+            ON CONFLICT (xact_cluster) DO UPDATE SET watermark = greatest(w.watermark, excluded.watermark);
+        END IF;
+
+        UPDATE pinpipe.batch_state
+           SET watermark = hi, watermark_cluster = here, last_run_id = run_id,
+               watermark_moved_at = CASE WHEN hi <> watermark OR here <> watermark_cluster
+                                         THEN clock_timestamp() ELSE watermark_moved_at END;
+
+        SELECT * INTO ret FROM pinpipe.apply_retention();
+
+        UPDATE pinpipe.batch_runs
+           SET status = 'succeeded', finished_at = clock_timestamp(),
+               watermark_from = lo, watermark_to = hi,
+               raw_rows = res.raw_rows + geo.raw_rows + usr.raw_rows,
+               rejected_rows = res.rejected_rows + geo.rejected_rows + usr.rejected_rows,
+               pins_written = res.pins_written, days_recomputed = res.days_recomputed,
+               geo_written = geo.rows_written, users_written = usr.rows_written,
+               retention_deleted = ret.raw_deleted + ret.pins_deleted + ret.minutes_deleted
+         WHERE id = run_id;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- Everything above is rolled back (the watermark stays); keep the why.
+        GET STACKED DIAGNOSTICS estate = RETURNED_SQLSTATE, emsg = MESSAGE_TEXT,
+                                edetail = PG_EXCEPTION_DETAIL, ehint = PG_EXCEPTION_HINT;
+        failed := true;
+        UPDATE pinpipe.batch_runs
+           SET status = 'failed', finished_at = clock_timestamp(),
+               watermark_from = lo, error = emsg, sqlstate = estate
+         WHERE id = run_id;
+    END;
+
+    PERFORM pg_advisory_unlock(lock_key1, lock_key2);
+    COMMIT;
+
+    IF failed THEN
+        RAISE EXCEPTION USING ERRCODE = estate, MESSAGE = emsg,
+            DETAIL = coalesce(nullif(edetail, ''), format('Batch run %s failed; the watermark was not moved.', run_id)),
+            HINT = coalesce(nullif(ehint, ''), 'See pinpipe.batch_runs.');
+    END IF;
+END
+$$;
+
+-- Its lateral SELECT * picks up batch_runs' new columns, as in a fresh install.
+CREATE OR REPLACE VIEW pinpipe.batch_status AS
+SELECT s.watermark,
+       s.watermark_moved_at,
+       s.retention_days,
+       s.raw_purged_before,
+       (SELECT count(*) FROM pinpipe.pending_raw_pins r) AS pending_raw_rows,
+       (SELECT min(r.received_at) FROM pinpipe.pending_raw_pins r) AS oldest_pending_at,
+       lr.id AS last_run_id,
+       lr.status AS last_run_status,
+       lr.started_at AS last_run_started_at,
+       lr.finished_at AS last_run_finished_at,
+       lr.error AS last_run_error,
+       s.watermark_cluster
+  FROM pinpipe.batch_state s
+  LEFT JOIN LATERAL (SELECT * FROM pinpipe.batch_runs br WHERE br.status <> 'skipped'
+                      ORDER BY br.id DESC LIMIT 1) lr ON true;

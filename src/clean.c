@@ -400,3 +400,157 @@ CleanPinRecord(const PinRecord *rec, CleanPin *out)
 	FLAG(PIN_CATEGORY);
 #undef FLAG
 }
+
+/* Read exactly n digits at s[*i]; -1 if they are not there. */
+static int
+Digits(const char *s, size_t len, size_t *i, int n)
+{
+	int v = 0;
+
+	for (int k = 0; k < n; k++, (*i)++)
+	{
+		if (*i >= len || !IsDigit(s[*i]))
+			return -1;
+		v = v * 10 + (s[*i] - '0');
+	}
+	return v;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (eras of 400 years). */
+static int64_t
+DaysFromCivil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+DaysInMonth(int y, int m)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+bool
+CleanTimestamp(const char *s, size_t len, int64_t *out)
+{
+	CleanText t = CleanTrim(s, len);
+	const char *p = t.ptr;
+	size_t n = t.len, i = 0;
+	int y, mo, d, h, mi, sec = 0, off = 0;
+	int64_t usec = 0;
+
+	if ((y = Digits(p, n, &i, 4)) < 1 || i >= n || p[i++] != '-' ||
+		(mo = Digits(p, n, &i, 2)) < 1 || mo > 12 || i >= n || p[i++] != '-' ||
+		(d = Digits(p, n, &i, 2)) < 1 || d > DaysInMonth(y, mo))
+		return false;
+	if (i >= n || (p[i] != ' ' && p[i] != 'T' && p[i] != 't'))
+		return false;
+	i++;
+	if ((h = Digits(p, n, &i, 2)) < 0 || h > 23 || i >= n || p[i++] != ':' ||
+		(mi = Digits(p, n, &i, 2)) < 0 || mi > 59)
+		return false;
+	if (i < n && p[i] == ':')
+	{
+		i++;
+		if ((sec = Digits(p, n, &i, 2)) < 0 || sec > 59)
+			return false;
+		if (i < n && (p[i] == '.' || p[i] == ','))
+		{
+			int k = 0;
+
+			i++;
+			for (; i < n && IsDigit(p[i]); i++, k++)
+				if (k < 6)
+					usec = usec * 10 + (p[i] - '0');
+			if (k == 0 || k > 6)
+				return false;
+			for (; k < 6; k++)
+				usec *= 10;
+		}
+	}
+	if (i < n && (p[i] == 'Z' || p[i] == 'z'))
+		i++;
+	else if (i < n && (p[i] == '+' || p[i] == '-'))
+	{
+		int sign = p[i++] == '-' ? -1 : 1, oh, om = 0;
+
+		if ((oh = Digits(p, n, &i, 2)) < 0 || oh > 23)
+			return false;
+		if (i < n && p[i] == ':')
+			i++;
+		if (i < n && (om = Digits(p, n, &i, 2)) < 0)
+			return false;
+		if (om > 59)
+			return false;
+		off = sign * (oh * 60 + om);
+	}
+	if (i != n)
+		return false;
+	*out = ((DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - (int64_t) off * 60) *
+			   1000000 +
+		   usec;
+	return true;
+}
+
+/* A coordinate: finite and within ±limit degrees, else NULL (flagged). */
+static bool
+CleanCoordinate(double v, double limit, bool *flagged)
+{
+	*flagged = !(v >= -limit && v <= limit); /* NaN fails both */
+	return !*flagged;
+}
+
+void
+CleanGeoRecord(const PinRecord *rec, CleanGeo *out)
+{
+	bool flagged;
+
+	memset(out, 0, sizeof(*out));
+	out->ind = (int32_t) rec->num[GEO_IND];
+	out->timestamp_null =
+		!CleanTimestamp(rec->str[GEO_TIMESTAMP], rec->len[GEO_TIMESTAMP], &out->timestamp);
+	if (out->timestamp_null)
+		out->error_mask |= 1u << GEO_TIMESTAMP;
+	out->latitude = rec->real[GEO_LATITUDE];
+	out->latitude_null = !CleanCoordinate(out->latitude, 90, &flagged);
+	if (flagged)
+		out->error_mask |= 1u << GEO_LATITUDE;
+	out->longitude = rec->real[GEO_LONGITUDE];
+	out->longitude_null = !CleanCoordinate(out->longitude, 180, &flagged);
+	if (flagged)
+		out->error_mask |= 1u << GEO_LONGITUDE;
+	out->country = CleanTextField(rec->str[GEO_COUNTRY], rec->len[GEO_COUNTRY], NULL, &flagged);
+	if (flagged)
+		out->error_mask |= 1u << GEO_COUNTRY;
+}
+
+void
+CleanUserRecord(const PinRecord *rec, CleanUser *out)
+{
+	bool flagged;
+
+	memset(out, 0, sizeof(*out));
+	out->ind = (int32_t) rec->num[USER_IND];
+	out->age = (int32_t) rec->num[USER_AGE];
+	out->first_name =
+		CleanTextField(rec->str[USER_FIRST_NAME], rec->len[USER_FIRST_NAME], NULL, &flagged);
+	if (flagged)
+		out->error_mask |= 1u << USER_FIRST_NAME;
+	out->last_name =
+		CleanTextField(rec->str[USER_LAST_NAME], rec->len[USER_LAST_NAME], NULL, &flagged);
+	if (flagged)
+		out->error_mask |= 1u << USER_LAST_NAME;
+	out->date_joined_null =
+		!CleanTimestamp(rec->str[USER_DATE_JOINED], rec->len[USER_DATE_JOINED], &out->date_joined);
+	if (out->date_joined_null)
+		out->error_mask |= 1u << USER_DATE_JOINED;
+}

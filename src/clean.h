@@ -42,6 +42,48 @@ typedef struct CleanPin
 } CleanPin;
 
 /*
+ * A cleaned geolocation record (the columns of pinpipe.clean_geo() in its order;
+ * coordinates is {latitude, longitude}, NULL when either is). Timestamps are
+ * microseconds since 1970-01-01 00:00 UTC.
+ */
+typedef struct CleanGeo
+{
+	int32_t ind;
+	bool timestamp_null;
+	int64_t timestamp;
+	bool latitude_null;
+	double latitude;
+	bool longitude_null;
+	double longitude;
+	CleanText country;
+	uint32_t error_mask; /* bit (1 << GeoField) per flagged field */
+} CleanGeo;
+
+/* A cleaned user record; user_name is first_name || ' ' || last_name (NULL if either is). */
+typedef struct CleanUser
+{
+	int32_t ind;
+	CleanText first_name;
+	CleanText last_name;
+	int32_t age;
+	bool date_joined_null;
+	int64_t date_joined;
+	uint32_t error_mask; /* bit (1 << UserField) per flagged field */
+} CleanUser;
+
+/* Clean a geolocation / user record that RecordParse accepted for its model. */
+void CleanGeoRecord(const PinRecord *rec, CleanGeo *out);
+void CleanUserRecord(const PinRecord *rec, CleanUser *out);
+
+/*
+ * A datetime as the 2023 data writes it ("2019-01-01 07:21:13") or in ISO 8601:
+ * YYYY-MM-DD, then 'T', 't' or a space, HH:MM[:SS[.ffffff]], then an optional
+ * zone (Z, ±HH, ±HH:MM, ±HHMM); no zone means UTC. Trimmed first. Sets *out to
+ * microseconds since the Unix epoch; false if it is not such a datetime.
+ */
+bool CleanTimestamp(const char *s, size_t len, int64_t *out);
+
+/*
  * The media class of a cleaned is_image_or_video value, the one rule behind the
  * live (category_minute) and batch (category_daily) media counts: "image" and
  * "video" exactly, "story" for anything starting with "multi-video" (the

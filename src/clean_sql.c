@@ -22,6 +22,10 @@ PG_FUNCTION_INFO_V1(pinpipe_clean_save_location);
 PG_FUNCTION_INFO_V1(pinpipe_media_class);
 PG_FUNCTION_INFO_V1(pinpipe_clean_pin);
 PG_FUNCTION_INFO_V1(pinpipe_clean_pin_text);
+PG_FUNCTION_INFO_V1(pinpipe_clean_geo);
+PG_FUNCTION_INFO_V1(pinpipe_clean_geo_text);
+PG_FUNCTION_INFO_V1(pinpipe_clean_user);
+PG_FUNCTION_INFO_V1(pinpipe_clean_user_text);
 
 /* parse_follower_count(text) → bigint */
 Datum
@@ -79,26 +83,34 @@ pinpipe_media_class(PG_FUNCTION_ARGS)
 		cstring_to_text(clean_media_names[CleanMediaClass(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))]));
 }
 
-/* The composite result of clean_pin for a parsed record. */
-static Datum
-CleanPinResult(FunctionCallInfo fcinfo, const PinRecord *rec, PinParseResult r)
+/* The result descriptor of a clean_* function, built once per query (it is costly), not per row. */
+static TupleDesc
+CleanResultDesc(FunctionCallInfo fcinfo)
 {
 	TupleDesc tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	CleanPin pin;
-	Datum values[PIN_DATUM_NCOLS];
-	bool nulls[PIN_DATUM_NCOLS];
 
 	if (tupdesc == NULL)
 	{
-		/* building the result descriptor is costly: once per query, not per row */
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "clean_pin must return a composite type");
+			elog(ERROR, "a clean function must return a composite type");
 		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
 		fcinfo->flinfo->fn_extra = tupdesc;
 		MemoryContextSwitchTo(old);
 	}
+	return tupdesc;
+}
+
+/* The composite result of clean_pin for a parsed record. */
+static Datum
+CleanPinResult(FunctionCallInfo fcinfo, const PinRecord *rec, PinParseResult r)
+{
+	TupleDesc tupdesc = CleanResultDesc(fcinfo);
+	CleanPin pin;
+	Datum values[PIN_DATUM_NCOLS];
+	bool nulls[PIN_DATUM_NCOLS];
+
 	if (r != PIN_OK)
 		PinReportErrors(rec, r);
 	CleanPinRecord(rec, &pin);
@@ -149,29 +161,34 @@ JsonbFieldValue(Jsonb *jb, const char *name)
 	return pv;
 }
 
-/* clean_pin(jsonb) → record: reads the fields straight from the jsonb (no re-parse) */
-Datum
-pinpipe_clean_pin(PG_FUNCTION_ARGS)
+/* Validate a jsonb record against a model, reading the fields straight from the jsonb. */
+static PinParseResult
+JsonbValidate(const RecordModel *m, Jsonb *jb, PinRecord *rec)
 {
-	Jsonb *jb = PG_GETARG_JSONB_P(0);
-	PinRecord rec;
-	PinParseResult r;
-
 	if (JB_ROOT_IS_OBJECT(jb))
 	{
 		PinValue values[PIN_NFIELDS];
 
-		for (int f = 0; f < PIN_NFIELDS; f++)
-			values[f] = JsonbFieldValue(jb, pin_field_names[f]);
-		r = PinValidate(values, &rec, palloc(PIN_SCRATCH_SIZE(0)));
+		for (int f = 0; f < m->nfields; f++)
+			values[f] = JsonbFieldValue(jb, m->field_names[f]);
+		return RecordValidate(m, values, rec, palloc(PIN_SCRATCH_SIZE(0)));
 	}
 	else
 	{
 		/* not an object: let the JSON reader give the usual error */
 		char *json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
-		r = PinParse(json, strlen(json), &rec, palloc(PIN_SCRATCH_SIZE(strlen(json))));
+		return RecordParse(m, json, strlen(json), rec, palloc(PIN_SCRATCH_SIZE(strlen(json))));
 	}
+}
+
+/* clean_pin(jsonb) → record */
+Datum
+pinpipe_clean_pin(PG_FUNCTION_ARGS)
+{
+	PinRecord rec;
+	PinParseResult r = JsonbValidate(&pin_model, PG_GETARG_JSONB_P(0), &rec);
+
 	PG_RETURN_DATUM(CleanPinResult(fcinfo, &rec, r));
 }
 
@@ -185,4 +202,78 @@ pinpipe_clean_pin_text(PG_FUNCTION_ARGS)
 	PinParseResult r = PinParse(VARDATA_ANY(t), len, &rec, palloc(PIN_SCRATCH_SIZE(len)));
 
 	PG_RETURN_DATUM(CleanPinResult(fcinfo, &rec, r));
+}
+
+/* The composite result of clean_geo / clean_user for a record of that model. */
+static Datum
+CleanStreamResult(FunctionCallInfo fcinfo, const RecordModel *m, const PinRecord *rec,
+				  PinParseResult r)
+{
+	TupleDesc tupdesc = CleanResultDesc(fcinfo);
+	Datum values[Max(GEO_DATUM_NCOLS, USER_DATUM_NCOLS)];
+	bool nulls[Max(GEO_DATUM_NCOLS, USER_DATUM_NCOLS)];
+
+	if (r != PIN_OK)
+		RecordReportErrors(m, rec, r);
+	if (m == &geo_model)
+	{
+		CleanGeo geo;
+
+		CleanGeoRecord(rec, &geo);
+		GeoDatumsFromClean(&geo, values, nulls);
+	}
+	else
+	{
+		CleanUser user;
+
+		CleanUserRecord(rec, &user);
+		UserDatumsFromClean(&user, values, nulls);
+	}
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/* clean_geo / clean_user over JSON text (e.g. raw_pins.payload). */
+static Datum
+CleanStreamText(FunctionCallInfo fcinfo, const RecordModel *m)
+{
+	text *t = PG_GETARG_TEXT_PP(0);
+	size_t len = VARSIZE_ANY_EXHDR(t);
+	PinRecord rec;
+	PinParseResult r = RecordParse(m, VARDATA_ANY(t), len, &rec, palloc(PIN_SCRATCH_SIZE(len)));
+
+	return CleanStreamResult(fcinfo, m, &rec, r);
+}
+
+/* clean_geo(jsonb) → pinpipe.cleaned_geo */
+Datum
+pinpipe_clean_geo(PG_FUNCTION_ARGS)
+{
+	PinRecord rec;
+	PinParseResult r = JsonbValidate(&geo_model, PG_GETARG_JSONB_P(0), &rec);
+
+	PG_RETURN_DATUM(CleanStreamResult(fcinfo, &geo_model, &rec, r));
+}
+
+/* clean_geo(text) → pinpipe.cleaned_geo */
+Datum
+pinpipe_clean_geo_text(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(CleanStreamText(fcinfo, &geo_model));
+}
+
+/* clean_user(jsonb) → pinpipe.cleaned_user */
+Datum
+pinpipe_clean_user(PG_FUNCTION_ARGS)
+{
+	PinRecord rec;
+	PinParseResult r = JsonbValidate(&user_model, PG_GETARG_JSONB_P(0), &rec);
+
+	PG_RETURN_DATUM(CleanStreamResult(fcinfo, &user_model, &rec, r));
+}
+
+/* clean_user(text) → pinpipe.cleaned_user */
+Datum
+pinpipe_clean_user_text(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(CleanStreamText(fcinfo, &user_model));
 }

@@ -2,11 +2,13 @@
  * ingest_sql.c — the SQL entries to the sink, in the caller's transaction:
  * pinpipe.ingest(jsonb) for one pin or a JSON array of pins, and
  * pinpipe.ingest_text(text) for the same as text, or NDJSON, passed on as is.
+ * Their two-argument overloads name the stream ('pin', 'geo', 'user').
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 #include "pin_json.h"
@@ -42,11 +44,30 @@ IngestResult(FunctionCallInfo fcinfo, const SinkCounts *counts)
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
 
+/* The stream named by the optional second argument ('pin' when there is none). */
+static SinkStream
+IngestStream(FunctionCallInfo fcinfo)
+{
+	SinkStream stream = SINK_STREAM_PIN;
+
+	if (PG_NARGS() > 1)
+	{
+		text *name = PG_GETARG_TEXT_PP(1);
+
+		if (!SinkStreamFromName(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &stream))
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("unknown stream \"%s\"", text_to_cstring(name)),
+							errhint("The streams are 'pin', 'geo' and 'user'.")));
+	}
+	return stream;
+}
+
 /* Collects messages and hands them to the sink INGEST_BATCH at a time. */
 typedef struct IngestBuffer
 {
 	SinkMessage msgs[INGEST_BATCH];
 	int n;
+	SinkStream stream;
 	SinkCounts counts;
 } IngestBuffer;
 
@@ -64,6 +85,7 @@ IngestAdd(IngestBuffer *buf, const char *data, size_t len)
 	memset(&buf->msgs[buf->n], 0, sizeof(SinkMessage));
 	buf->msgs[buf->n].data = data;
 	buf->msgs[buf->n].len = len;
+	buf->msgs[buf->n].stream = buf->stream;
 	if (++buf->n == INGEST_BATCH)
 		IngestFlush(buf);
 }
@@ -88,6 +110,7 @@ pinpipe_ingest_text(PG_FUNCTION_ARGS)
 	size_t n;
 
 	buf->n = 0;
+	buf->stream = IngestStream(fcinfo);
 	buf->counts.accepted = buf->counts.dead_lettered = 0;
 	if (!PinBatchOpen(&batch, s, len, &err))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_JSON_TEXT),
@@ -104,6 +127,7 @@ Datum
 pinpipe_ingest(PG_FUNCTION_ARGS)
 {
 	Jsonb *jb = PG_GETARG_JSONB_P(0);
+	SinkStream stream = IngestStream(fcinfo);
 	SinkCounts counts = {0, 0};
 
 	if (JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
@@ -125,6 +149,7 @@ pinpipe_ingest(PG_FUNCTION_ARGS)
 				memset(&msgs[i], 0, sizeof(SinkMessage));
 				msgs[i].data = ElementText(v);
 				msgs[i].len = strlen(msgs[i].data);
+				msgs[i].stream = stream;
 			}
 			SinkWriteBatch(SINK_SOURCE_SQL, msgs, (int) count, &counts);
 			MemoryContextSwitchTo(old);
@@ -139,6 +164,7 @@ pinpipe_ingest(PG_FUNCTION_ARGS)
 		memset(&msg, 0, sizeof(msg));
 		msg.data = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 		msg.len = strlen(msg.data);
+		msg.stream = stream;
 		SinkWriteBatch(SINK_SOURCE_SQL, &msg, 1, &counts);
 	}
 

@@ -8,6 +8,7 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "pin_datum.h"
@@ -67,6 +68,75 @@ PinDatumsFromClean(const CleanPin *pin, Datum *values, bool *nulls)
 	values[12] = TextArrayDatum(errs, nerrs);
 }
 
+/* The error_fields array of a mask over a model's fields. */
+static Datum
+ErrorFieldsDatum(const RecordModel *m, uint32_t mask)
+{
+	Datum errs[PIN_NFIELDS];
+	int nerrs = 0;
+
+	for (int f = 0; f < m->nfields; f++)
+		if (mask & (1u << f))
+			errs[nerrs++] = CStringGetTextDatum(m->field_names[f]);
+	return TextArrayDatum(errs, nerrs);
+}
+
+/* Microseconds since the Unix epoch (clean.c) as a timestamptz. */
+static Datum
+UnixMicrosDatum(int64_t usec)
+{
+	return TimestampTzGetDatum(
+		(TimestampTz) (usec - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
+}
+
+void
+GeoDatumsFromClean(const CleanGeo *geo, Datum *values, bool *nulls)
+{
+	memset(nulls, 0, sizeof(bool) * GEO_DATUM_NCOLS);
+	values[0] = Int32GetDatum(geo->ind);
+	nulls[1] = geo->timestamp_null;
+	values[1] = geo->timestamp_null ? (Datum) 0 : UnixMicrosDatum(geo->timestamp);
+	nulls[2] = geo->latitude_null;
+	values[2] = Float8GetDatum(geo->latitude);
+	nulls[3] = geo->longitude_null;
+	values[3] = Float8GetDatum(geo->longitude);
+	nulls[4] = geo->latitude_null || geo->longitude_null;
+	if (!nulls[4])
+	{
+		Datum pair[2] = {Float8GetDatum(geo->latitude), Float8GetDatum(geo->longitude)};
+
+		values[4] = PointerGetDatum(
+			construct_array(pair, 2, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	values[5] = TextDatum(geo->country, &nulls[5]);
+	values[6] = ErrorFieldsDatum(&geo_model, geo->error_mask);
+}
+
+void
+UserDatumsFromClean(const CleanUser *user, Datum *values, bool *nulls)
+{
+	memset(nulls, 0, sizeof(bool) * USER_DATUM_NCOLS);
+	values[0] = Int32GetDatum(user->ind);
+	values[1] = TextDatum(user->first_name, &nulls[1]);
+	values[2] = TextDatum(user->last_name, &nulls[2]);
+	nulls[3] = nulls[1] || nulls[2]; /* first_name || ' ' || last_name, as SQL would */
+	if (!nulls[3])
+	{
+		size_t n = user->first_name.len + 1 + user->last_name.len;
+		text *t = palloc(VARHDRSZ + n);
+
+		SET_VARSIZE(t, VARHDRSZ + n);
+		memcpy(VARDATA(t), user->first_name.ptr, user->first_name.len);
+		VARDATA(t)[user->first_name.len] = ' ';
+		memcpy(VARDATA(t) + user->first_name.len + 1, user->last_name.ptr, user->last_name.len);
+		values[3] = PointerGetDatum(t);
+	}
+	values[4] = Int32GetDatum(user->age);
+	nulls[5] = user->date_joined_null;
+	values[5] = user->date_joined_null ? (Datum) 0 : UnixMicrosDatum(user->date_joined);
+	values[6] = ErrorFieldsDatum(&user_model, user->error_mask);
+}
+
 static int
 SqlstateCode(const char *s)
 {
@@ -82,13 +152,32 @@ PinErrorsSqlstate(const PinRecord *rec)
 const char *
 PinErrorsField(const PinRecord *rec)
 {
+	return RecordErrorsField(&pin_model, rec);
+}
+
+const char *
+RecordErrorsField(const RecordModel *m, const PinRecord *rec)
+{
 	if (rec->nerrors == 0 || rec->errors[0].field == PIN_FIELD_BODY)
 		return NULL;
-	return pin_field_names[rec->errors[0].field];
+	return m->field_names[rec->errors[0].field];
+}
+
+/* What the messages call a record of the model: "pin", "geo record", "user record". */
+static const char *
+RecordLabel(const RecordModel *m)
+{
+	return m == &pin_model ? "pin" : psprintf("%s record", m->name);
 }
 
 char *
 PinErrorsText(const PinRecord *rec, PinParseResult result)
+{
+	return RecordErrorsText(&pin_model, rec, result);
+}
+
+char *
+RecordErrorsText(const RecordModel *m, const PinRecord *rec, PinParseResult result)
 {
 	StringInfoData buf;
 
@@ -99,7 +188,7 @@ PinErrorsText(const PinRecord *rec, PinParseResult result)
 						 rec->errors[0].offset);
 		return buf.data;
 	}
-	appendStringInfoString(&buf, "invalid pin: ");
+	appendStringInfo(&buf, "invalid %s: ", RecordLabel(m));
 	for (int i = 0; i < rec->nerrors; i++)
 	{
 		const PinError *e = &rec->errors[i];
@@ -109,7 +198,7 @@ PinErrorsText(const PinRecord *rec, PinParseResult result)
 		if (e->field == PIN_FIELD_BODY)
 			appendStringInfo(&buf, "body: %s", e->msg);
 		else
-			appendStringInfo(&buf, "field \"%s\": %s", pin_field_names[e->field], e->msg);
+			appendStringInfo(&buf, "field \"%s\": %s", m->field_names[e->field], e->msg);
 	}
 	return buf.data;
 }
@@ -117,16 +206,27 @@ PinErrorsText(const PinRecord *rec, PinParseResult result)
 void
 PinReportErrors(const PinRecord *rec, PinParseResult result)
 {
+	RecordReportErrors(&pin_model, rec, result);
+}
+
+void
+RecordReportErrors(const RecordModel *m, const PinRecord *rec, PinParseResult result)
+{
 	const PinError *e = &rec->errors[0];
+	const char *label = RecordLabel(m);
 
 	if (result == PIN_BAD_JSON)
-		ereport(ERROR,
-				(errcode(SqlstateCode(e->sqlstate)), errmsg("invalid JSON in pin: %s", e->msg),
-				 errdetail("The error is at byte %zu of the input.", e->offset)));
+		ereport(ERROR, (errcode(SqlstateCode(e->sqlstate)),
+						errmsg("invalid JSON in %s: %s", label, e->msg),
+						errdetail("The error is at byte %zu of the input.", e->offset)));
 	if (e->field == PIN_FIELD_BODY)
-		ereport(ERROR, (errcode(SqlstateCode(e->sqlstate)), errmsg("invalid pin: %s", e->msg),
-						errhint("A pin is a JSON object with the fields of the reference model.")));
+		ereport(ERROR,
+				(errcode(SqlstateCode(e->sqlstate)), errmsg("invalid %s: %s", label, e->msg),
+				 m == &pin_model
+					 ? errhint("A pin is a JSON object with the fields of the reference model.")
+					 : errhint("A %s is a JSON object with the fields of the %s model.", label,
+							   m->name)));
 	ereport(ERROR, (errcode(SqlstateCode(e->sqlstate)),
-					errmsg("invalid pin: field \"%s\": %s", pin_field_names[e->field], e->msg),
-					rec->nerrors > 1 ? errdetail("%s.", PinErrorsText(rec, result)) : 0));
+					errmsg("invalid %s: field \"%s\": %s", label, m->field_names[e->field], e->msg),
+					rec->nerrors > 1 ? errdetail("%s.", RecordErrorsText(m, rec, result)) : 0));
 }

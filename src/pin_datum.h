@@ -21,6 +21,24 @@
 /* Fill values/nulls (PIN_DATUM_NCOLS each, in cleaned_pin's order) from a cleaned pin; palloc's. */
 extern void PinDatumsFromClean(const CleanPin *pin, Datum *values, bool *nulls);
 
+/*
+ * The cleaned columns of the other streams: types pinpipe.cleaned_geo
+ * (ind, timestamp, latitude, longitude, coordinates, country, error_fields) and
+ * pinpipe.cleaned_user (ind, first_name, last_name, user_name, age, date_joined,
+ * error_fields), which also name the cleaned part of pinpipe.geo and pinpipe.users.
+ */
+#define GEO_DATUM_NCOLS 7
+#define USER_DATUM_NCOLS 7
+
+extern void GeoDatumsFromClean(const CleanGeo *geo, Datum *values, bool *nulls);
+extern void UserDatumsFromClean(const CleanUser *user, Datum *values, bool *nulls);
+
+/* The Record* forms of the error functions below, for any model's record. */
+extern void RecordReportErrors(const RecordModel *m, const PinRecord *rec, PinParseResult result)
+	pg_attribute_noreturn();
+extern char *RecordErrorsText(const RecordModel *m, const PinRecord *rec, PinParseResult result);
+extern const char *RecordErrorsField(const RecordModel *m, const PinRecord *rec);
+
 /* Raise the parse/validation error of rec as an ERROR with its SQLSTATE, naming the field. */
 extern void PinReportErrors(const PinRecord *rec, PinParseResult result) pg_attribute_noreturn();
 

@@ -41,28 +41,62 @@ typedef struct Reader
 } Reader;
 
 static bool ReadValue(Reader *r, int depth, PinValue *out);
+static int ModelFieldLookup(const RecordModel *m, const char *name, size_t len);
 
 int
 PinFieldLookup(const char *name, size_t len)
 {
-	for (int i = 0; i < PIN_NFIELDS; i++)
-		if (strlen(pin_field_names[i]) == len && memcmp(pin_field_names[i], name, len) == 0)
+	return ModelFieldLookup(&pin_model, name, len);
+}
+
+static const RecordFieldType pin_field_types[PIN_NFIELDS] = {
+	[PIN_INDEX] = RECORD_INT,
+	[PIN_DOWNLOADED] = RECORD_INT,
+	[PIN_UNIQUE_ID] = RECORD_UUID,
+};
+
+const RecordModel pin_model = {"pin", PIN_NFIELDS, pin_field_names, pin_field_types,
+							   1u << PIN_POSTER_NAME};
+
+/* The 2023 posting API's models: geolocation and user records (all fields required). */
+static const char *const geo_field_names[GEO_NFIELDS] = {"ind", "timestamp", "latitude",
+														 "longitude", "country"};
+static const RecordFieldType geo_field_types[GEO_NFIELDS] = {
+	[GEO_IND] = RECORD_INT,
+	[GEO_LATITUDE] = RECORD_FLOAT,
+	[GEO_LONGITUDE] = RECORD_FLOAT,
+};
+
+const RecordModel geo_model = {"geo", GEO_NFIELDS, geo_field_names, geo_field_types, 0};
+
+static const char *const user_field_names[USER_NFIELDS] = {"ind", "first_name", "last_name", "age",
+														   "date_joined"};
+static const RecordFieldType user_field_types[USER_NFIELDS] = {
+	[USER_IND] = RECORD_INT,
+	[USER_AGE] = RECORD_INT,
+};
+
+const RecordModel user_model = {"user", USER_NFIELDS, user_field_names, user_field_types, 0};
+
+const RecordModel *
+RecordModelLookup(const char *name, size_t len)
+{
+	static const RecordModel *const models[] = {&pin_model, &geo_model, &user_model};
+
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+		if (strlen(models[i]->name) == len && memcmp(models[i]->name, name, len) == 0)
+			return models[i];
+	return NULL;
+}
+
+/* Field name → index in the model, or PIN_FIELD_BODY. */
+static int
+ModelFieldLookup(const RecordModel *m, const char *name, size_t len)
+{
+	for (int i = 0; i < m->nfields; i++)
+		if (strlen(m->field_names[i]) == len && memcmp(m->field_names[i], name, len) == 0)
 			return i;
 	return PIN_FIELD_BODY;
-}
-
-/* True for the integer fields (index, downloaded); the others are str. */
-static bool
-PinFieldIsInt(PinField f)
-{
-	return f == PIN_INDEX || f == PIN_DOWNLOADED;
-}
-
-/* True when the reference model lets the field be absent (only poster_name). */
-static bool
-PinFieldIsOptional(PinField f)
-{
-	return f == PIN_POSTER_NAME;
 }
 
 /* Record the first syntax error; always returns false for tail calls. */
@@ -623,9 +657,21 @@ PythonIntFromString(const char *s, size_t len, int64_t *out, bool *overflow)
 	return true;
 }
 
+/* The value of a JSON number literal (already checked by the grammar; huge ones are ±HUGE_VAL). */
+static double
+JsonNumberValue(const PinValue *v)
+{
+	char buf[512];
+	size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
+
+	memcpy(buf, v->ptr, l);
+	buf[l] = '\0';
+	return strtod(buf, NULL);
+}
+
 /* Validate/coerce an int field (pydantic v1 int_validator), bounded to int4. */
 static void
-CoerceInt(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
+CoerceInt(PinRecord *rec, int f, const PinValue *v, char **scratch)
 {
 	int64_t n = 0;
 	bool overflow = false;
@@ -648,13 +694,8 @@ CoerceInt(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 			}
 			else
 			{
-				char buf[512];
-				double d;
-				size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
+				double d = JsonNumberValue(v);
 
-				memcpy(buf, v->ptr, l);
-				buf[l] = '\0';
-				d = strtod(buf, NULL);
 				if (!isfinite(d))
 				{
 					AddError(rec, f, "value is not a valid integer", "type_error.integer",
@@ -707,7 +748,7 @@ CoerceInt(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 
 /* Validate/coerce a str field (pydantic v1 str_validator). */
 static void
-CoerceStr(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
+CoerceStr(PinRecord *rec, int f, const PinValue *v, char **scratch)
 {
 	switch (v->kind)
 	{
@@ -749,13 +790,8 @@ CoerceStr(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 			}
 			else
 			{
-				char buf[512];
-				size_t l = v->len < sizeof(buf) - 1 ? v->len : sizeof(buf) - 1;
-
-				memcpy(buf, v->ptr, l);
-				buf[l] = '\0';
 				rec->str[f] = *scratch;
-				rec->len[f] = PythonFloatRepr(strtod(buf, NULL), *scratch);
+				rec->len[f] = PythonFloatRepr(JsonNumberValue(v), *scratch);
 				*scratch += rec->len[f] + 1;
 			}
 			break;
@@ -775,54 +811,187 @@ CoerceStr(PinRecord *rec, PinField f, const PinValue *v, char **scratch)
 			AddError(rec, f, "str type expected", "type_error.str", SQLSTATE_WRONG_TYPE);
 			return;
 	}
-	if (f == PIN_UNIQUE_ID)
+}
+
+/*
+ * Python's float() of a str: white space around, a sign, then digits with
+ * single underscores between digits, an optional fraction and exponent, or
+ * inf/infinity/nan in any case. strtod alone would also take hex and "nan(...)".
+ */
+static bool
+PythonFloatFromString(const char *s, size_t len, double *out)
+{
+	char buf[512];
+	size_t i = 0, end = len, o = 0;
+	bool digits = false;
+
+	while (i < end && IsPySpace(s[i]))
+		i++;
+	while (end > i && IsPySpace(s[end - 1]))
+		end--;
+	if (end - i >= sizeof(buf))
+		return false;
+	for (size_t k = i; k < end; k++)
 	{
-		if (!CleanParseUuid(rec->str[f], rec->len[f], rec->unique_id))
-			AddError(rec, f, "value is not a valid uuid", "type_error.uuid", SQLSTATE_BAD_TEXT);
+		char c = s[k];
+
+		if (c == '_')
+		{
+			/* only between two digits */
+			if (k == i || k + 1 >= end || !IsDigit(s[k - 1]) || !IsDigit(s[k + 1]))
+				return false;
+			continue;
+		}
+		if (IsDigit(c))
+			digits = true;
+		else if (c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-')
+		{
+			/* inf, infinity, nan: let strtod judge the word, but only those words */
+			size_t w = end - k;
+			char word[9];
+
+			if (digits || w > 8)
+				return false;
+			for (size_t j = 0; j < w; j++)
+				word[j] = (char) (s[k + j] | 0x20);
+			word[w] = '\0';
+			if (strcmp(word, "inf") != 0 && strcmp(word, "infinity") != 0 &&
+				strcmp(word, "nan") != 0)
+				return false;
+			digits = true;
+			for (; k < end; k++)
+				buf[o++] = s[k];
+			break;
+		}
+		buf[o++] = c;
 	}
+	if (!digits)
+		return false;
+	buf[o] = '\0';
+	{
+		char *stop;
+
+		*out = strtod(buf, &stop);
+		return *stop == '\0';
+	}
+}
+
+/* Validate/coerce a float field (pydantic v1 float_validator). */
+static void
+CoerceFloat(PinRecord *rec, int f, const PinValue *v, char **scratch)
+{
+	double d;
+
+	switch (v->kind)
+	{
+		case PIN_VALUE_NULL:
+			AddError(rec, f, "none is not an allowed value", "type_error.none.not_allowed",
+					 SQLSTATE_NULL);
+			return;
+		case PIN_VALUE_TRUE:
+		case PIN_VALUE_FALSE:
+			d = v->kind == PIN_VALUE_TRUE;
+			break;
+		case PIN_VALUE_NUMBER:
+			d = JsonNumberValue(v);
+			break;
+		case PIN_VALUE_STRING:
+		{
+			char *buf = *scratch;
+			size_t l = v->escaped ? DecodeString(v->ptr, v->len, buf) : v->len;
+
+			if (!PythonFloatFromString(v->escaped ? buf : v->ptr, l, &d))
+			{
+				AddError(rec, f, "value is not a valid float", "type_error.float",
+						 SQLSTATE_BAD_TEXT);
+				return;
+			}
+			break;
+		}
+		default:
+			AddError(rec, f, "value is not a valid float", "type_error.float", SQLSTATE_WRONG_TYPE);
+			return;
+	}
+	rec->real[f] = d;
+	rec->str[f] = *scratch;
+	rec->len[f] = PythonFloatRepr(d, *scratch);
+	*scratch += rec->len[f] + 1;
 }
 
 /* Decode a key into buf (keys longer than the buffer cannot be ours). */
 static int
-KeyField(const PinValue *key)
+KeyField(const RecordModel *m, const PinValue *key)
 {
 	char buf[64];
 	size_t l;
 
 	if (!key->escaped)
-		return PinFieldLookup(key->ptr, key->len);
+		return ModelFieldLookup(m, key->ptr, key->len);
 	if (key->len >= sizeof(buf))
 		return PIN_FIELD_BODY;
 	l = DecodeString(key->ptr, key->len, buf);
-	return PinFieldLookup(buf, l);
+	return ModelFieldLookup(m, buf, l);
 }
 
 PinParseResult
-PinValidate(const PinValue values[PIN_NFIELDS], PinRecord *rec, char *scratch)
+RecordValidate(const RecordModel *m, const PinValue *values, PinRecord *rec, char *scratch)
 {
 	memset(rec, 0, sizeof(*rec));
 	/* Validation, in model field order (the order pydantic reports errors in). */
-	for (int f = 0; f < PIN_NFIELDS; f++)
+	for (int f = 0; f < m->nfields; f++)
 	{
+		bool optional = (m->optional & (1u << f)) != 0;
+
 		if (values[f].kind == PIN_VALUE_NONE)
 		{
-			if (!PinFieldIsOptional((PinField) f))
+			if (!optional)
 				AddError(rec, f, "field required", "value_error.missing", SQLSTATE_MISSING);
 			continue;
 		}
-		if (PinFieldIsOptional((PinField) f) && values[f].kind == PIN_VALUE_NULL)
+		if (optional && values[f].kind == PIN_VALUE_NULL)
 			continue; /* Optional[str]: null is the same as absent */
 		rec->present[f] = true;
-		if (PinFieldIsInt((PinField) f))
-			CoerceInt(rec, (PinField) f, &values[f], &scratch);
-		else
-			CoerceStr(rec, (PinField) f, &values[f], &scratch);
+		switch (m->types[f])
+		{
+			case RECORD_INT:
+				CoerceInt(rec, f, &values[f], &scratch);
+				break;
+			case RECORD_FLOAT:
+				CoerceFloat(rec, f, &values[f], &scratch);
+				break;
+			case RECORD_UUID:
+			{
+				int before = rec->nerrors;
+
+				CoerceStr(rec, f, &values[f], &scratch);
+				if (rec->nerrors == before &&
+					!CleanParseUuid(rec->str[f], rec->len[f], rec->unique_id))
+					AddError(rec, f, "value is not a valid uuid", "type_error.uuid",
+							 SQLSTATE_BAD_TEXT);
+				break;
+			}
+			default:
+				CoerceStr(rec, f, &values[f], &scratch);
+				break;
+		}
 	}
 	return rec->nerrors == 0 ? PIN_OK : PIN_INVALID;
 }
 
 PinParseResult
+PinValidate(const PinValue values[PIN_NFIELDS], PinRecord *rec, char *scratch)
+{
+	return RecordValidate(&pin_model, values, rec, scratch);
+}
+
+PinParseResult
 PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
+{
+	return RecordParse(&pin_model, json, len, rec, scratch);
+}
+
+PinParseResult
+RecordParse(const RecordModel *m, const char *json, size_t len, PinRecord *rec, char *scratch)
 {
 	Reader r = {json, len, 0, NULL, 0};
 	PinValue values[PIN_NFIELDS];
@@ -903,7 +1072,7 @@ PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
 		r.pos++;
 		if (!ReadValue(&r, 1, &value))
 			goto bad_json;
-		field = KeyField(&key);
+		field = KeyField(m, &key);
 		if (field != PIN_FIELD_BODY)
 			values[field] = value; /* duplicate keys: the last one wins, as in Python */
 	}
@@ -914,7 +1083,7 @@ PinParse(const char *json, size_t len, PinRecord *rec, char *scratch)
 		goto bad_json;
 	}
 
-	return PinValidate(values, rec, scratch);
+	return RecordValidate(m, values, rec, scratch);
 
 bad_json:
 	memset(rec, 0, sizeof(*rec));
@@ -1173,7 +1342,7 @@ PinRecordToJson(const PinRecord *rec, char *out, size_t cap)
 		first = false;
 		OutQuoted(&o, pin_field_names[f], strlen(pin_field_names[f]));
 		OutStr(&o, ":");
-		if (PinFieldIsInt((PinField) f))
+		if (pin_field_types[f] == RECORD_INT)
 			OutBytes(&o, rec->str[f], rec->len[f]);
 		else
 			OutQuoted(&o, rec->str[f], rec->len[f]);

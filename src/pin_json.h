@@ -75,7 +75,8 @@ typedef struct PinRecord
 	const char *str[PIN_NFIELDS];
 	size_t len[PIN_NFIELDS];
 	int64_t num[PIN_NFIELDS];
-	uint8_t unique_id[16]; /* the parsed UUID (valid when there are no errors) */
+	double real[PIN_NFIELDS]; /* float fields (geo latitude/longitude): the value */
+	uint8_t unique_id[16];	  /* the parsed UUID (valid when there are no errors) */
 	int nerrors;
 	PinError errors[PIN_MAX_ERRORS];
 } PinRecord;
@@ -164,6 +165,64 @@ int HexDigitValue(char c);
 
 /* Check that s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool Utf8Valid(const char *s, size_t len);
+
+/*
+ * The other streams of the 2023 data set (DESIGN §10): geolocation and user
+ * records, validated by the same reader and the same pydantic-v1 lax rules,
+ * into the same PinRecord (field indexes are the model's). A RecordModel says
+ * which fields a stream has and of which type.
+ */
+typedef enum RecordFieldType
+{
+	RECORD_STR = 0,
+	RECORD_INT,	  /* int4, pydantic int */
+	RECORD_FLOAT, /* pydantic float: a JSON number, a numeric string, a boolean */
+	RECORD_UUID	  /* str that must be a UUID (the pin's unique_id) */
+} RecordFieldType;
+
+typedef struct RecordModel
+{
+	const char *name; /* "pin", "geo", "user": raw_pins.stream */
+	int nfields;
+	const char *const *field_names;
+	const RecordFieldType *types;
+	uint32_t optional; /* bit per field that may be absent or null */
+} RecordModel;
+
+typedef enum GeoField
+{
+	GEO_IND = 0,
+	GEO_TIMESTAMP,
+	GEO_LATITUDE,
+	GEO_LONGITUDE,
+	GEO_COUNTRY,
+	GEO_NFIELDS
+} GeoField;
+
+typedef enum UserField
+{
+	USER_IND = 0,
+	USER_FIRST_NAME,
+	USER_LAST_NAME,
+	USER_AGE,
+	USER_DATE_JOINED,
+	USER_NFIELDS
+} UserField;
+
+extern const RecordModel pin_model;
+extern const RecordModel geo_model;
+extern const RecordModel user_model;
+
+/* The model of a stream name ("pin", "geo", "user"), or NULL. */
+const RecordModel *RecordModelLookup(const char *name, size_t len);
+
+/* PinValidate for any model: values[] has model->nfields entries. */
+PinParseResult RecordValidate(const RecordModel *model, const PinValue *values, PinRecord *rec,
+							  char *scratch);
+
+/* PinParse for any model. Never reads past json[len]; scratch: PIN_SCRATCH_SIZE(len). */
+PinParseResult RecordParse(const RecordModel *model, const char *json, size_t len, PinRecord *rec,
+						   char *scratch);
 
 /*
  * Write the validated pin as a JSON object (the echo of POST /pin/): the model's

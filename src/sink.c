@@ -1,8 +1,9 @@
 /*
  * sink.c — the one write path into the pipeline's tables (see sink.h).
  *
- * A batch: parse and clean every message (pure C, no database work); write the
- * accepted ones to raw_pins and pins with COPY-style multi-inserts inside a
+ * A batch: parse and clean every message (pure C, no database work), each by the
+ * model of its stream (pin, geo, user); write the accepted ones to raw_pins and
+ * their stream's table (pins, geo, users) with COPY-style multi-inserts inside a
  * subtransaction; if that fails with a record-level error (bad data, a
  * constraint, a trigger), roll the subtransaction back and bisect until the
  * failing messages are alone, then dead-letter them; finally add the batch's
@@ -31,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
@@ -50,10 +52,39 @@ typedef struct SinkTables
 {
 	Oid raw_pins;
 	Oid raw_pins_seq;
-	Oid pins;
 	Oid dead_letters;
-	Oid clean_pin; /* pinpipe.clean_pin(text): its result's attributes name pins' cleaned columns */
+	/*
+	 * Per stream: its cleaned table and its clean function over text, whose
+	 * result's attributes name the table's cleaned columns. The geo and user
+	 * ones are InvalidOid in a 0.1.0 schema (library updated, ALTER EXTENSION
+	 * UPDATE not yet run): pins still flow, those streams are refused.
+	 */
+	Oid table[SINK_NSTREAMS];
+	Oid clean[SINK_NSTREAMS];
 } SinkTables;
+
+/* Per stream: model, raw_pins.stream value, cleaned table, clean function, cleaned columns. */
+typedef struct SinkStreamInfo
+{
+	const RecordModel *model;
+	const char *table;
+	const char *clean;
+	int ncols;
+} SinkStreamInfo;
+
+static const SinkStreamInfo sink_streams[SINK_NSTREAMS] = {
+	[SINK_STREAM_PIN] = {&pin_model, "pins", "clean_pin", PIN_DATUM_NCOLS},
+	[SINK_STREAM_GEO] = {&geo_model, "geo", "clean_geo", GEO_DATUM_NCOLS},
+	[SINK_STREAM_USER] = {&user_model, "users", "clean_user", USER_DATUM_NCOLS},
+};
+
+/* A cleaned record of any stream. */
+typedef union SinkCleaned
+{
+	CleanPin pin;
+	CleanGeo geo;
+	CleanUser user;
+} SinkCleaned;
 
 /*
  * The counters of category_minute, addressed by column name: the upsert is
@@ -105,8 +136,8 @@ typedef struct SinkBatch
 {
 	SinkSource source;
 	SinkMessage *msgs;
-	CleanPin *pins; /* cleaned pin of each accepted message */
-	int *accepted;	/* indexes into msgs of the messages to insert */
+	SinkCleaned *cleaned; /* cleaned record of each accepted message */
+	int *accepted;		  /* indexes into msgs of the messages to insert */
 	SinkTables tables;
 	Datum source_datum;
 	TimestampTz received_at;
@@ -142,12 +173,31 @@ SinkLookupTables(SinkTables *t)
 		return false;
 	t->raw_pins = get_relname_relid("raw_pins", nsp);
 	t->raw_pins_seq = get_relname_relid("raw_pins_id_seq", nsp);
-	t->pins = get_relname_relid("pins", nsp);
 	t->dead_letters = get_relname_relid("dead_letters", nsp);
-	t->clean_pin = LookupFuncName(list_make2(makeString("pinpipe"), makeString("clean_pin")), 1,
-								  &text_type, true);
-	return OidIsValid(t->raw_pins) && OidIsValid(t->raw_pins_seq) && OidIsValid(t->pins) &&
-		   OidIsValid(t->dead_letters) && OidIsValid(t->clean_pin);
+	for (int st = 0; st < SINK_NSTREAMS; st++)
+	{
+		t->table[st] = get_relname_relid(sink_streams[st].table, nsp);
+		t->clean[st] = LookupFuncName(
+			list_make2(makeString("pinpipe"), makeString(pstrdup(sink_streams[st].clean))), 1,
+			&text_type, true);
+		if (!OidIsValid(t->table[st]) || !OidIsValid(t->clean[st]))
+			t->table[st] = t->clean[st] = InvalidOid;
+	}
+	return OidIsValid(t->raw_pins) && OidIsValid(t->raw_pins_seq) &&
+		   OidIsValid(t->table[SINK_STREAM_PIN]) && OidIsValid(t->dead_letters);
+}
+
+bool
+SinkStreamFromName(const char *name, size_t len, SinkStream *stream)
+{
+	for (int st = 0; st < SINK_NSTREAMS; st++)
+		if (strlen(sink_streams[st].model->name) == len &&
+			memcmp(sink_streams[st].model->name, name, len) == 0)
+		{
+			*stream = (SinkStream) st;
+			return true;
+		}
+	return false;
 }
 
 /*
@@ -223,66 +273,117 @@ OptionalText(const char *s, bool *isnull)
 }
 
 /*
- * Where each cleaned value goes in pins: the attributes of clean_pin's result
- * (in PinDatumsFromClean's order) name the columns. That result is the type
- * pinpipe.cleaned_pin; in a 0.1.0 schema (library updated, ALTER EXTENSION
- * UPDATE not yet run) it is the same list as OUT parameters, so ingestion goes
- * on between the two steps of an upgrade.
+ * Where each cleaned value goes in a stream's table: the attributes of its clean
+ * function's result (in the *DatumsFromClean order) name the columns. For pins
+ * that result is the type pinpipe.cleaned_pin; in a 0.1.0 schema (library
+ * updated, ALTER EXTENSION UPDATE not yet run) it is the same list as OUT
+ * parameters, so ingestion goes on between the two steps of an upgrade.
  */
 static void
-SinkCleanedColumns(Oid clean_pin, BulkWriter *pins, int *columns)
+SinkCleanedColumns(Oid clean, int ncols, BulkWriter *w, int *columns)
 {
 	TupleDesc desc;
 
-	if (get_func_result_type(clean_pin, NULL, &desc) != TYPEFUNC_COMPOSITE ||
-		desc->natts != PIN_DATUM_NCOLS)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pinpipe.clean_pin(text) does not return the %d cleaned columns",
-						PIN_DATUM_NCOLS),
-				 errhint("The pinpipe functions and types must stay as the extension created them.")));
-	for (int c = 0; c < PIN_DATUM_NCOLS; c++)
-		columns[c] = BulkWriterColumn(pins, NameStr(TupleDescAttr(desc, c)->attname));
+	if (get_func_result_type(clean, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != ncols)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s does not return the %d cleaned columns", format_procedure_qualified(clean),
+					ncols),
+			 errhint("The pinpipe functions and types must stay as the extension created them.")));
+	for (int c = 0; c < ncols; c++)
+		columns[c] = BulkWriterColumn(w, NameStr(TupleDescAttr(desc, c)->attname));
 	FreeTupleDesc(desc);
 }
 
-/* Write messages accepted[lo..hi) to raw_pins and pins. */
+/* The writer of one stream's cleaned table during an insert round. */
+typedef struct SinkRowWriter
+{
+	BulkWriter *w;
+	Datum *v;
+	bool *n;
+	int natts;
+	int c_raw, c_received, c_source, c_topic, c_partition, c_offset;
+	int c_clean[PIN_DATUM_NCOLS];
+} SinkRowWriter;
+
+static void
+SinkRowWriterOpen(SinkRowWriter *rw, Oid table)
+{
+	rw->w = BulkWriterOpen(table, SINK_CHUNK);
+	rw->natts = BulkWriterNatts(rw->w);
+	rw->v = palloc(sizeof(Datum) * rw->natts);
+	rw->n = palloc(sizeof(bool) * rw->natts);
+	rw->c_raw = BulkWriterColumn(rw->w, "raw_id");
+	rw->c_received = BulkWriterColumn(rw->w, "received_at");
+	rw->c_source = BulkWriterColumn(rw->w, "source");
+	rw->c_topic = BulkWriterColumn(rw->w, "topic");
+	rw->c_partition = BulkWriterColumn(rw->w, "partition");
+	rw->c_offset = BulkWriterColumn(rw->w, "offset");
+}
+
+/* The cleaned values of an accepted message, in its stream's column order. */
+static void
+SinkCleanedDatums(SinkStream stream, const SinkCleaned *c, Datum *values, bool *nulls)
+{
+	switch (stream)
+	{
+		case SINK_STREAM_GEO:
+			GeoDatumsFromClean(&c->geo, values, nulls);
+			break;
+		case SINK_STREAM_USER:
+			UserDatumsFromClean(&c->user, values, nulls);
+			break;
+		default:
+			PinDatumsFromClean(&c->pin, values, nulls);
+			break;
+	}
+}
+
+/* Write messages accepted[lo..hi) to raw_pins and their streams' tables. */
 static void
 SinkInsertRows(SinkBatch *b, int lo, int hi)
 {
 	BulkWriter *raw = BulkWriterOpen(b->tables.raw_pins, SINK_CHUNK);
-	BulkWriter *pins = BulkWriterOpen(b->tables.pins, SINK_CHUNK);
+	SinkRowWriter rows[SINK_NSTREAMS];
+	bool used[SINK_NSTREAMS] = {false};
 	int raw_natts = BulkWriterNatts(raw);
-	int pins_natts = BulkWriterNatts(pins);
 	Datum *rv = palloc(sizeof(Datum) * raw_natts);
 	bool *rn = palloc(sizeof(bool) * raw_natts);
-	Datum *pv = palloc(sizeof(Datum) * pins_natts);
-	bool *pn = palloc(sizeof(bool) * pins_natts);
 	int r_id = BulkWriterColumn(raw, "id"), r_received = BulkWriterColumn(raw, "received_at"),
 		r_xact = BulkWriterColumn(raw, "xact_id"), r_source = BulkWriterColumn(raw, "source"),
 		r_topic = BulkWriterColumn(raw, "topic"), r_partition = BulkWriterColumn(raw, "partition"),
 		r_offset = BulkWriterColumn(raw, "offset"), r_payload = BulkWriterColumn(raw, "payload");
 	/* absent in a 0.1.0 schema (library updated, ALTER EXTENSION UPDATE not run yet) */
 	int r_cluster = BulkWriterFindColumn(raw, "xact_cluster");
+	int r_stream = BulkWriterFindColumn(raw, "stream");
 	Datum cluster = Int64GetDatum((int64) GetSystemIdentifier());
-	int p_raw = BulkWriterColumn(pins, "raw_id"),
-		p_received = BulkWriterColumn(pins, "received_at"),
-		p_source = BulkWriterColumn(pins, "source"), p_topic = BulkWriterColumn(pins, "topic"),
-		p_partition = BulkWriterColumn(pins, "partition"),
-		p_offset = BulkWriterColumn(pins, "offset");
-	int p_clean[PIN_DATUM_NCOLS];
+	Datum stream_names[SINK_NSTREAMS];
 	MemoryContext rows_cxt =
 		AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink rows", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 
-	/* after the table's own check, in the order an INSERT checks them */
+	for (int k = lo; k < hi; k++)
+		used[b->msgs[b->accepted[k]].stream] = true;
+	for (int st = 0; st < SINK_NSTREAMS; st++)
+	{
+		stream_names[st] = CStringGetTextDatum(sink_streams[st].model->name);
+		if (used[st])
+			SinkRowWriterOpen(&rows[st], b->tables.table[st]);
+	}
+	/* after the tables' own checks, in the order an INSERT checks them */
 	SinkCheckSequence(b->tables.raw_pins_seq);
-	SinkCleanedColumns(b->tables.clean_pin, pins, p_clean);
+	for (int st = 0; st < SINK_NSTREAMS; st++)
+		if (used[st])
+			SinkCleanedColumns(b->tables.clean[st], sink_streams[st].ncols, rows[st].w,
+							   rows[st].c_clean);
 
 	old = MemoryContextSwitchTo(rows_cxt);
 	for (int k = lo; k < hi; k++)
 	{
 		SinkMessage *m = &b->msgs[b->accepted[k]];
+		SinkRowWriter *rw = &rows[m->stream];
+		int ncols = sink_streams[m->stream].ncols;
 		Datum clean_values[PIN_DATUM_NCOLS];
 		bool clean_nulls[PIN_DATUM_NCOLS];
 		int64 id = nextval_internal(b->tables.raw_pins_seq, false);
@@ -304,36 +405,45 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 			rv[r_cluster] = cluster;
 			rn[r_cluster] = false;
 		}
+		if (r_stream >= 0)
+		{
+			rv[r_stream] = stream_names[m->stream];
+			rn[r_stream] = false;
+		}
 		BulkWriterAdd(raw, rv, rn);
 
-		memset(pn, true, sizeof(bool) * pins_natts);
-		PinDatumsFromClean(&b->pins[b->accepted[k]], clean_values, clean_nulls);
-		for (int c = 0; c < PIN_DATUM_NCOLS; c++)
+		memset(rw->n, true, sizeof(bool) * rw->natts);
+		SinkCleanedDatums(m->stream, &b->cleaned[b->accepted[k]], clean_values, clean_nulls);
+		for (int c = 0; c < ncols; c++)
 		{
-			pv[p_clean[c]] = clean_values[c];
-			pn[p_clean[c]] = clean_nulls[c];
+			rw->v[rw->c_clean[c]] = clean_values[c];
+			rw->n[rw->c_clean[c]] = clean_nulls[c];
 		}
-		pv[p_raw] = Int64GetDatum(id);
-		pv[p_received] = rv[r_received];
-		pv[p_source] = rv[r_source];
-		pv[p_topic] = rv[r_topic];
-		pv[p_partition] = rv[r_partition];
-		pv[p_offset] = rv[r_offset];
-		pn[p_raw] = pn[p_received] = pn[p_source] = false;
-		pn[p_topic] = rn[r_topic];
-		pn[p_partition] = pn[p_offset] = !kafka;
-		BulkWriterAdd(pins, pv, pn);
+		rw->v[rw->c_raw] = Int64GetDatum(id);
+		rw->v[rw->c_received] = rv[r_received];
+		rw->v[rw->c_source] = rv[r_source];
+		rw->v[rw->c_topic] = rv[r_topic];
+		rw->v[rw->c_partition] = rv[r_partition];
+		rw->v[rw->c_offset] = rv[r_offset];
+		rw->n[rw->c_raw] = rw->n[rw->c_received] = rw->n[rw->c_source] = false;
+		rw->n[rw->c_topic] = rn[r_topic];
+		rw->n[rw->c_partition] = rw->n[rw->c_offset] = !kafka;
+		BulkWriterAdd(rw->w, rw->v, rw->n);
 
 		if ((k - lo + 1) % SINK_CHUNK == 0)
 		{
 			BulkWriterFlush(raw);
-			BulkWriterFlush(pins);
+			for (int st = 0; st < SINK_NSTREAMS; st++)
+				if (used[st])
+					BulkWriterFlush(rows[st].w);
 			MemoryContextReset(rows_cxt);
 		}
 	}
 	MemoryContextSwitchTo(old);
 	BulkWriterClose(raw);
-	BulkWriterClose(pins);
+	for (int st = 0; st < SINK_NSTREAMS; st++)
+		if (used[st])
+			BulkWriterClose(rows[st].w);
 	MemoryContextDelete(rows_cxt);
 }
 
@@ -496,8 +606,8 @@ SinkWriteAggregates(SinkBatch *b, int nmsgs)
 	TimestampTz minute = b->received_at - (b->received_at % USECS_PER_MINUTE);
 
 	for (int i = 0; i < nmsgs; i++)
-		if (b->msgs[i].outcome == SINK_ACCEPTED)
-			SinkCount(aggs, &naggs, &b->pins[i]);
+		if (b->msgs[i].outcome == SINK_ACCEPTED && b->msgs[i].stream == SINK_STREAM_PIN)
+			SinkCount(aggs, &naggs, &b->cleaned[i].pin);
 	if (naggs == 0)
 		return;
 	qsort(aggs, naggs, sizeof(SinkAggregate), SinkAggregateCompare);
@@ -532,7 +642,7 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 	Datum *v = NULL;
 	bool *n = NULL;
 	int c_id = 0, c_received = 0, c_source = 0, c_topic = 0, c_partition = 0, c_offset = 0,
-		c_payload = 0, c_bytes = 0, c_error = 0, c_field = 0, c_sqlstate = 0;
+		c_payload = 0, c_bytes = 0, c_error = 0, c_field = 0, c_sqlstate = 0, c_stream = -1;
 	Oid id_seq = InvalidOid;
 
 	for (int i = 0; i < nmsgs; i++)
@@ -560,6 +670,8 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 			c_error = BulkWriterColumn(w, "error");
 			c_field = BulkWriterColumn(w, "field");
 			c_sqlstate = BulkWriterColumn(w, "sqlstate");
+			/* absent in a 0.1.0 schema, which has only pins */
+			c_stream = BulkWriterFindColumn(w, "stream");
 		}
 		memset(n, true, sizeof(bool) * natts);
 		is_text =
@@ -587,10 +699,33 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 		n[c_partition] = n[c_offset] = m->topic == NULL;
 		n[c_payload] = !is_text;
 		n[c_bytes] = is_text;
+		if (c_stream >= 0)
+		{
+			v[c_stream] = CStringGetTextDatum(sink_streams[m->stream].model->name);
+			n[c_stream] = false;
+		}
 		BulkWriterAdd(w, v, n);
 	}
 	if (w)
 		BulkWriterClose(w);
+}
+
+/* Clean a validated record of a stream. */
+static void
+SinkClean(SinkStream stream, const PinRecord *rec, SinkCleaned *out)
+{
+	switch (stream)
+	{
+		case SINK_STREAM_GEO:
+			CleanGeoRecord(rec, &out->geo);
+			break;
+		case SINK_STREAM_USER:
+			CleanUserRecord(rec, &out->user);
+			break;
+		default:
+			CleanPinRecord(rec, &out->pin);
+			break;
+	}
 }
 
 void
@@ -611,7 +746,7 @@ SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *coun
 	b.source = source;
 	b.msgs = msgs;
 	b.caller_cxt = caller_cxt;
-	b.pins = palloc(sizeof(CleanPin) * Max(nmsgs, 1));
+	b.cleaned = palloc(sizeof(SinkCleaned) * Max(nmsgs, 1));
 	b.accepted = palloc(sizeof(int) * Max(nmsgs, 1));
 	b.source_datum = CStringGetTextDatum(SinkSourceName(source));
 	b.received_at = GetCurrentTransactionStartTimestamp();
@@ -625,9 +760,18 @@ SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *coun
 	for (int i = 0; i < nmsgs; i++)
 	{
 		SinkMessage *m = &msgs[i];
+		const RecordModel *model;
 		PinRecord rec;
 		PinParseResult r;
 
+		if ((unsigned) m->stream >= SINK_NSTREAMS)
+			elog(ERROR, "message with an unknown stream %d", (int) m->stream);
+		model = sink_streams[m->stream].model;
+		if (m->input != SINK_INPUT_REJECTED && !OidIsValid(b.tables.table[m->stream]))
+			ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							errmsg("the pinpipe extension in database \"%s\" has no %s stream",
+								   get_database_name(MyDatabaseId), model->name),
+							errhint("Run ALTER EXTENSION pinpipe UPDATE.")));
 		if (m->input == SINK_INPUT_REJECTED)
 		{
 			if (m->error == NULL || m->sqlstate == NULL)
@@ -639,18 +783,18 @@ SinkWriteBatch(SinkSource source, SinkMessage *msgs, int nmsgs, SinkCounts *coun
 		m->error = m->field = m->sqlstate = NULL;
 		if (m->input == SINK_INPUT_VALIDATED)
 		{
-			CleanPinRecord(m->record, &b.pins[i]);
+			SinkClean(m->stream, m->record, &b.cleaned[i]);
 			b.accepted[naccepted++] = i;
 			continue;
 		}
-		r = PinParse(m->data, m->len, &rec, palloc(PIN_SCRATCH_SIZE(m->len)));
+		r = RecordParse(model, m->data, m->len, &rec, palloc(PIN_SCRATCH_SIZE(m->len)));
 		if (r != PIN_OK)
 		{
-			SinkReject(&b, m, PinErrorsText(&rec, r), PinErrorsField(&rec),
+			SinkReject(&b, m, RecordErrorsText(model, &rec, r), RecordErrorsField(model, &rec),
 					   PinErrorsSqlstate(&rec));
 			continue;
 		}
-		CleanPinRecord(&rec, &b.pins[i]);
+		SinkClean(m->stream, &rec, &b.cleaned[i]);
 		b.accepted[naccepted++] = i;
 	}
 

@@ -47,7 +47,19 @@ typedef enum SinkInput
 	SINK_INPUT_REJECTED	  /* refused by the source: dead-letter it with error/field/sqlstate */
 } SinkInput;
 
-/* One message in, its outcome out. A zeroed message is a raw one. */
+/*
+ * Which record a message is (DESIGN §10): its model, its cleaned table
+ * (pins, geo, users) and its raw_pins.stream / dead_letters.stream value.
+ */
+typedef enum SinkStream
+{
+	SINK_STREAM_PIN = 0,
+	SINK_STREAM_GEO,
+	SINK_STREAM_USER,
+	SINK_NSTREAMS
+} SinkStream;
+
+/* One message in, its outcome out. A zeroed message is a raw pin. */
 typedef struct SinkMessage
 {
 	/* in */
@@ -57,6 +69,7 @@ typedef struct SinkMessage
 	int32 partition;
 	int64 offset;
 	SinkInput input;
+	SinkStream stream;
 	const PinRecord *record; /* SINK_INPUT_VALIDATED: its slices point into data or the
 							  * caller's scratch, which must outlive the call */
 	bool truncated;			 /* SINK_INPUT_REJECTED: data is only the start of the message
@@ -73,6 +86,9 @@ typedef struct SinkCounts
 	int64 accepted;
 	int64 dead_lettered;
 } SinkCounts;
+
+/* The stream of a name ('pin', 'geo', 'user'); false if it is none of them. */
+extern bool SinkStreamFromName(const char *name, size_t len, SinkStream *stream);
 
 /* Extension installed and usable in this database (not being created/dropped). */
 extern bool SinkReady(void);

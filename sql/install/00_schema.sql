@@ -39,7 +39,9 @@ CREATE TABLE pinpipe.raw_pins (
     payload     text        NOT NULL,
     -- the cluster whose transaction xact_id is (a logical restore into another
     -- cluster keeps the number, not its meaning)
-    xact_cluster bigint     NOT NULL DEFAULT pinpipe.system_identifier()
+    xact_cluster bigint     NOT NULL DEFAULT pinpipe.system_identifier(),
+    -- which record the payload is (DESIGN §10): its cleaned row is in pins, geo or users
+    stream      text        NOT NULL DEFAULT 'pin' CHECK (stream IN ('pin', 'geo', 'user'))
 );
 ALTER SEQUENCE pinpipe.raw_pins_id_seq OWNED BY pinpipe.raw_pins.id;
 CREATE INDEX raw_pins_id_brin ON pinpipe.raw_pins USING brin (id);
@@ -86,7 +88,8 @@ CREATE TABLE pinpipe.dead_letters (
     payload_bytes bytea,  -- the raw bytes, when it is not (payload is then NULL)
     error         text        NOT NULL,
     field         text,
-    sqlstate      text        NOT NULL
+    sqlstate      text        NOT NULL,
+    stream        text        NOT NULL DEFAULT 'pin'  -- the stream the message was sent to
 );
 CREATE INDEX dead_letters_kafka_coordinates ON pinpipe.dead_letters (topic, "partition", "offset")
     WHERE topic IS NOT NULL;

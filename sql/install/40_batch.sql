@@ -176,25 +176,28 @@ SELECT f.id, f.received_at, f.xact_cluster, f.xact_id
  WHERE (SELECT s.watermark_cluster <> pinpipe.system_identifier() FROM pinpipe.batch_state s);
 COMMENT ON VIEW pinpipe.pending_raw_pins IS 'Raw events the batch layer has not archived yet (newer than the watermark of their cluster)';
 
--- The raw rows a run archives: this cluster's with lo <= xact_id < hi and, when
--- settle is set (a full run, or the first run after a restore from another
--- cluster), every row of another cluster not archived yet (all of those
--- transactions finished before the dump). Inlined into its callers.
+-- The raw rows of one stream (raw_pins.stream) a run archives: this cluster's
+-- with lo <= xact_id < hi and, when settle is set (a full run, or the first run
+-- after a restore from another cluster), every row of another cluster not
+-- archived yet (all of those transactions finished before the dump). Inlined
+-- into its callers.
 CREATE FUNCTION pinpipe.batch_raw_rows(xact_cluster bigint, lo xid8, hi xid8, settle boolean,
+        stream text DEFAULT 'pin',
         OUT id bigint, OUT received_at timestamptz, OUT payload text)
     RETURNS SETOF record
     LANGUAGE sql STABLE
 AS $$
 SELECT r.id, r.received_at, r.payload
   FROM pinpipe.raw_pins r
- WHERE r.xact_cluster = $1 AND r.xact_id >= $2 AND r.xact_id < $3
+ WHERE r.xact_cluster = $1 AND r.xact_id >= $2 AND r.xact_id < $3 AND r.stream = $5
 UNION ALL
 SELECT f.id, f.received_at, f.payload
   FROM pinpipe.foreign_raw_pins($1, true) f
+  JOIN pinpipe.raw_pins s ON s.id = f.id AND s.stream = $5
  WHERE $4
 $$;
-COMMENT ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) IS 'Internal to run_batch: the raw events a run archives';
-REVOKE ALL ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean, text) IS 'Internal to run_batch: the raw events of a stream a run archives';
+REVOKE ALL ON FUNCTION pinpipe.batch_raw_rows(bigint, xid8, xid8, boolean, text) FROM PUBLIC;
 
 CREATE TABLE pinpipe.batch_runs (
     id                bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -211,7 +214,9 @@ CREATE TABLE pinpipe.batch_runs (
     retention_deleted bigint,     -- raw + speed-layer rows dropped by retention
     error             text,
     sqlstate          text,
-    pid               integer     NOT NULL DEFAULT pg_backend_pid()
+    pid               integer     NOT NULL DEFAULT pg_backend_pid(),
+    geo_written       bigint,     -- pinpipe_archive.geo rows inserted or replaced
+    users_written     bigint      -- pinpipe_archive.users rows inserted or replaced
 );
 COMMENT ON TABLE pinpipe.batch_runs IS 'One row per run_batch call: running, succeeded, failed (error, sqlstate), skipped (another run held the lock, wait => false) or aborted (the session died)';
 
@@ -267,6 +272,8 @@ AS $$
 DECLARE
     st     pinpipe.batch_state;
     cutoff timestamptz;
+    tbl    text;
+    n      bigint;
 BEGIN
     SELECT * INTO st FROM pinpipe.batch_state;
     days := coalesce(days, st.retention_days);
@@ -287,6 +294,15 @@ BEGIN
        AND p.received_at < cutoff AND r.received_at < cutoff
        AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id);
     GET DIAGNOSTICS pins_deleted = ROW_COUNT;
+    -- the geo and user streams' speed-layer rows likewise (counted with the pins)
+    FOR tbl IN SELECT unnest(ARRAY['geo', 'users']) LOOP
+        EXECUTE format('DELETE FROM pinpipe.%I p USING pinpipe.raw_pins r
+                         WHERE r.id = p.raw_id AND p.received_at < $1 AND r.received_at < $1
+                           AND NOT EXISTS (SELECT 1 FROM pinpipe.pending_raw_pins q WHERE q.id = r.id)', tbl)
+            USING cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        pins_deleted := pins_deleted + n;
+    END LOOP;
 
     DELETE FROM pinpipe.raw_pins r
      WHERE r.received_at < cutoff
@@ -500,6 +516,8 @@ DECLARE
     settle  boolean;
     st      pinpipe.batch_state;
     res     record;
+    geo     record;
+    usr     record;
     ret     record;
     failed  boolean := false;
     estate  text;
@@ -577,6 +595,9 @@ BEGIN
             SELECT 0::bigint AS raw_rows, 0::bigint AS rejected_rows, 0::bigint AS pins_written,
                    0 AS days_recomputed INTO res;
         END IF;
+        -- The geo and user streams (45_batch_streams.sql), from the same raw rows.
+        SELECT * INTO geo FROM pinpipe.batch_apply_stream('geo', run_id, is_full, here, lo, hi, settle);
+        SELECT * INTO usr FROM pinpipe.batch_apply_stream('user', run_id, is_full, here, lo, hi, settle);
 
         IF settle THEN
             -- Every row of another cluster is archived now: its cluster's
@@ -599,8 +620,10 @@ BEGIN
         UPDATE pinpipe.batch_runs
            SET status = 'succeeded', finished_at = clock_timestamp(),
                watermark_from = lo, watermark_to = hi,
-               raw_rows = res.raw_rows, rejected_rows = res.rejected_rows,
+               raw_rows = res.raw_rows + geo.raw_rows + usr.raw_rows,
+               rejected_rows = res.rejected_rows + geo.rejected_rows + usr.rejected_rows,
                pins_written = res.pins_written, days_recomputed = res.days_recomputed,
+               geo_written = geo.rows_written, users_written = usr.rows_written,
                retention_deleted = ret.raw_deleted + ret.pins_deleted + ret.minutes_deleted
          WHERE id = run_id;
     EXCEPTION WHEN OTHERS OR query_canceled THEN

@@ -4,7 +4,9 @@
  * Besides "no crash, no out-of-bounds access" (ASan/UBSan), it checks properties:
  * a valid pin's echo (PinRecordToJson) parses again to the same coerced values;
  * every cleaned text is inside the input or the scratch buffer and is valid UTF-8;
- * a JSON array is walked to its end or to an error without looping.
+ * a JSON array is walked to its end or to an error without looping. The same
+ * input is also read as a geo and a user record (the other streams' models):
+ * valid ones clean to UTF-8 text, in-range coordinates and parseable timestamps.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +27,43 @@ CheckText(CleanText t)
 {
 	if (t.ptr)
 		REQUIRE(Utf8Valid(t.ptr, t.len));
+}
+
+/* The input as a geo and as a user record: no crash, and the cleaned values keep their rules. */
+static void
+FuzzStreams(const char *json, size_t size, char *scratch)
+{
+	PinRecord rec;
+	int64_t t;
+
+	if (RecordParse(&geo_model, json, size, &rec, scratch) == PIN_OK)
+	{
+		CleanGeo geo;
+
+		CleanGeoRecord(&rec, &geo);
+		CheckText(geo.country);
+		REQUIRE(geo.latitude_null || (geo.latitude >= -90 && geo.latitude <= 90));
+		REQUIRE(geo.longitude_null || (geo.longitude >= -180 && geo.longitude <= 180));
+		REQUIRE(geo.timestamp_null ==
+				!CleanTimestamp(rec.str[GEO_TIMESTAMP], rec.len[GEO_TIMESTAMP], &t));
+		REQUIRE(geo.error_mask < (1u << GEO_NFIELDS));
+	}
+	else
+		REQUIRE(rec.nerrors > 0 && rec.errors[0].field < GEO_NFIELDS);
+	if (RecordParse(&user_model, json, size, &rec, scratch) == PIN_OK)
+	{
+		CleanUser user;
+
+		CleanUserRecord(&rec, &user);
+		CheckText(user.first_name);
+		CheckText(user.last_name);
+		REQUIRE(user.error_mask < (1u << USER_NFIELDS));
+	}
+	else
+		REQUIRE(rec.nerrors > 0 && rec.errors[0].field < USER_NFIELDS);
+	/* the raw input as a datetime: whatever it is, a parse is within years 1..9999 */
+	if (CleanTimestamp(json, size, &t))
+		REQUIRE(t >= -62135596800000000LL - 86400000000LL && t < 253402387200000000LL);
 }
 
 int
@@ -117,6 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CleanFollowerCount(json, size, &n, &flagged);
 		CleanTagList(json, size, &list, &flagged);
 	}
+	FuzzStreams(json, size, scratch);
 	free(scratch);
 	return 0;
 }

@@ -454,6 +454,154 @@ TestArrayAndErrorsJson(void)
 	free(scratch);
 }
 
+/* Parse one record of a model; returns the result and fills rec (scratch is static). */
+static PinParseResult
+ParseModel(const RecordModel *m, const char *json, PinRecord *rec)
+{
+	static char scratch[4096];
+
+	return RecordParse(m, json, strlen(json), rec, scratch);
+}
+
+static void
+TestTimestamp(void)
+{
+	static const struct
+	{
+		const char *in;
+		bool ok;
+		long long usec; /* since 1970-01-01 UTC */
+	} cases[] = {
+		{"2019-01-01 07:21:13", true, 1546327273000000LL},
+		{"1970-01-01T00:00:00Z", true, 0},
+		{" 2020-02-29 23:59:59.5 ", true, 1583020799500000LL},
+		{"2020-02-29t23:59:59.123456+00:00", true, 1583020799123456LL},
+		{"2019-01-01 07:21:13+02:00", true, 1546320073000000LL},
+		{"2019-01-01 07:21:13-0130", true, 1546332673000000LL},
+		{"2019-01-01 07:21", true, 1546327260000000LL},
+		{"1969-12-31 23:59:59", true, -1000000LL},
+		{"0001-01-01 00:00:00", true, -62135596800000000LL},
+		{"2019-02-29 00:00:00", false, 0},
+		{"2019-13-01 00:00:00", false, 0},
+		{"2019-01-01", false, 0},
+		{"2019-01-01 24:00:00", false, 0},
+		{"2019-01-01 07:21:13.1234567", false, 0},
+		{"2019-01-01 07:21:13 UTC", false, 0},
+		{"2019-01-01 07:21:13+2", false, 0},
+		{"", false, 0},
+		{"1546327273", false, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		int64_t v = 0;
+		bool ok = CleanTimestamp(cases[i].in, strlen(cases[i].in), &v);
+
+		CHECK(ok == cases[i].ok && (!ok || v == cases[i].usec), "timestamp \"%s\": %d %lld",
+			  cases[i].in, ok, (long long) v);
+	}
+}
+
+static void
+TestGeoAndUser(void)
+{
+	PinRecord rec;
+	CleanGeo g;
+	CleanUser u;
+
+	CHECK(ParseModel(&geo_model,
+					 "{\"ind\": 2, \"timestamp\": \"2022-03-14 04:34:13\", \"latitude\": 17.5632, "
+					 "\"longitude\": 112.276, \"country\": \"Gambia \", \"extra\": [1]}",
+					 &rec) == PIN_OK,
+		  "real geo record parses");
+	CleanGeoRecord(&rec, &g);
+	CHECK(g.ind == 2 && g.latitude == 17.5632 && g.longitude == 112.276 && !g.latitude_null &&
+			  g.timestamp == 1647232453000000LL && TextIs(g.country, "Gambia") && g.error_mask == 0,
+		  "geo cleaned");
+
+	/* pydantic v1 lax: numeric strings, ints and booleans for floats; numbers for str */
+	CHECK(ParseModel(&geo_model,
+					 "{\"ind\": \"7\", \"timestamp\": \"2019-01-01T00:00:00Z\", \"latitude\": \" "
+					 "-1_0.5 \", \"longitude\": 3, \"country\": 5}",
+					 &rec) == PIN_OK,
+		  "lax geo parses");
+	CleanGeoRecord(&rec, &g);
+	CHECK(g.ind == 7 && g.latitude == -10.5 && g.longitude == 3.0 && TextIs(g.country, "5") &&
+			  g.error_mask == 0,
+		  "lax geo cleaned");
+	CHECK(rec.len[GEO_LONGITUDE] == 3 && memcmp(rec.str[GEO_LONGITUDE], "3.0", 3) == 0,
+		  "a float field's text is Python's repr");
+
+	/* placeholders, empty strings, out-of-range coordinates: NULL and flagged */
+	CHECK(ParseModel(&geo_model,
+					 "{\"ind\": 1, \"timestamp\": \"\", \"latitude\": 91, \"longitude\": \"nan\", "
+					 "\"country\": \" \"}",
+					 &rec) == PIN_OK,
+		  "flagged geo parses");
+	CleanGeoRecord(&rec, &g);
+	CHECK(g.timestamp_null && g.latitude_null && g.longitude_null && g.country.ptr == NULL &&
+			  g.error_mask == ((1u << GEO_TIMESTAMP) | (1u << GEO_LATITUDE) |
+							   (1u << GEO_LONGITUDE) | (1u << GEO_COUNTRY)),
+		  "flagged geo: mask %x", g.error_mask);
+
+	/* validation errors, in model order, with pydantic's types */
+	CHECK(ParseModel(&geo_model,
+					 "{\"ind\": 1.5e400, \"latitude\": \"north\", \"longitude\": [1], "
+					 "\"country\": null}",
+					 &rec) == PIN_INVALID &&
+			  rec.nerrors == 5,
+		  "bad geo: %d errors", rec.nerrors);
+	CHECK(rec.errors[0].field == GEO_IND && rec.errors[1].field == GEO_TIMESTAMP &&
+			  strcmp(rec.errors[1].type, "value_error.missing") == 0 &&
+			  strcmp(rec.errors[2].type, "type_error.float") == 0 &&
+			  strcmp(rec.errors[2].sqlstate, "22P02") == 0 &&
+			  strcmp(rec.errors[3].sqlstate, "22023") == 0 &&
+			  strcmp(rec.errors[4].type, "type_error.none.not_allowed") == 0,
+		  "bad geo errors");
+	CHECK(ParseModel(&geo_model,
+					 "{\"ind\": 1, \"timestamp\": \"x\", \"latitude\": \"0x10\", "
+					 "\"longitude\": \"1__0\", \"country\": \"c\"}",
+					 &rec) == PIN_INVALID &&
+			  rec.nerrors == 2,
+		  "hex and doubled underscores are not Python floats");
+	CHECK(ParseModel(&geo_model, "[1]", &rec) == PIN_INVALID &&
+			  rec.errors[0].field == PIN_FIELD_BODY,
+		  "geo: not a dict");
+	CHECK(ParseModel(&geo_model, "{\"ind\": 1,", &rec) == PIN_BAD_JSON, "geo: bad JSON");
+
+	CHECK(ParseModel(&user_model,
+					 "{\"ind\": 0, \"first_name\": \"Adam\", \"last_name\": \"Acosta\\u00a0\", "
+					 "\"age\": \"20\", \"date_joined\": \"2015-10-21 21:26:45\"}",
+					 &rec) == PIN_OK,
+		  "user parses");
+	CleanUserRecord(&rec, &u);
+	CHECK(u.ind == 0 && u.age == 20 && TextIs(u.first_name, "Adam") &&
+			  TextIs(u.last_name, "Acosta") && !u.date_joined_null &&
+			  u.date_joined == 1445462805000000LL && u.error_mask == 0,
+		  "user cleaned");
+	CHECK(ParseModel(&user_model,
+					 "{\"ind\": 0, \"first_name\": \"\", \"last_name\": \"B\", \"age\": true, "
+					 "\"date_joined\": \"2015-10-21\"}",
+					 &rec) == PIN_OK,
+		  "flagged user parses");
+	CleanUserRecord(&rec, &u);
+	CHECK(u.first_name.ptr == NULL && u.age == 1 && u.date_joined_null &&
+			  u.error_mask == ((1u << USER_FIRST_NAME) | (1u << USER_DATE_JOINED)),
+		  "flagged user: mask %x", u.error_mask);
+	CHECK(ParseModel(&user_model, "{\"ind\": 0, \"first_name\": {}, \"age\": \"x\"}", &rec) ==
+				  PIN_INVALID &&
+			  rec.nerrors == 4,
+		  "bad user: %d errors", rec.nerrors);
+	/* a pin's fields mean nothing to the other models, and the other way round */
+	CHECK(ParseModel(&pin_model, "{\"ind\": 0, \"age\": 3}", &rec) == PIN_INVALID &&
+			  rec.nerrors == 11,
+		  "a user record is not a pin");
+	CHECK(RecordModelLookup("geo", 3) == &geo_model &&
+			  RecordModelLookup("user", 4) == &user_model &&
+			  RecordModelLookup("pin", 3) == &pin_model && RecordModelLookup("users", 5) == NULL,
+		  "stream names");
+}
+
 int
 main(void)
 {
@@ -467,6 +615,8 @@ main(void)
 	TestCoercion();
 	TestBadJson();
 	TestArrayAndErrorsJson();
+	TestTimestamp();
+	TestGeoAndUser();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }
