@@ -41,6 +41,15 @@ TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
 
 include $(PGXS)
 
+# Export only what PostgreSQL looks up (SQL functions, worker entry points, _PG_init and
+# the magic block), each marked PGDLLEXPORT. From PostgreSQL 16 PGXS builds modules with
+# -fvisibility=hidden and PGDLLEXPORT means default visibility; before, PGDLLEXPORT is
+# empty on ELF platforms, so both are set here.
+override CFLAGS += -fvisibility=hidden
+ifeq ($(shell test $(MAJORVERSION) -lt 16 && echo old),old)
+override CPPFLAGS += -DPGDLLEXPORT='__attribute__((visibility("default")))'
+endif
+
 # Header dependencies (PGXS does not track them): a changed struct rebuilds its users.
 -include $(OBJS:.o=.d)
 

@@ -25,6 +25,7 @@
 #include "utils/rel.h"
 
 #include "bulk_insert.h"
+#include "pg_compat.h"
 
 struct BulkWriter
 {
@@ -76,7 +77,7 @@ BulkWriterOpen(Oid relid, int capacity)
 #endif
 	w->rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(w->estate, w->rri, 1);
-	CheckValidResultRel(w->rri, CMD_INSERT);
+	PinpipeCheckValidResultRel(w->rri, CMD_INSERT);
 	ExecOpenIndices(w->rri, false);
 	w->has_indexes = w->rri->ri_NumIndices > 0;
 	w->check_constraints = w->rel->rd_att->constr != NULL;

@@ -43,6 +43,7 @@
 #include "http_request.h"
 #include "http_worker.h"
 #include "metrics.h"
+#include "pg_compat.h"
 #include "sink.h"
 #include "worker_status.h"
 
@@ -553,7 +554,7 @@ HttpBeforeShmemExit(int code, Datum arg)
 }
 
 void
-HttpWorkerMain(Datum main_arg)
+pinpipe_http_worker_main(Datum main_arg)
 {
 	WaitEventSet *wes;
 	int nevents;
@@ -582,7 +583,7 @@ HttpWorkerMain(Datum main_arg)
 	HttpStartDaemons();
 
 	nevents = 2 + ndaemons + (kafka_mode ? 1 : 0);
-	wes = CreateWaitEventSet(TopMemoryContext, nevents);
+	wes = PinpipeCreateWaitEventSet(TopMemoryContext, nevents);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (int i = 0; i < ndaemons; i++)
@@ -687,7 +688,7 @@ HttpInit(void)
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	bgw.bgw_restart_time = 5;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pinpipe");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "HttpWorkerMain");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "pinpipe_http_worker_main");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "pinpipe http worker");
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "pinpipe http");
 	RegisterBackgroundWorker(&bgw);

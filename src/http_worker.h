@@ -10,6 +10,6 @@
 extern void HttpInit(void);
 
 /* Background worker entry point. */
-extern PGDLLEXPORT void HttpWorkerMain(Datum main_arg);
+extern PGDLLEXPORT void pinpipe_http_worker_main(Datum main_arg);
 
 #endif /* HTTP_WORKER_H */

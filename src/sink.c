@@ -32,6 +32,7 @@
 #include "clean.h"
 #include "pin_datum.h"
 #include "pin_json.h"
+#include "pg_compat.h"
 #include "sink.h"
 
 /* Rows written between flushes (bounds the memory of one insert round). */
@@ -111,7 +112,7 @@ SinkDeadLetterSequence(Oid dead_letters)
 {
 	AttrNumber id_att = get_attnum(dead_letters, "id");
 	Oid seq =
-		id_att == InvalidAttrNumber ? InvalidOid : getIdentitySequence(dead_letters, id_att, true);
+		id_att == InvalidAttrNumber ? InvalidOid : PinpipeIdentitySequence(dead_letters, id_att, true);
 
 	if (!OidIsValid(seq))
 		ereport(ERROR,
