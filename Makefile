@@ -90,9 +90,13 @@ test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h
 
 fuzz: test/fuzz/fuzz_pin
 
+# The REGRESS list, for test/regress.sh (pg_regress --temp-instance).
+regress-list:
+	@echo $(REGRESS)
+
 format:
 	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] test/unit/*.c test/fuzz/*.c
 
 EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
 
-.PHONY: tools install-tools unit fuzz format
+.PHONY: tools install-tools unit fuzz format regress-list
