@@ -69,12 +69,7 @@ BulkWriterOpen(Oid relid, int capacity)
 	rte->relid = relid;
 	rte->relkind = w->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM < 160000
-	rte->requiredPerms = ACL_INSERT;
-	ExecInitRangeTable(w->estate, list_make1(rte));
-#else
-	ExecInitRangeTable(w->estate, list_make1(rte), NIL);
-#endif
+	PinpipeInitRangeTable(w->estate, rte);
 	w->rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(w->estate, w->rri, 1);
 	PinpipeCheckValidResultRel(w->rri, CMD_INSERT);

@@ -102,6 +102,8 @@ HttpEmbeddedEnqueue(HttpRequest *req)
 }
 
 /* libmicrohttpd's error log: keep the text (we are inside MHD, so no ereport here). */
+static void HttpMhdLogger(void *cls, const char *fmt, va_list ap) pg_attribute_printf(2, 0);
+
 static void
 HttpMhdLogger(void *cls, const char *fmt, va_list ap)
 {

@@ -18,6 +18,11 @@
 #include "storage/waiteventset.h"
 #endif
 
+/* PostgreSQL 18 replaced the postfix pg_attribute_noreturn() by a prefix pg_noreturn. */
+#ifndef pg_attribute_noreturn
+#define pg_attribute_noreturn() __attribute__((noreturn))
+#endif
+
 /*
  * SQL-callable functions are exported by PG_FUNCTION_INFO_V1. Before 16 it marks only the
  * info function PGDLLEXPORT, not the function itself, which -fvisibility=hidden would then
@@ -38,10 +43,30 @@
 #endif
 
 /*
- * Check that a relation can take the INSERTs of a bulk writer. PostgreSQL 17 added the
- * MERGE actions to check (none here).
+ * The executor's range table of a bulk writer: one INSERT target. PostgreSQL 16 moved the
+ * permissions into RTEPermissionInfo (checked by the caller here), 18 takes the set of
+ * range table entries left after pruning (all of them: there is one).
  */
-#if PG_VERSION_NUM >= 170000
+static inline void
+PinpipeInitRangeTable(EState *estate, RangeTblEntry *rte)
+{
+#if PG_VERSION_NUM < 160000
+	rte->requiredPerms = ACL_INSERT;
+	ExecInitRangeTable(estate, list_make1(rte));
+#elif PG_VERSION_NUM < 180000
+	ExecInitRangeTable(estate, list_make1(rte), NIL);
+#else
+	ExecInitRangeTable(estate, list_make1(rte), NIL, bms_make_singleton(1));
+#endif
+}
+
+/*
+ * Check that a relation can take the INSERTs of a bulk writer. PostgreSQL 17 added the
+ * MERGE actions to check, 18 the ON CONFLICT action (none of either here).
+ */
+#if PG_VERSION_NUM >= 180000
+#define PinpipeCheckValidResultRel(rri, cmd) CheckValidResultRel((rri), (cmd), ONCONFLICT_NONE, NIL)
+#elif PG_VERSION_NUM >= 170000
 #define PinpipeCheckValidResultRel(rri, cmd) CheckValidResultRel((rri), (cmd), NIL)
 #else
 #define PinpipeCheckValidResultRel(rri, cmd) CheckValidResultRel((rri), (cmd))

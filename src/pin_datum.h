@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "clean.h"
+#include "pg_compat.h"
 #include "pin_json.h"
 
 /* The columns of pinpipe.clean_pin() / the cleaned part of pinpipe.pins, in order. */
