@@ -94,9 +94,17 @@ fuzz: test/fuzz/fuzz_pin
 regress-list:
 	@echo $(REGRESS)
 
+# A release tarball of the committed tree (what PGXN and debian/ build from); prints its path.
+DIST = $(EXTENSION)-$(EXTVERSION)
+dist:
+	@test "$$(grep -E '^( {3}| {9})"version"' META.json | sed 's/.*: "\(.*\)".*/\1/' | sort -u)" = "$(EXTVERSION)" || \
+		{ echo "META.json versions differ from pinpipe.control's $(EXTVERSION)" >&2; exit 1; }
+	@git archive --format=tar.gz --prefix=$(DIST)/ -o $(DIST).tar.gz HEAD
+	@echo $(CURDIR)/$(DIST).tar.gz
+
 format:
 	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] test/unit/*.c test/fuzz/*.c
 
-EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
+EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
 
-.PHONY: tools install-tools unit fuzz format regress-list
+.PHONY: tools install-tools unit fuzz format regress-list dist
