@@ -14,6 +14,9 @@
 #include "storage/latch.h"
 #include "storage/lockdefs.h"
 
+#if PG_VERSION_NUM >= 160000
+#include "parser/parse_relation.h"
+#endif
 #if PG_VERSION_NUM >= 180000
 #include "storage/waiteventset.h"
 #endif
@@ -31,21 +34,23 @@
 #if PG_VERSION_NUM < 160000
 #include "fmgr.h"
 #undef PG_FUNCTION_INFO_V1
-#define PG_FUNCTION_INFO_V1(funcname)                                                             \
-	extern PGDLLEXPORT Datum funcname(PG_FUNCTION_ARGS);                                          \
-	extern PGDLLEXPORT const Pg_finfo_record *CppConcat(pg_finfo_, funcname)(void);              \
-	const Pg_finfo_record *CppConcat(pg_finfo_, funcname)(void)                                   \
-	{                                                                                             \
-		static const Pg_finfo_record version1 = {1};                                              \
-		return &version1;                                                                         \
-	}                                                                                             \
+#define PG_FUNCTION_INFO_V1(funcname)                                                              \
+	extern PGDLLEXPORT Datum funcname(PG_FUNCTION_ARGS);                                           \
+	extern PGDLLEXPORT const Pg_finfo_record *CppConcat(pg_finfo_, funcname)(void);                \
+	const Pg_finfo_record *CppConcat(pg_finfo_, funcname)(void)                                    \
+	{                                                                                              \
+		static const Pg_finfo_record version1 = {1};                                               \
+		return &version1;                                                                          \
+	}                                                                                              \
 	extern int pinpipe_finfo_semicolon
 #endif
 
 /*
- * The executor's range table of a bulk writer: one INSERT target. PostgreSQL 16 moved the
- * permissions into RTEPermissionInfo (checked by the caller here), 18 takes the set of
- * range table entries left after pruning (all of them: there is one).
+ * The executor's range table of a bulk writer: one INSERT target. From PostgreSQL 16 the
+ * permissions live in an RTEPermissionInfo the entry points to (the executor looks it up,
+ * e.g. to show a failing row of a CHECK constraint); 18 also takes the set of entries left
+ * after pruning (all of them: there is one). The INSERT privilege itself is checked by
+ * the caller.
  */
 static inline void
 PinpipeInitRangeTable(EState *estate, RangeTblEntry *rte)
@@ -53,10 +58,16 @@ PinpipeInitRangeTable(EState *estate, RangeTblEntry *rte)
 #if PG_VERSION_NUM < 160000
 	rte->requiredPerms = ACL_INSERT;
 	ExecInitRangeTable(estate, list_make1(rte));
-#elif PG_VERSION_NUM < 180000
-	ExecInitRangeTable(estate, list_make1(rte), NIL);
 #else
-	ExecInitRangeTable(estate, list_make1(rte), NIL, bms_make_singleton(1));
+	List *perminfos = NIL;
+	RTEPermissionInfo *perminfo = addRTEPermissionInfo(&perminfos, rte);
+
+	perminfo->requiredPerms = ACL_INSERT;
+#if PG_VERSION_NUM < 180000
+	ExecInitRangeTable(estate, list_make1(rte), perminfos);
+#else
+	ExecInitRangeTable(estate, list_make1(rte), perminfos, bms_make_singleton(1));
+#endif
 #endif
 }
 

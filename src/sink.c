@@ -111,8 +111,8 @@ static Oid
 SinkDeadLetterSequence(Oid dead_letters)
 {
 	AttrNumber id_att = get_attnum(dead_letters, "id");
-	Oid seq =
-		id_att == InvalidAttrNumber ? InvalidOid : PinpipeIdentitySequence(dead_letters, id_att, true);
+	Oid seq = id_att == InvalidAttrNumber ? InvalidOid
+										  : PinpipeIdentitySequence(dead_letters, id_att, true);
 
 	if (!OidIsValid(seq))
 		ereport(ERROR,

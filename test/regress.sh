@@ -24,8 +24,9 @@ if ! grep -q "pinpipe http worker listening" "$out"/log/postmaster.log 2>/dev/nu
 	status=1
 	echo "not ok - HTTP worker running" >>"$out/summary.txt"
 fi
-# pg_regress prints "ok N - name" (PG16+) or "test name ... ok" (PG15): count both.
-n_ok=$(grep -cE '^(ok|test) .* ok' "$out/summary.txt")
-n_bad=$(grep -cE '( (FAILED|failed)( |$)|^not ok)' "$out/summary.txt")
+# pg_regress prints "ok N - name" / "not ok N - name" (PG16+) or "test name ... ok" /
+# "... FAILED" (PG15): count both spellings.
+n_ok=$(grep -cE '^ok [0-9]+ |^test .* \.\.\. ok' "$out/summary.txt")
+n_bad=$(grep -cE '^not ok|^test .* \.\.\. FAILED' "$out/summary.txt")
 echo "$n_ok passed, $n_bad failed"
 exit $status
