@@ -100,6 +100,15 @@ ensure_base() {
 		{ tail -n 20 "$tmp/debootstrap/debootstrap.log" >&2 2>/dev/null; return 1; }
 	# sid's index can be served past its Valid-Until date; the packaged cluster is not
 	# wanted (tests start private ones) and no service may start inside a chroot.
+	# Stable suites take their updates and security fixes, as this machine does (a package
+	# built against a fixed server-dev package depends on at least that server version).
+	{
+		echo "deb $MIRROR $suite main"
+		if [ "$suite" != sid ]; then
+			echo "deb $MIRROR $suite-updates main"
+			echo "deb ${MIRROR%/debian}/debian-security $suite-security main"
+		fi
+	} >"$tmp/etc/apt/sources.list"
 	echo 'Acquire::Check-Valid-Until "false";' >"$tmp/etc/apt/apt.conf.d/99pinpipe"
 	mkdir -p "$tmp/etc/postgresql-common/createcluster.d"
 	echo "create_main_cluster = false" >"$tmp/etc/postgresql-common/createcluster.d/pinpipe.conf"
@@ -107,6 +116,7 @@ ensure_base() {
 	chmod 755 "$tmp/usr/sbin/policy-rc.d"
 	touch "$tmp/.pinpipe-root"
 	apt_in "$tmp" update >&2
+	apt_in "$tmp" dist-upgrade -y >&2
 	mv "$tmp" "$base"
 }
 
