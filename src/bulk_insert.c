@@ -129,12 +129,7 @@ InsertOneWithTriggers(BulkWriter *w, TupleTableSlot *slot)
 		ExecConstraints(w->rri, slot, w->estate);
 	table_tuple_insert(w->rel, slot, w->cid, 0, w->bistate);
 	if (w->has_indexes)
-		recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL
-#if PG_VERSION_NUM >= 160000
-										,
-										false
-#endif
-		);
+		recheck = PinpipeInsertIndexTuples(w->rri, slot, w->estate);
 	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
 	list_free(recheck);
 }
@@ -187,12 +182,7 @@ BulkWriterFlush(BulkWriter *w)
 		{
 			List *recheck;
 
-			recheck = ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false, NULL, NIL
-#if PG_VERSION_NUM >= 160000
-											,
-											false
-#endif
-			);
+			recheck = PinpipeInsertIndexTuples(w->rri, w->slots[i], w->estate);
 			list_free(recheck);
 		}
 		ExecClearTuple(w->slots[i]);

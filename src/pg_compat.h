@@ -84,6 +84,19 @@ PinpipeInitRangeTable(EState *estate, RangeTblEntry *rte)
 #endif
 
 /*
+ * Index entries of a freshly inserted row (no UPDATE, no ON CONFLICT, no arbiter indexes);
+ * returns the indexes whose deferred constraints need a recheck. PostgreSQL 16 added
+ * onlySummarizing.
+ */
+#if PG_VERSION_NUM >= 160000
+#define PinpipeInsertIndexTuples(rri, slot, estate)                                                \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define PinpipeInsertIndexTuples(rri, slot, estate)                                                \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+/*
  * A wait event set that lives as long as the worker. Before 17 it is allocated in the
  * given memory context; from 17 on it is tied to a resource owner, and a NULL owner means
  * the caller frees it (FreeWaitEventSet) or the process exits with it, as ours do.
