@@ -26,17 +26,15 @@ pg_major() {
 	esac
 }
 
-# Packages per kind. pg_buildext is in postgresql-server-dev-all up to bookworm and in
-# postgresql-common-dev from trixie on.
+# Packages per kind. postgresql-server-dev-all is debian/control's build dependency (and
+# brings pg_buildext).
 packages() {
 	local suite=$1 kind=$2 n
 	n=$(pg_major "$suite")
 	case $kind in
 		clean) echo "postgresql-$n postgresql-$n-cron ca-certificates" ;;
 		build)
-			local buildext=postgresql-common-dev
-			[ "$suite" = bookworm ] && buildext=postgresql-server-dev-all
-			echo "build-essential postgresql-$n postgresql-server-dev-$n postgresql-$n-cron $buildext" \
+			echo "build-essential postgresql-$n postgresql-server-dev-$n postgresql-$n-cron postgresql-server-dev-all" \
 				"librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev libipc-run-perl" \
 				"curl jq python3 procps bc debhelper fakeroot git" ;;
 		*) echo "pg_root: unknown kind $kind" >&2; return 1 ;;

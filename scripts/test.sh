@@ -95,6 +95,7 @@ summary() {
 # Inside a root (scripts/pg_root.sh run): its packages are preinstalled; only build and test.
 if [ -n "${PP_IN_ROOT:-}" ]; then
 	export PG_CONFIG=/usr/lib/postgresql/$PP_PG_MAJOR/bin/pg_config
+	make -s clean PG_CONFIG="$PG_CONFIG" # the copy may hold this machine's build products
 	PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "test: build failed"; echo "0 passed, 1 failed"; exit 1; }
 	export PP_PGBIN PATH="$PP_PGBIN:$REPO/tools:$PATH"
 	for l in "${LAYERS[@]}"; do record "$PP_PG_MAJOR-$l" layer "$l"; done
