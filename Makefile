@@ -39,6 +39,9 @@ PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu99 -MMD -MP
 TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
 TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
 
+# Before the PGXS include: pgxs.mk adds the clean rule for EXTRA_CLEAN only if it is set.
+EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
+
 include $(PGXS)
 
 # Export only what PostgreSQL looks up (SQL functions, worker entry points, _PG_init and
@@ -111,6 +114,5 @@ format:
 format-check:
 	@bash test/format.sh $(C_FILES)
 
-EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
 
 .PHONY: tools install-tools unit fuzz format format-check regress-list dist
