@@ -43,7 +43,19 @@ PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu99 -MMD -MP
 TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
 TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
 
+# Before the PGXS include: pgxs.mk adds the clean rule for EXTRA_CLEAN only if it is set.
+EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
+
 include $(PGXS)
+
+# Export only what PostgreSQL looks up (SQL functions, worker entry points, _PG_init and
+# the magic block), each marked PGDLLEXPORT. From PostgreSQL 16 PGXS builds modules with
+# -fvisibility=hidden and PGDLLEXPORT means default visibility; before, PGDLLEXPORT is
+# empty on ELF platforms, so both are set here.
+override CFLAGS += -fvisibility=hidden
+ifeq ($(shell test $(MAJORVERSION) -lt 16 && echo old),old)
+override CPPFLAGS += -DPGDLLEXPORT='__attribute__((visibility("default")))'
+endif
 
 # Header dependencies (PGXS does not track them): a changed struct rebuilds its users.
 -include $(OBJS:.o=.d)
@@ -91,9 +103,26 @@ test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h
 
 fuzz: test/fuzz/fuzz_pin
 
+# The REGRESS list, for test/regress.sh (pg_regress --temp-instance).
+regress-list:
+	@echo $(REGRESS)
+
+# A release tarball of the committed tree (what PGXN and debian/ build from); prints its path.
+DIST = $(EXTENSION)-$(EXTVERSION)
+dist:
+	@test "$$(grep -E '^( {3}| {9})"version"' META.json | sed 's/.*: "\(.*\)".*/\1/' | sort -u)" = "$(EXTVERSION)" || \
+		{ echo "META.json versions differ from pinpipe.control's $(EXTVERSION)" >&2; exit 1; }
+	@git archive --format=tar.gz --prefix=$(DIST)/ -o $(DIST).tar.gz HEAD
+	@echo $(CURDIR)/$(DIST).tar.gz
+
+# Every C file follows .clang-format (Debian bookworm's clang-format 14: formatting twice
+# changes nothing). format rewrites them; format-check (the test command's format layer)
+# fails on any file that differs.
+C_FILES = $(sort $(wildcard src/*.[ch] tools/*.[ch] tools/emulate/*.[ch] tools/devbroker/*.[ch] test/unit/*.[ch] test/fuzz/*.[ch]))
 format:
-	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] tools/devbroker/*.[ch] test/unit/*.c test/fuzz/*.c
+	clang-format -i $(C_FILES)
+format-check:
+	@bash test/format.sh $(C_FILES)
 
-EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
 
-.PHONY: tools install-tools unit fuzz format
+.PHONY: tools install-tools unit fuzz format format-check regress-list dist

@@ -12,6 +12,7 @@ SUDO=
 # fuzzer runtimes, libclang-rt-14-dev) must be listed here explicitly.
 PACKAGES=(
 	build-essential clang libclang-rt-14-dev procps python3 postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+	postgresql-server-dev-all debhelper fakeroot debootstrap libipc-run-perl binutils clang-format
 	librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev
 	kcat curl wrk jq bc prometheus docker-compose
 	python3-fastapi python3-uvicorn python3-confluent-kafka python3-kafka

@@ -1,7 +1,8 @@
--- Worker status views and functions (no Kafka here: no consumer workers run, so the
--- sets are empty; the integration tests in test/t/30_kafka_*.sh cover live workers).
-SELECT count(*) AS workers FROM pinpipe.workers WHERE kind = 'consumer';
-SELECT count(*) AS partitions FROM pinpipe.consumer_partition_status;
+-- Worker status views and functions. Which workers run depends on the server (none
+-- without preloading, the HTTP worker by default, consumers with Kafka): nothing here
+-- depends on it (make installcheck runs against any server). The integration and TAP
+-- tests cover live workers.
+SELECT count(*) AS unknown_kinds FROM pinpipe.workers WHERE kind NOT IN ('http', 'consumer');
 -- the columns monitoring relies on
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'pinpipe.workers'::regclass AND attnum > 0 ORDER BY attnum;
@@ -15,8 +16,8 @@ SELECT * FROM pinpipe.status();
 SELECT * FROM pinpipe.consumer_partitions();
 RESET ROLE;
 SET ROLE pinpipe_regress_monitor;
-SELECT count(*) FROM pinpipe.workers;
-SELECT count(*) FROM pinpipe.consumer_partition_status;
+SELECT count(*) >= 0 AS readable FROM pinpipe.workers;
+SELECT count(*) >= 0 AS readable FROM pinpipe.consumer_partition_status;
 RESET ROLE;
 DROP ROLE pinpipe_regress_nobody;
 DROP ROLE pinpipe_regress_monitor;

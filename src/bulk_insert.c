@@ -26,6 +26,7 @@
 #include "utils/rls.h"
 
 #include "bulk_insert.h"
+#include "pg_compat.h"
 
 struct BulkWriter
 {
@@ -97,15 +98,10 @@ BulkWriterOpen(Oid relid, int capacity)
 	rte->relid = relid;
 	rte->relkind = w->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM < 160000
-	rte->requiredPerms = ACL_INSERT;
-	ExecInitRangeTable(w->estate, list_make1(rte));
-#else
-	ExecInitRangeTable(w->estate, list_make1(rte), NIL);
-#endif
+	PinpipeInitRangeTable(w->estate, rte);
 	w->rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(w->estate, w->rri, 1);
-	CheckValidResultRel(w->rri, CMD_INSERT);
+	PinpipeCheckValidResultRel(w->rri, CMD_INSERT);
 	ExecOpenIndices(w->rri, false);
 	w->has_indexes = w->rri->ri_NumIndices > 0;
 	w->check_constraints = w->rel->rd_att->constr != NULL;
@@ -172,12 +168,7 @@ InsertOneWithTriggers(BulkWriter *w, TupleTableSlot *slot)
 		ExecConstraints(w->rri, slot, w->estate);
 	table_tuple_insert(w->rel, slot, w->cid, 0, w->bistate);
 	if (w->has_indexes)
-		recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL
-#if PG_VERSION_NUM >= 160000
-										,
-										false
-#endif
-		);
+		recheck = PinpipeInsertIndexTuples(w->rri, slot, w->estate);
 	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
 	list_free(recheck);
 }
@@ -230,12 +221,7 @@ BulkWriterFlush(BulkWriter *w)
 		{
 			List *recheck;
 
-			recheck = ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false, NULL, NIL
-#if PG_VERSION_NUM >= 160000
-											,
-											false
-#endif
-			);
+			recheck = PinpipeInsertIndexTuples(w->rri, w->slots[i], w->estate);
 			list_free(recheck);
 		}
 		ExecClearTuple(w->slots[i]);

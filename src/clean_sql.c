@@ -15,6 +15,7 @@
 #include "clean.h"
 #include "pin_datum.h"
 #include "pin_json.h"
+#include "pg_compat.h"
 
 PG_FUNCTION_INFO_V1(pinpipe_parse_follower_count);
 PG_FUNCTION_INFO_V1(pinpipe_parse_tag_list);

@@ -14,6 +14,8 @@
 #include "access/xlog.h"
 #include "fmgr.h"
 
+#include "pg_compat.h"
+
 PG_FUNCTION_INFO_V1(pinpipe_system_identifier);
 
 /* system_identifier() → bigint, as pg_control_system() shows it (without reading pg_control) */

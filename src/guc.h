@@ -13,21 +13,21 @@ extern char *pinpipe_kafka_brokers;
 extern char *pinpipe_topic;
 extern char *pinpipe_consumer_group;
 extern char *pinpipe_kafka_config;
-extern int	pinpipe_consumer_workers;
-extern int	pinpipe_start_offset;
-extern int	pinpipe_batch_size;
-extern int	pinpipe_batch_timeout_ms;
-extern int	pinpipe_max_message_bytes;
-extern int	pinpipe_offset_out_of_range;
+extern int pinpipe_consumer_workers;
+extern int pinpipe_start_offset;
+extern int pinpipe_batch_size;
+extern int pinpipe_batch_timeout_ms;
+extern int pinpipe_max_message_bytes;
+extern int pinpipe_offset_out_of_range;
 
 /* HTTP */
-extern int	pinpipe_http_port;
+extern int pinpipe_http_port;
 extern char *pinpipe_http_listen_addresses;
 extern char *pinpipe_http_auth_token;
-extern int	pinpipe_http_max_body;
-extern int	pinpipe_http_max_connections;
-extern int	pinpipe_http_max_connections_per_client;
-extern int	pinpipe_http_timeout;
+extern int pinpipe_http_max_body;
+extern int pinpipe_http_max_connections;
+extern int pinpipe_http_max_connections_per_client;
+extern int pinpipe_http_timeout;
 
 typedef enum PinpipeStartOffset
 {

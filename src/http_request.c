@@ -566,14 +566,14 @@ HttpProcessMetrics(HttpRequest *req)
 /* What the framing headers of a request say, gathered over all of its header lines. */
 typedef struct HttpFraming
 {
-	int content_lengths;	 /* Content-Length lines */
-	bool lengths_differ;	 /* ... with more than one value */
-	bool length_invalid;	 /* ... or one that is not a decimal number */
+	int content_lengths; /* Content-Length lines */
+	bool lengths_differ; /* ... with more than one value */
+	bool length_invalid; /* ... or one that is not a decimal number */
 	const char *first_length;
-	int chunked;			 /* "chunked" codings in Transfer-Encoding */
-	bool chunked_not_last;	 /* a coding after "chunked" */
-	bool unknown_coding;	 /* a coding other than "chunked" */
-	bool transfer_encoding;	 /* any Transfer-Encoding line */
+	int chunked;			/* "chunked" codings in Transfer-Encoding */
+	bool chunked_not_last;	/* a coding after "chunked" */
+	bool unknown_coding;	/* a coding other than "chunked" */
+	bool transfer_encoding; /* any Transfer-Encoding line */
 } HttpFraming;
 
 /* Add one coding of a Transfer-Encoding list (without surrounding blanks). */
@@ -1009,8 +1009,7 @@ HttpRequestFinish(HttpRequest *req)
 			HttpSetAnswer(req,
 						  rec->outcome == HTTP_REC_TOO_LARGE ? MHD_HTTP_CONTENT_TOO_LARGE
 															 : MHD_HTTP_UNPROCESSABLE_CONTENT,
-						  rec->detail,
-						  rec->detail ? strlen(rec->detail) : 0, "application/json");
+						  rec->detail, rec->detail ? strlen(rec->detail) : 0, "application/json");
 			rec->detail = NULL;
 		}
 		return;

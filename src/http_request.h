@@ -30,12 +30,11 @@
 
 struct HttpBackend;
 
-
 typedef enum HttpRecordOutcome
 {
 	HTTP_REC_PENDING = 0,
-	HTTP_REC_ACCEPTED,	 /* durably in the pipeline (committed or acknowledged) */
-	HTTP_REC_REJECTED,	 /* failed validation, or dead-lettered at insert: see detail */
+	HTTP_REC_ACCEPTED,	  /* durably in the pipeline (committed or acknowledged) */
+	HTTP_REC_REJECTED,	  /* failed validation, or dead-lettered at insert: see detail */
 	HTTP_REC_UNAVAILABLE, /* not stored: database or broker unavailable (503) */
 	HTTP_REC_TOO_LARGE	  /* over the Kafka producer's message size: can never be stored (413) */
 } HttpRecordOutcome;

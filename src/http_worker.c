@@ -46,13 +46,14 @@
 #include "http_request.h"
 #include "http_worker.h"
 #include "metrics.h"
+#include "pg_compat.h"
 #include "sink.h"
 #include "worker_common.h"
 #include "worker_status.h"
 
 #define HTTP_MAX_DAEMONS 16
 #define HTTP_LOG_SLOTS 8
-#define HTTP_LOG_BURST 5	   /* libmicrohttpd lines logged per window ... */
+#define HTTP_LOG_BURST 5	 /* libmicrohttpd lines logged per window ... */
 #define HTTP_LOG_WINDOW 10.0 /* ... of this many seconds */
 #define HTTP_READY_CHECK_SECONDS 1.0
 #define HTTP_MAX_BATCH_PINS 20000 /* pins per embedded-mode transaction (whole requests) */
@@ -108,6 +109,8 @@ HttpEmbeddedEnqueue(HttpRequest *req)
 }
 
 /* libmicrohttpd's error log: keep the text (we are inside MHD, so no ereport here). */
+static void HttpMhdLogger(void *cls, const char *fmt, va_list ap) pg_attribute_printf(2, 0);
+
 static void
 HttpMhdLogger(void *cls, const char *fmt, va_list ap)
 {
@@ -279,10 +282,11 @@ HttpConnRefuseStalled(HttpConn *c)
 	char buf[4096];
 	int n;
 
-	n = snprintf(buf, sizeof(buf),
-				 "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
-				 "Content-Length: %zu\r\n\r\n%s",
-				 sizeof(body) - 1, body);
+	n = snprintf(
+		buf, sizeof(buf),
+		"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
+		"Content-Length: %zu\r\n\r\n%s",
+		sizeof(body) - 1, body);
 	(void) send(c->fd, buf, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	for (int i = 0; i < 64 && recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
 		;
@@ -835,7 +839,7 @@ pinpipe_http_main(Datum main_arg)
 	HttpStartDaemons();
 
 	nevents = 2 + ndaemons + (kafka_mode ? 1 : 0);
-	wes = CreateWaitEventSet(TopMemoryContext, nevents);
+	wes = PinpipeCreateWaitEventSet(TopMemoryContext, nevents);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (int i = 0; i < ndaemons; i++)

@@ -13,6 +13,7 @@
 
 #include "pin_json.h"
 #include "sink.h"
+#include "pg_compat.h"
 
 PG_FUNCTION_INFO_V1(pinpipe_ingest);
 PG_FUNCTION_INFO_V1(pinpipe_ingest_text);

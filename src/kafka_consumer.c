@@ -52,6 +52,7 @@
 #include "kafka_config.h"
 #include "kafka_consumer.h"
 #include "kafka_gaps.h"
+#include "pg_compat.h"
 #include "sink.h"
 #include "worker_common.h"
 #include "worker_status.h"
@@ -880,7 +881,7 @@ ConsumerRun(void)
 	ConsumerCreate();
 	ConsumerSetState(CONSUMER_CONNECTING, NULL);
 
-	wes = CreateWaitEventSet(CurrentMemoryContext, 3);
+	wes = PinpipeCreateWaitEventSet(CurrentMemoryContext, 3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, consumer_pipe[0], NULL, NULL);

@@ -28,6 +28,7 @@
 #include "guc.h"
 #include "kafka_config.h"
 #include "kafka_gaps.h"
+#include "pg_compat.h"
 
 PG_FUNCTION_INFO_V1(pinpipe_reset_offsets);
 

@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "clean.h"
+#include "pg_compat.h"
 #include "pin_json.h"
 
 /*

@@ -40,6 +40,7 @@
 #include "clean.h"
 #include "pin_datum.h"
 #include "pin_json.h"
+#include "pg_compat.h"
 #include "sink.h"
 
 /* Rows written between flushes (bounds the memory of one insert round). */
@@ -208,8 +209,8 @@ static Oid
 SinkDeadLetterSequence(Oid dead_letters)
 {
 	AttrNumber id_att = get_attnum(dead_letters, "id");
-	Oid seq =
-		id_att == InvalidAttrNumber ? InvalidOid : getIdentitySequence(dead_letters, id_att, true);
+	Oid seq = id_att == InvalidAttrNumber ? InvalidOid
+										  : PinpipeIdentitySequence(dead_letters, id_att, true);
 
 	if (!OidIsValid(seq))
 		ereport(ERROR,

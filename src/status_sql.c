@@ -13,6 +13,7 @@
 #include "utils/timestamp.h"
 
 #include "worker_status.h"
+#include "pg_compat.h"
 
 PG_FUNCTION_INFO_V1(pinpipe_status);
 PG_FUNCTION_INFO_V1(pinpipe_consumer_partitions);

@@ -34,43 +34,43 @@ typedef enum WorkerKind
 
 typedef struct WorkerPartitionStatus
 {
-	int32		partition;
-	int64		committed_offset; /* next offset to read, as committed in PostgreSQL */
-	int64		high_watermark;	  /* broker's end of the partition; -1 unknown */
-	bool		paused;			  /* stopped by pinpipe.offset_out_of_range = pause */
+	int32 partition;
+	int64 committed_offset; /* next offset to read, as committed in PostgreSQL */
+	int64 high_watermark;	/* broker's end of the partition; -1 unknown */
+	bool paused;			/* stopped by pinpipe.offset_out_of_range = pause */
 } WorkerPartitionStatus;
 
 /* Messages a consumer skipped over offset gaps in one partition (since it started). */
 typedef struct WorkerSkippedStatus
 {
-	int32		partition;
-	int64		skipped;
+	int32 partition;
+	int64 skipped;
 } WorkerSkippedStatus;
 
 typedef struct WorkerStatus
 {
-	slock_t		mutex;
-	WorkerKind	kind;			/* NONE: slot free */
-	int			number;			/* 0.. within its kind */
-	pid_t		pid;
+	slock_t mutex;
+	WorkerKind kind; /* NONE: slot free */
+	int number;		 /* 0.. within its kind */
+	pid_t pid;
 	TimestampTz started_at;
-	char		state[WORKER_STATUS_STATE_LEN]; /* e.g. "consuming", "broker unreachable" */
-	int64		rows;			/* messages accepted */
-	int64		dead_letters;	/* messages dead-lettered */
-	int64		batches;		/* transactions committed */
-	int64		errors;			/* batches that failed and were retried */
-	char		last_error[WORKER_STATUS_ERROR_LEN];
-	TimestampTz last_error_at;	/* 0 if never */
+	char state[WORKER_STATUS_STATE_LEN]; /* e.g. "consuming", "broker unreachable" */
+	int64 rows;							 /* messages accepted */
+	int64 dead_letters;					 /* messages dead-lettered */
+	int64 batches;						 /* transactions committed */
+	int64 errors;						 /* batches that failed and were retried */
+	char last_error[WORKER_STATUS_ERROR_LEN];
+	TimestampTz last_error_at; /* 0 if never */
 	/* batch sizes and durations (Prometheus histogram, cumulative on output) */
-	int64		batch_rows_total;
-	double		batch_seconds_sum;
-	int64		batch_seconds_buckets[WORKER_STATUS_NBUCKETS + 1];
+	int64 batch_rows_total;
+	double batch_seconds_sum;
+	int64 batch_seconds_buckets[WORKER_STATUS_NBUCKETS + 1];
 	/* consumers: their assigned partitions */
-	char		topic[WORKER_STATUS_TOPIC_LEN];
-	int			npartitions;
+	char topic[WORKER_STATUS_TOPIC_LEN];
+	int npartitions;
 	WorkerPartitionStatus partitions[WORKER_STATUS_MAX_PARTITIONS];
 	/* consumers: every partition of topic with skipped messages (kafka_gaps.c) */
-	int			nskipped;
+	int nskipped;
 	WorkerSkippedStatus skipped[WORKER_STATUS_MAX_PARTITIONS];
 } WorkerStatus;
 
@@ -97,7 +97,7 @@ extern void WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic,
 extern void WorkerStatusAddSkipped(WorkerStatus *ws, int32 partition, int64 skipped);
 
 /* Copy the used slots into out (at most max); returns how many. Safe from any backend. */
-extern int	WorkerStatusSnapshot(WorkerStatus *out, int max);
+extern int WorkerStatusSnapshot(WorkerStatus *out, int max);
 
 extern const char *WorkerKindName(WorkerKind kind);
 
