@@ -30,14 +30,17 @@ chmod 755 "$OUT"
 declare -A RESULT
 
 # A layer's result is the last summary its runner printed: prove's ("Files=N, Tests=N, ..."
-# with "(Wstat: .. Tests: N Failed: N)" per failed file, then "Result: PASS|FAIL"),
+# with "(Wstat: .. Tests: N Failed: N)" per failed file, then "Result: PASS|FAIL"; a file
+# that exited non-zero without a failed check, e.g. without its plan, counts as one failure),
 # pg_regress's ("All N tests passed." / "N of N tests failed."), or the unit and fuzz
 # runners' "N passed, N failed"; none means the layer did not run.
 tally() {
 	awk '/^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed/ {
 	        for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p = $i; if ($(i+1) ~ /^failed/) f = $i }
 	        seen = 1 }
-	     /Tests: [0-9]+ Failed: [0-9]+\)/ { s = $0; sub(/.*Failed: /, "", s); pf += s + 0 }
+	     /Tests: [0-9]+ Failed: [0-9]+\)/ { s = $0; sub(/.*Failed: /, "", s); s += 0
+	        if (s == 0 && $0 !~ /Wstat: 0 /) s = 1   # a file that failed without a failed check
+	        pf += s }
 	     /^Files=[0-9]+, Tests=[0-9]+,/ { s = $0; sub(/^Files=[0-9]+, Tests=/, "", s); pt = s + 0; inprove = 1 }
 	     inprove && /^Result: / { p = pt - pf; f = pf; if ($2 != "PASS" && f == 0) f = 1; seen = 1; pf = 0; inprove = 0 }
 	     /All [0-9]+ tests passed/ { s = $0; sub(/.*All /, "", s); p = s + 0; f = 0; seen = 1 }
