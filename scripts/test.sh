@@ -35,7 +35,7 @@ declare -A RESULT
 # pg_regress's ("All N tests passed." / "N of N tests failed."), or the unit and fuzz
 # runners' "N passed, N failed"; none means the layer did not run.
 tally() {
-	awk '/^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed/ {
+	awk '/^([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed/ {
 	        for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p = $i; if ($(i+1) ~ /^failed/) f = $i }
 	        seen = 1 }
 	     /Tests: [0-9]+ Failed: [0-9]+\)/ { s = $0; sub(/.*Failed: /, "", s); s += 0

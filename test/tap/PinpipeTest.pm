@@ -23,6 +23,8 @@
 #       exactly $n distinct (partition, offset), none twice, raw log and pins agree
 #   PinpipeTest::kafka_check_exact_offsets($node, $db, $n, 'what')
 #       the same, and the stored offsets sum to $n
+#   PinpipeTest::wait_kafka_consumed($node, $db, $n, 'what', $secs)
+#       a check: $db holds $n kafka messages within $secs
 #   PinpipeTest::devbroker_produce_paced($b, $node, $db, $file, $base, $partitions, $chunk)
 #       produce $file in chunks, each once the consumer caught up (the broker keeps ~5 MB
 #       per partition); returns true when all was produced
@@ -148,6 +150,15 @@ sub kafka_check_exact
 	Test::More::is($node->safe_psql($db, "SELECT count(*) FROM pinpipe.raw_pins WHERE source = 'kafka'"),
 		$node->safe_psql($db, "SELECT count(*) FROM pinpipe.pins WHERE source = 'kafka'"),
 		"$what: raw log and pins agree");
+}
+
+# A check that $db holds at least $total kafka messages (pins + dead letters) within $secs.
+sub wait_kafka_consumed
+{
+	my ($node, $db, $total, $what, $secs) = @_;
+	Test::More::ok(wait_for(sub { kafka_consumed($node, $db) >= $total }, "$total consumed", $secs),
+		"$what: $total consumed")
+	  or Test::More::diag('consumed ' . kafka_consumed($node, $db));
 }
 
 # kafka_check_exact, and the stored offsets of $db sum to $n.

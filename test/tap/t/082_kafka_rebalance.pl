@@ -27,8 +27,7 @@ ok( PinpipeTest::wait_for(
 	'both consumers assigned 2 partitions')
   or diag(sql("SELECT string_agg(number || ':' || partitions, ' ') FROM pinpipe.workers"));
 PinpipeTest::devbroker_produce($broker, "$dir/p1.jsonl", partitions => 4);
-ok(PinpipeTest::wait_for(sub { consumed() >= $n }, "$n consumed", 120), "phase 1: $n consumed")
-  or diag('consumed ' . consumed());
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $n, 'phase 1', 120);
 PinpipeTest::kafka_check_exact_offsets($node, 'postgres', $n, 'two workers');
 is(sql("SELECT count(*) FROM pinpipe.workers WHERE kind = 'consumer' AND rows > 0"), '2', 'both workers consumed');
 is(sql('SELECT count(*) FROM pinpipe.consumer_partition_status WHERE lag = 0'),
@@ -42,8 +41,7 @@ my $pid1 = sql("SELECT pid FROM pinpipe.workers WHERE kind = 'consumer' AND numb
 is(sql("SELECT pg_terminate_backend($pid1)"), 't', 'terminate consumer 1');
 # Worker 0 takes all 4 partitions when the group drops worker 1, or worker 1 is restarted
 # (bgw_restart_time 5 s) and the group rebalances again; either way consumption completes.
-ok(PinpipeTest::wait_for(sub { consumed() >= $total }, "$total consumed", 150), "phase 2: $total consumed")
-  or diag('consumed ' . consumed());
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $total, 'phase 2', 150);
 PinpipeTest::kafka_check_exact_offsets($node, 'postgres', $total, 'after a rebalance');
 
 # Once worker 1 is back, both share the partitions again and a third backlog is split.
@@ -59,8 +57,7 @@ my $rows = "SELECT string_agg(rows::text, ',' ORDER BY number) FROM pinpipe.work
 my $before = sql($rows);
 PinpipeTest::devbroker_produce($broker, "$dir/p3.jsonl", partitions => 4);
 $total = 3 * $n;
-ok(PinpipeTest::wait_for(sub { consumed() >= $total }, "$total consumed", 120), "phase 3: $total consumed")
-  or diag('consumed ' . consumed());
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $total, 'phase 3', 120);
 PinpipeTest::kafka_check_exact_offsets($node, 'postgres', $total, 'after rejoining');
 is(sql("SELECT rows > 0 FROM pinpipe.workers WHERE kind = 'consumer' AND number = 1"), 't',
 	'restarted worker consumes again');

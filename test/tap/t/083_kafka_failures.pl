@@ -47,12 +47,6 @@ sub sql { return $node->safe_psql('postgres', $_[0]); }
 sub consumed { return PinpipeTest::kafka_consumed($node, 'postgres'); }
 sub state { return sql("SELECT state FROM pinpipe.workers WHERE kind = 'consumer'"); }
 sub consumer_pid { return sql("SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'"); }
-sub wait_consumed
-{
-	my ($total, $what, $secs) = @_;
-	ok(PinpipeTest::wait_for(sub { consumed() >= $total }, "$total consumed", $secs), "$what: $total consumed")
-	  or diag('consumed ' . consumed());
-}
 sql('CREATE EXTENSION pinpipe');
 
 ok(PinpipeTest::wait_for(sub { state() eq 'broker unreachable' }, "state 'broker unreachable'", 60),
@@ -61,7 +55,7 @@ ok(PinpipeTest::wait_for(sub { state() eq 'broker unreachable' }, "state 'broker
 is(consumed(), '0', 'nothing consumed while the broker is down');
 is(PinpipeTest::log_count($node, qr/pinpipe consumer 0: broker unreachable/), 1, 'state change logged once');
 PinpipeTest::devbroker_up($broker);
-wait_consumed($n, 'the broker came up', 120);
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $n, 'the broker came up', 120);
 PinpipeTest::kafka_check_exact_offsets($node, 'postgres', $n, 'broker up late');
 is(state(), 'consuming', 'state consuming');
 
@@ -73,7 +67,7 @@ ok(PinpipeTest::wait_for(sub { state() eq 'broker unreachable' }, "state 'broker
   or diag('state is ' . state());
 my $pid = consumer_pid();
 PinpipeTest::devbroker_up($broker);
-wait_consumed(2 * $n, 'after the outage', 120);
+PinpipeTest::wait_kafka_consumed($node, 'postgres', 2 * $n, 'after the outage', 120);
 PinpipeTest::kafka_check_exact_offsets($node, 'postgres', 2 * $n, 'broker outage');
 is(consumer_pid(), $pid, 'same worker process throughout the outage');
 
@@ -88,7 +82,7 @@ rewrite("$dir/p1.jsonl", "$dir/p3.jsonl", 300,
 	});
 PinpipeTest::devbroker_produce($broker, "$dir/p3.jsonl", partitions => 1);
 my $total = 2 * $n + 300;
-wait_consumed($total, 'poison record', 60);
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $total, 'poison record', 60);
 PinpipeTest::kafka_check_exact_offsets($node, 'postgres', $total, 'poison record');
 is(sql("SELECT sqlstate || ' ' || (payload LIKE '%POISON PIN%') FROM pinpipe.dead_letters WHERE sqlstate = '23514'"),
 	'23514 true', 'poison record dead-lettered with its SQLSTATE');
@@ -108,7 +102,7 @@ rewrite("$dir/p1.jsonl", "$dir/big.jsonl", 1,
 	sub { $_[0]->{description} = 'x' x 4000; $_[0]->{unique_id} = '00000000-0000-4000-8000-0000000000aa'; });
 PinpipeTest::devbroker_produce($broker, "$dir/big.jsonl", partitions => 1);
 $total++;
-wait_consumed($total, 'oversize message', 60);
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $total, 'oversize message', 60);
 is(sql("SELECT sqlstate || ' ' || length(payload_bytes) FROM pinpipe.dead_letters WHERE sqlstate = '54000'"),
 	'54000 1024', 'oversize message dead-lettered, first KiB kept');
 is(consumer_pid(), $pid, 'same worker process after the reload');
@@ -130,7 +124,7 @@ is(sql("SELECT last_error FROM pinpipe.workers WHERE kind = 'consumer'"), 'offse
 is(consumed(), $total, 'nothing of the failing batch committed');
 sql('DROP TRIGGER block_offsets ON pinpipe.kafka_offsets');
 $total += 50;
-wait_consumed($total, 'after the retry', 60);
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $total, 'after the retry', 60);
 PinpipeTest::kafka_check_exact_offsets($node, 'postgres', $total, 'retried batch');
 is(consumer_pid(), $pid, 'same worker process through the retries');
 
@@ -141,7 +135,7 @@ sql('DROP EXTENSION pinpipe');
 ok(PinpipeTest::wait_for(sub { PinpipeTest::log_count($node, $idle_re) > $idle_logs }, 'worker idles', 60),
 	'worker idles without the extension');
 sql('CREATE EXTENSION pinpipe');
-wait_consumed($total, 'extension created again', 90);
+PinpipeTest::wait_kafka_consumed($node, 'postgres', $total, 'extension created again', 90);
 is(consumed(), $total, 'the topic re-read exactly once into the new tables');
 
 # --- SIGTERM: the worker exits promptly even with the broker down (it does not wait for it)
