@@ -57,8 +57,9 @@ $(DATA_built): $(INSTALL_FRAGMENTS) pinpipe.control
 
 tools: $(filter $(patsubst %.c,%,$(wildcard tools/*.c)),$(TOOLS))
 
-tools/pinpipe-devbroker: tools/pinpipe-devbroker.c
-	$(CC) $(TOOL_CFLAGS) -o $@ $< -lrdkafka
+DEVBROKER_SRCS = $(sort $(wildcard tools/devbroker/*.c))
+tools/pinpipe-devbroker: tools/pinpipe-devbroker.c $(DEVBROKER_SRCS) $(wildcard tools/devbroker/*.h)
+	$(CC) $(TOOL_CFLAGS) -Itools/devbroker -o $@ $< $(DEVBROKER_SRCS) -lrdkafka
 
 # Needs only libcurl and the pure modules (no PostgreSQL): it builds on a client machine.
 EMULATE_SRCS = $(sort $(wildcard tools/emulate/*.c))
@@ -86,7 +87,7 @@ test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h
 fuzz: test/fuzz/fuzz_pin
 
 format:
-	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] test/unit/*.c test/fuzz/*.c
+	clang-format -i src/*.c src/*.h tools/*.c tools/emulate/*.[ch] tools/devbroker/*.[ch] test/unit/*.c test/fuzz/*.c
 
 EXTRA_CLEAN = $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/fuzz/fuzz_pin results regression.diffs regression.out
 

@@ -14,8 +14,11 @@ PACKAGES=(
 	build-essential clang libclang-rt-14-dev procps python3 postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev
 	kcat curl wrk jq bc prometheus docker-compose
-	python3-fastapi python3-uvicorn python3-confluent-kafka
+	python3-fastapi python3-uvicorn python3-confluent-kafka python3-kafka
 )
+# Node.js and npm run kafkajs in the dev broker's client test; a machine that already has them
+# (another packaging of Node.js) keeps its own.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -34,3 +37,10 @@ export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 make -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG"
 $SUDO make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 echo "setup: pinpipe built and installed into $("$PG_CONFIG" --pkglibdir)"
+
+# kafkajs for test/t/33_devbroker_clients.sh: the version locked in test/clients/package-lock.json,
+# into test/clients/node_modules (not in git); again only when the lock file changes.
+if [ ! test/clients/node_modules/.package-lock.json -nt test/clients/package-lock.json ]; then
+	npm ci --prefix test/clients --no-audit --no-fund --loglevel=error
+	echo "setup: test clients installed into test/clients/node_modules"
+fi

@@ -53,6 +53,23 @@ SET ROLE pinpipe_priv_user;
 SELECT * FROM pinpipe.ingest_text('{"index": 6}');
 RESET ROLE;
 GRANT INSERT ON pinpipe.dead_letters TO pinpipe_priv_user;
+-- Column grants: the sink fills every column, so INSERT on all of them is enough, as for
+-- an INSERT that names them all; without one of them it is refused.
+REVOKE INSERT ON pinpipe.pins FROM pinpipe_priv_user;
+DO $$
+BEGIN
+    EXECUTE format('GRANT INSERT (%s) ON pinpipe.pins TO pinpipe_priv_user',
+                   (SELECT string_agg(quote_ident(attname), ', ') FROM pg_attribute
+                     WHERE attrelid = 'pinpipe.pins'::regclass AND attnum > 0 AND NOT attisdropped));
+END $$;
+SET ROLE pinpipe_priv_user;
+SELECT * FROM pinpipe.ingest(:'pin');
+RESET ROLE;
+REVOKE INSERT (title) ON pinpipe.pins FROM pinpipe_priv_user;
+SET ROLE pinpipe_priv_user;
+SELECT * FROM pinpipe.ingest(:'pin');
+RESET ROLE;
+GRANT INSERT ON pinpipe.pins TO pinpipe_priv_user;
 REVOKE UPDATE ON pinpipe.category_minute FROM pinpipe_priv_user;
 SET ROLE pinpipe_priv_user;
 SELECT * FROM pinpipe.ingest(:'pin');

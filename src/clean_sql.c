@@ -75,8 +75,8 @@ pinpipe_media_class(PG_FUNCTION_ARGS)
 {
 	text *t = PG_GETARG_TEXT_PP(0);
 
-	PG_RETURN_TEXT_P(cstring_to_text(
-		clean_media_names[CleanMediaClass(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))]));
+	PG_RETURN_TEXT_P(
+		cstring_to_text(clean_media_names[CleanMediaClass(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))]));
 }
 
 /* The composite result of clean_pin for a parsed record. */

@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "guc.h"
+#include "kafka_config.h"
 
 char	   *pinpipe_database = NULL;
 char	   *pinpipe_kafka_brokers = NULL;
@@ -46,33 +47,16 @@ static const struct config_enum_entry offset_out_of_range_options[] = {
 	{NULL, 0, false}
 };
 
-/* pinpipe.kafka_config: comma-separated librdkafka key=value pairs. */
+/* pinpipe.kafka_config: comma-separated librdkafka key=value pairs (kafka_config.c reads them). */
 static bool
 CheckKafkaConfig(char **newval, void **extra, GucSource source)
 {
-	const char *p = *newval;
+	char		errstr[512];
 
-	if (p == NULL)
-		return true;
-	while (*p)
+	if (!KafkaConfigParse(*newval, NULL, NULL, errstr, sizeof(errstr)))
 	{
-		const char *end = strchr(p, ',');
-		size_t		n = end ? (size_t) (end - p) : strlen(p);
-		const char *eq = memchr(p, '=', n);
-		bool		blank = true;
-
-		for (size_t i = 0; i < n; i++)
-			if (p[i] != ' ' && p[i] != '\t')
-				blank = false;
-		if (!blank && (eq == NULL || eq == p))
-		{
-			GUC_check_errdetail("Each item must be a librdkafka property written as key=value; \"%.*s\" is not.",
-								(int) n, p);
-			return false;
-		}
-		p += n;
-		if (*p == ',')
-			p++;
+		GUC_check_errdetail("%s", errstr);
+		return false;
 	}
 	return true;
 }

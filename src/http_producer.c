@@ -30,15 +30,6 @@
 #include "kafka_config.h"
 #include "metrics.h"
 
-/* Producer message timeout unless pinpipe.kafka_config sets message.timeout.ms. */
-#define HTTP_PRODUCER_MESSAGE_TIMEOUT_MS "10000"
-
-/*
- * Every request waits for its acknowledgement, so batching delay is latency the
- * client sees; concurrent requests still share batches. Default unless set.
- */
-#define HTTP_PRODUCER_LINGER_MS "1"
-
 static rd_kafka_t *producer = NULL;
 static rd_kafka_topic_t *producer_topic = NULL;
 static rd_kafka_queue_t *producer_queue = NULL;
@@ -93,23 +84,9 @@ HttpProducerError(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static int
 HttpProducerStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
-	if (strstr(json, "\"state\":\"UP\"") != NULL)
+	if (KafkaStatsBrokerUp(json))
 		broker_down = false;
 	return 0; /* librdkafka frees json */
-}
-
-/* Set a property unless the user's pinpipe.kafka_config already set it. */
-static bool
-HttpProducerDefault(rd_kafka_conf_t *conf, const char *name, const char *dflt,
-					const char *librdkafka_default, char *errbuf, size_t errlen)
-{
-	char cur[64];
-	size_t sz = sizeof(cur);
-
-	if (rd_kafka_conf_get(conf, name, cur, &sz) == RD_KAFKA_CONF_OK &&
-		strcmp(cur, librdkafka_default) != 0)
-		return true;
-	return rd_kafka_conf_set(conf, name, dflt, errbuf, errlen) == RD_KAFKA_CONF_OK;
 }
 
 bool
@@ -117,18 +94,10 @@ HttpProducerStart(char *errbuf, size_t errlen)
 {
 	rd_kafka_conf_t *conf;
 
+	/* defaults (message.timeout.ms, linger.ms) and statistics: kafka_config.c */
 	conf = KafkaConfigNew(KAFKA_ROLE_PRODUCER, "pinpipe-http", errbuf, errlen);
 	if (conf == NULL)
 		return false;
-	if (!HttpProducerDefault(conf, "message.timeout.ms", HTTP_PRODUCER_MESSAGE_TIMEOUT_MS, "300000",
-							 errbuf, errlen) ||
-		!HttpProducerDefault(conf, "linger.ms", HTTP_PRODUCER_LINGER_MS, "5", errbuf, errlen) ||
-		rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errbuf, errlen) !=
-			RD_KAFKA_CONF_OK)
-	{
-		rd_kafka_conf_destroy(conf);
-		return false;
-	}
 	rd_kafka_conf_set_dr_msg_cb(conf, HttpProducerDelivered);
 	rd_kafka_conf_set_error_cb(conf, HttpProducerError);
 	rd_kafka_conf_set_stats_cb(conf, HttpProducerStats);

@@ -57,10 +57,10 @@ typedef struct HttpRecord
 	size_t len;
 	int index; /* position in the request (0-based) */
 	HttpRecordOutcome outcome;
-	char *detail; /* rejected: FastAPI "detail" array (malloc'd JSON) */
+	char *detail;		/* rejected: FastAPI "detail" array (malloc'd JSON) */
 	bool dead_lettered; /* rejected by the sink (a dead letter), not by validation */
 	HttpPin *pin;		/* embedded mode: the validated pin, handed to the sink (malloc'd) */
-	char *key;	  /* Kafka message key (unique_id), malloc'd */
+	char *key;			/* Kafka message key (unique_id), malloc'd */
 	size_t keylen;
 } HttpRecord;
 

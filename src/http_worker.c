@@ -17,7 +17,13 @@
  * certain, and the loop never blocks on it.
  *
  * All PostgreSQL calls happen here, in the loop, outside libmicrohttpd and
- * librdkafka callbacks, inside PG_TRY where they may fail.
+ * librdkafka callbacks, inside WorkerTry (worker_common.h) where they may fail.
+ *
+ * Lifecycle (worker_common.h): a SIGTERM stops the loop gracefully; the exit
+ * code then says whether the postmaster restarts us (anything but a server
+ * shutdown). Kafka mode runs without a database session; embedded mode
+ * without one when pinpipe.database was missing at start: it answers 503 and
+ * restarts itself once the database exists.
  */
 #include "postgres.h"
 
@@ -391,15 +397,15 @@ HttpCheckDatabase(void)
 typedef struct HttpWrite
 {
 	SinkMessage *msgs;
-	int			n;
-	SinkCounts	counts;
+	int n;
+	SinkCounts counts;
 } HttpWrite;
 
 /* The transaction of HttpEmbeddedFlush (throws on any database error). */
 static void
 HttpEmbeddedWriteTx(void *arg)
 {
-	HttpWrite  *w = arg;
+	HttpWrite *w = arg;
 
 	WorkerTxBegin("pinpipe http: writing pins", false);
 	SinkWriteBatch(SINK_SOURCE_HTTP, w->msgs, w->n, &w->counts);
@@ -415,8 +421,8 @@ HttpEmbeddedFlush(void)
 	int k = 0;
 	SinkMessage *msgs;
 	HttpRecord **recs;
-	HttpWrite	w;
-	ErrorData  *edata;
+	HttpWrite w;
+	ErrorData *edata;
 	MemoryContext oldcxt;
 	TimestampTz start;
 
@@ -480,8 +486,7 @@ HttpEmbeddedFlush(void)
 		db_state = WORKER_DB_ERROR;
 		db_checked_at = HttpNow();
 		snprintf(db_problem, sizeof(db_problem), "database write failed: %s", edata->message);
-		ereport(LOG,
-				(errmsg(HTTP_WHO " could not write %d pins: %s", n, edata->message)));
+		ereport(LOG, (errmsg(HTTP_WHO " could not write %d pins: %s", n, edata->message)));
 		WorkerStatusSetError(my_status, edata->message);
 		WorkerStatusSetState(my_status, "database unavailable");
 	}

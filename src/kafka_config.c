@@ -2,9 +2,10 @@
  * kafka_config.c — builds librdkafka configurations from the pinpipe.* settings
  * for the consumer workers and the HTTP worker's producer (kafka_config.h).
  *
- * Order matters: bootstrap.servers, then the user's pinpipe.kafka_config pairs,
- * then the role's required properties, so a user can tune timeouts or security
- * but cannot turn off what exactly-once delivery depends on.
+ * All librdkafka policy lives here. Order matters: the role's defaults, then
+ * bootstrap.servers, then the user's pinpipe.kafka_config pairs, then the
+ * role's required properties, so a user can tune timeouts or security but
+ * cannot turn off what exactly-once delivery depends on.
  */
 #include "postgres.h"
 
@@ -40,10 +41,23 @@ static const char *const consumer_required[][2] = {
 	 */
 	{"auto.offset.reset", "error"},
 	{"enable.partition.eof", "false"},
+	{"statistics.interval.ms", "1000"},
 	{NULL, NULL}};
 
+/*
+ * Producer defaults: every HTTP request waits for its acknowledgement, so the
+ * delivery timeout bounds the wait a client sees (docs/http.md) and batching
+ * delay is latency (concurrent requests still share batches).
+ */
+static const char *const producer_defaults[][2] = {
+	{"message.timeout.ms", "10000"}, {"linger.ms", "1"}, {NULL, NULL}};
+
 static const char *const producer_required[][2] = {
-	{"enable.idempotence", "true"}, {"acks", "all"}, {NULL, NULL}};
+	{"enable.idempotence", "true"},
+	{"acks", "all"},
+	/* broker state comes from the statistics (KafkaStatsBrokerUp) */
+	{"statistics.interval.ms", "1000"},
+	{NULL, NULL}};
 
 /* Set one property; false with errstr filled in when librdkafka rejects it. */
 static bool
@@ -53,9 +67,8 @@ KafkaConfigSet(rd_kafka_conf_t *conf, const char *key, const char *value, char *
 	return rd_kafka_conf_set(conf, key, value, errstr, errlen) == RD_KAFKA_CONF_OK;
 }
 
-/* Apply "k=v,k=v" pairs; blanks around keys and values are ignored. */
-static bool
-KafkaConfigApplyPairs(rd_kafka_conf_t *conf, const char *pairs, char *errstr, size_t errlen)
+bool
+KafkaConfigParse(const char *pairs, KafkaConfigPairFn fn, void *arg, char *errstr, size_t errlen)
 {
 	const char *p = pairs;
 
@@ -68,9 +81,21 @@ KafkaConfigApplyPairs(rd_kafka_conf_t *conf, const char *pairs, char *errstr, si
 		char value[1024];
 		size_t klen, vlen;
 		const char *k = p, *v;
+		bool blank = true;
 
-		if (eq != NULL)
+		for (size_t i = 0; i < n; i++)
+			if (p[i] != ' ' && p[i] != '\t')
+				blank = false;
+		if (!blank)
 		{
+			if (eq == NULL)
+			{
+				snprintf(errstr, errlen,
+						 "Each item must be a librdkafka property written as key=value; \"%.*s\" "
+						 "is not.",
+						 (int) n, p);
+				return false;
+			}
 			while (k < eq && (*k == ' ' || *k == '\t'))
 				k++;
 			klen = eq - k;
@@ -84,14 +109,17 @@ KafkaConfigApplyPairs(rd_kafka_conf_t *conf, const char *pairs, char *errstr, si
 				vlen--;
 			if (klen == 0 || klen >= sizeof(key) || vlen >= sizeof(value))
 			{
-				snprintf(errstr, errlen, "invalid pinpipe.kafka_config item \"%.*s\"", (int) n, p);
+				snprintf(errstr, errlen,
+						 "Item \"%.*s\" of pinpipe.kafka_config is not a valid "
+						 "key=value pair.",
+						 (int) n, p);
 				return false;
 			}
 			memcpy(key, k, klen);
 			key[klen] = '\0';
 			memcpy(value, v, vlen);
 			value[vlen] = '\0';
-			if (!KafkaConfigSet(conf, key, value, errstr, errlen))
+			if (fn && !fn(key, value, arg, errstr, errlen))
 				return false;
 		}
 		p += n;
@@ -101,47 +129,66 @@ KafkaConfigApplyPairs(rd_kafka_conf_t *conf, const char *pairs, char *errstr, si
 	return true;
 }
 
+/* KafkaConfigParse callback: set the pair on the rd_kafka_conf_t in arg. */
+static bool
+KafkaConfigSetPair(const char *key, const char *value, void *arg, char *errstr, size_t errlen)
+{
+	return KafkaConfigSet((rd_kafka_conf_t *) arg, key, value, errstr, errlen);
+}
+
+/* Set every pair of a NULL-terminated table; false with errstr filled in on a rejection. */
+static bool
+KafkaConfigSetTable(rd_kafka_conf_t *conf, const char *const (*table)[2], char *errstr,
+					size_t errlen)
+{
+	for (int i = 0; table[i][0] != NULL; i++)
+		if (!KafkaConfigSet(conf, table[i][0], table[i][1], errstr, errlen))
+			return false;
+	return true;
+}
+
 rd_kafka_conf_t *
 KafkaConfigNew(KafkaRole role, const char *client_id, char *errstr, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	const char *const(*required)[2];
+	bool consumer = role == KAFKA_ROLE_CONSUMER;
 
-	if (role == KAFKA_ROLE_CONSUMER)
-	{
-		for (int i = 0; consumer_defaults[i][0] != NULL; i++)
-		{
-			if (!KafkaConfigSet(conf, consumer_defaults[i][0], consumer_defaults[i][1], errstr,
-								errlen))
-			{
-				rd_kafka_conf_destroy(conf);
-				return NULL;
-			}
-		}
-	}
-	if (!KafkaConfigSet(conf, "bootstrap.servers",
+	if (!KafkaConfigSetTable(conf, consumer ? consumer_defaults : producer_defaults, errstr,
+							 errlen) ||
+		!KafkaConfigSet(conf, "bootstrap.servers",
 						pinpipe_kafka_brokers ? pinpipe_kafka_brokers : "", errstr, errlen) ||
 		(client_id && !KafkaConfigSet(conf, "client.id", client_id, errstr, errlen)) ||
-		!KafkaConfigApplyPairs(conf, pinpipe_kafka_config, errstr, errlen))
-	{
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-
-	required = role == KAFKA_ROLE_CONSUMER ? consumer_required : producer_required;
-	for (int i = 0; required[i][0] != NULL; i++)
-	{
-		if (!KafkaConfigSet(conf, required[i][0], required[i][1], errstr, errlen))
-		{
-			rd_kafka_conf_destroy(conf);
-			return NULL;
-		}
-	}
-	if (role == KAFKA_ROLE_CONSUMER &&
-		!KafkaConfigSet(conf, "group.id", pinpipe_consumer_group, errstr, errlen))
+		!KafkaConfigParse(pinpipe_kafka_config, KafkaConfigSetPair, conf, errstr, errlen) ||
+		!KafkaConfigSetTable(conf, consumer ? consumer_required : producer_required, errstr,
+							 errlen) ||
+		(consumer && !KafkaConfigSet(conf, "group.id", pinpipe_consumer_group, errstr, errlen)))
 	{
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
 	return conf;
+}
+
+/*
+ * Statistics JSON lists brokers as {"name":..,"nodeid":..,"nodename":..,
+ * "source":"configured"|"learned"|"internal"|"logical","state":"UP",..}; only
+ * configured or learned brokers are real connections.
+ */
+bool
+KafkaStatsBrokerUp(const char *json)
+{
+	const char *p = json;
+
+	while ((p = strstr(p, "\"source\":\"")) != NULL)
+	{
+		p += strlen("\"source\":\"");
+		if (strncmp(p, "configured\"", 11) == 0 || strncmp(p, "learned\"", 8) == 0)
+		{
+			const char *st = strstr(p, "\"state\":\"");
+
+			if (st && strncmp(st + strlen("\"state\":\""), "UP\"", 3) == 0)
+				return true;
+		}
+	}
+	return false;
 }

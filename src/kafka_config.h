@@ -23,7 +23,22 @@ typedef enum KafkaRole
  * property is rejected by librdkafka. Pure librdkafka calls: safe anywhere, but
  * reads the GUC variables, so call it from the worker's main thread.
  */
-extern rd_kafka_conf_t *KafkaConfigNew(KafkaRole role, const char *client_id,
-									   char *errstr, size_t errlen);
+extern rd_kafka_conf_t *KafkaConfigNew(KafkaRole role, const char *client_id, char *errstr,
+									   size_t errlen);
+
+/* Called for each key=value pair; false (errstr filled in) stops the parse. */
+typedef bool (*KafkaConfigPairFn)(const char *key, const char *value, void *arg, char *errstr,
+								  size_t errlen);
+
+/*
+ * The one reader of pinpipe.kafka_config ("k=v,k=v", blanks around keys and
+ * values ignored, empty items allowed): calls fn (if not NULL) per pair.
+ * False with errstr (a full sentence) when an item is not key=value.
+ */
+extern bool KafkaConfigParse(const char *pairs, KafkaConfigPairFn fn, void *arg, char *errstr,
+							 size_t errlen);
+
+/* From librdkafka statistics JSON: is any real (configured or learned) broker UP? */
+extern bool KafkaStatsBrokerUp(const char *json);
 
 #endif /* KAFKA_CONFIG_H */

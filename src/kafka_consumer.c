@@ -57,8 +57,8 @@
 #include "worker_status.h"
 
 #define CONSUMER_IDLE_CHECK_MS WORKER_DB_CHECK_MS /* extension check while idle */
-#define CONSUMER_TICK_MS 1000		/* status refresh when nothing happens */
-#define CONSUMER_DEAD_LETTER_KEEP 1024 /* bytes kept of an oversize message */
+#define CONSUMER_TICK_MS 1000					  /* status refresh when nothing happens */
+#define CONSUMER_DEAD_LETTER_KEEP 1024			  /* bytes kept of an oversize message */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
 typedef enum ConsumerState
@@ -121,7 +121,7 @@ static int batch_cap = 0;
 static TimestampTz batch_deadline = 0;
 static WorkerBackoff backoff; /* retry of a failed batch or offset read */
 static bool fence_failed = false;
-static bool restart_fetch = false; /* reassign once the batch is written (kafka_gaps.c) */
+static bool restart_fetch = false;	 /* reassign once the batch is written (kafka_gaps.c) */
 static bool restart_on_tick = false; /* a logical start offset failed: retry it at the tick */
 static MemoryContext batch_context = NULL;
 
@@ -199,29 +199,11 @@ ConsumerOnError(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		brokers_up = 0;
 }
 
-/*
- * Statistics callback (main thread): whether any real broker connection is up.
- * Brokers appear in the JSON as {"name":..,"nodeid":..,"nodename":..,
- * "source":"configured"|"learned"|"internal"|"logical","state":"UP",..}.
- */
+/* Statistics callback (main thread): whether any real broker connection is up. */
 static int
 ConsumerOnStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
-	const char *p = json;
-	int up = 0;
-
-	while ((p = strstr(p, "\"source\":\"")) != NULL)
-	{
-		p += strlen("\"source\":\"");
-		if ((strncmp(p, "configured\"", 11) == 0 || strncmp(p, "learned\"", 8) == 0))
-		{
-			const char *st = strstr(p, "\"state\":\"");
-
-			if (st && strncmp(st + strlen("\"state\":\""), "UP\"", 3) == 0)
-				up = 1;
-		}
-	}
-	brokers_up = up;
+	brokers_up = KafkaStatsBrokerUp(json) ? 1 : 0;
 	return 0; /* librdkafka frees json */
 }
 
@@ -360,13 +342,10 @@ ConsumerSetStartOffsets(rd_kafka_topic_partition_list_t *list)
 	for (int i = 0; i < list->cnt; i++)
 	{
 		int k = ConsumerFindPartition(list->elems[i].partition);
+		ConsumerPartition untracked = {.partition = list->elems[i].partition,
+									   .stored = CONSUMER_OFFSET_NONE};
 
-		if (k >= 0 && consumer_parts[k].stored != CONSUMER_OFFSET_NONE)
-			list->elems[i].offset = consumer_parts[k].stored;
-		else
-			list->elems[i].offset = pinpipe_start_offset == PINPIPE_START_LATEST
-										? RD_KAFKA_OFFSET_END
-										: RD_KAFKA_OFFSET_BEGINNING;
+		list->elems[i].offset = ConsumerStartOffset(k >= 0 ? &consumer_parts[k] : &untracked);
 	}
 }
 
@@ -393,6 +372,7 @@ ConsumerApplyAssignment(void)
 	ConsumerReadStoredOffsets(); /* may throw: the assignment stays pending */
 	ConsumerSetStartOffsets(list);
 	pending_assignment = NULL;
+	restart_fetch = false; /* the assignment starts every fetcher anew */
 	err = rd_kafka_assign(consumer_rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
@@ -648,12 +628,11 @@ ConsumerWriteBatch(void)
 		{
 			int ms = WorkerBackoffFailed(&backoff);
 
-			ereport(WARNING,
-					(errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
-							consumer_who, batch_len, ms, edata->message),
-					 edata->sqlerrcode
-						 ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
-						 : 0));
+			ereport(WARNING, (errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
+									 consumer_who, batch_len, ms, edata->message),
+							  edata->sqlerrcode
+								  ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
+								  : 0));
 			ConsumerSetState(CONSUMER_RETRYING, NULL);
 		}
 		FreeErrorData(edata);
@@ -739,9 +718,6 @@ ConsumerCreate(void)
 		ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("invalid Kafka configuration: %s", errstr),
 						errhint("Check pinpipe.kafka_brokers and pinpipe.kafka_config.")));
-	if (rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errstr, sizeof(errstr)) !=
-		RD_KAFKA_CONF_OK)
-		elog(ERROR, "librdkafka: %s", errstr);
 	rd_kafka_conf_set_rebalance_cb(conf, ConsumerOnRebalance);
 	rd_kafka_conf_set_error_cb(conf, ConsumerOnError);
 	rd_kafka_conf_set_stats_cb(conf, ConsumerOnStats);

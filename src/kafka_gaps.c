@@ -75,8 +75,8 @@ KafkaGapDecide(int mode, int64 from, int64 offset, int64 log_start, int64 log_en
 	gap->log_start = log_start;
 	gap->log_end = log_end;
 	/* unknown bounds (a broker without LogStartOffset in fetches): assume retention */
-	gap->reason = log_end >= 0 && offset > log_end ? KAFKA_GAP_LOG_END_PASSED
-												   : KAFKA_GAP_LOG_START_PASSED;
+	gap->reason =
+		log_end >= 0 && offset > log_end ? KAFKA_GAP_LOG_END_PASSED : KAFKA_GAP_LOG_START_PASSED;
 	if (mode == PINPIPE_OOR_PAUSE)
 	{
 		gap->to_offset = -1;
@@ -125,18 +125,18 @@ KafkaGapWarn(int worker, const char *topic, int32 partition, int mode, const Kaf
 		snprintf(bounds, sizeof(bounds), "(bounds unknown)");
 
 	if (mode == PINPIPE_OOR_PAUSE)
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pinpipe consumer %d: partition %d of topic \"%s\" paused: stored offset "
-						INT64_FORMAT " is %s the partition's log %s",
-						worker, (int) partition, topic, gap->from_offset,
-						gap->reason == KAFKA_GAP_LOG_END_PASSED ? "past the end of" : "below",
-						bounds),
-				 errdetail("pinpipe.offset_out_of_range is pause; the other partitions go on."),
-				 errhint("Move the offset with pinpipe.reset_offsets('%s', to_offset => ..., "
-						 "\"partition\" => %d), or set pinpipe.offset_out_of_range to earliest "
-						 "or latest and reload.",
-						 topic, (int) partition)));
+		ereport(
+			WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("pinpipe consumer %d: partition %d of topic \"%s\" paused: stored "
+					"offset " INT64_FORMAT " is %s the partition's log %s",
+					worker, (int) partition, topic, gap->from_offset,
+					gap->reason == KAFKA_GAP_LOG_END_PASSED ? "past the end of" : "below", bounds),
+			 errdetail("pinpipe.offset_out_of_range is pause; the other partitions go on."),
+			 errhint("Move the offset with pinpipe.reset_offsets('%s', to_offset => ..., "
+					 "\"partition\" => %d), or set pinpipe.offset_out_of_range to earliest "
+					 "or latest and reload.",
+					 topic, (int) partition)));
 	else if (gap->reason == KAFKA_GAP_LOG_START_PASSED)
 		ereport(WARNING,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -24,14 +24,14 @@ typedef enum KafkaGapReason
  */
 typedef struct KafkaGap
 {
-	bool		pending;		/* detected, row not written yet */
+	bool pending; /* detected, row not written yet */
 	KafkaGapReason reason;
-	int64		from_offset;	/* the offset that was out of range */
-	int64		to_offset;		/* where reading continues (exclusive end); -1 unknown yet */
-	int64		log_start;		/* log bounds when detected; -1 unknown */
-	int64		log_end;
-	int64		resume;			/* offset to start the partition's fetcher at */
-	int64		skipped;		/* messages of the current log not read */
+	int64 from_offset; /* the offset that was out of range */
+	int64 to_offset;   /* where reading continues (exclusive end); -1 unknown yet */
+	int64 log_start;   /* log bounds when detected; -1 unknown */
+	int64 log_end;
+	int64 resume;  /* offset to start the partition's fetcher at */
+	int64 skipped; /* messages of the current log not read */
 } KafkaGap;
 
 /*

@@ -290,8 +290,9 @@ MetricsRenderGaps(PromBuf *buf, const WorkerStatus *ws, int n)
 			topic = ws[i].topic;
 		}
 	}
-	PromFamily(buf, "pinpipe_consumer_skipped_messages_total", "counter",
-			   "Messages skipped over offset gaps (recorded in pinpipe.kafka_gaps), per partition.");
+	PromFamily(
+		buf, "pinpipe_consumer_skipped_messages_total", "counter",
+		"Messages skipped over offset gaps (recorded in pinpipe.kafka_gaps), per partition.");
 	for (int j = 0; j < nsum; j++)
 	{
 		static const char *const keys[] = {"topic", "partition"};

@@ -150,8 +150,8 @@ static void
 ResetLookupAll(const char *topic, int partition, bool by_time, int64 ts_ms, ResetLookup *lookup)
 {
 	char errstr[512];
-	rd_kafka_conf_t *conf = KafkaConfigNew(KAFKA_ROLE_CONSUMER, "pinpipe-reset-offsets", errstr,
-										   sizeof(errstr));
+	rd_kafka_conf_t *conf =
+		KafkaConfigNew(KAFKA_ROLE_CONSUMER, "pinpipe-reset-offsets", errstr, sizeof(errstr));
 	rd_kafka_t *rk;
 
 	if (conf == NULL)
@@ -198,15 +198,16 @@ ResetStore(const char *group, const char *topic, int32 partition, int64 next)
 	{
 		bool isnull;
 
-		previous = DatumGetInt64(
-			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		previous =
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	rc = SPI_execute_with_args("INSERT INTO pinpipe.kafka_offsets "
-							   "(consumer_group, topic, \"partition\", next_offset) "
-							   "VALUES ($1, $2, $3, $4) "
-							   "ON CONFLICT (consumer_group, topic, \"partition\") "
-							   "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
-							   4, types, values, NULL, false, 0);
+	rc = SPI_execute_with_args(
+		"INSERT INTO pinpipe.kafka_offsets "
+		"(consumer_group, topic, \"partition\", next_offset) "
+		"VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT (consumer_group, topic, \"partition\") "
+		"DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+		4, types, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "writing pinpipe.kafka_offsets failed: %s", SPI_result_code_string(rc));
 	if (previous != CONSUMER_OFFSET_NONE && next > previous)

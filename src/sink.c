@@ -172,8 +172,8 @@ SinkDeadLetterSequence(Oid dead_letters)
 /*
  * The rows take raw_pins.id from its sequence as the column default would, so
  * the caller needs what nextval() needs (USAGE or UPDATE). Checked once per
- * insert round; nextval_internal is then called without a check per row. The identity
- * sequence of dead_letters needs nothing: INSERT does not check it either.
+ * insert round; nextval_internal is then called without a check per row. The
+ * identity sequence of dead_letters needs nothing: INSERT does not check it either.
  */
 static void
 SinkCheckSequence(Oid seq)
@@ -562,8 +562,8 @@ SinkWriteDeadLetters(SinkBatch *b, int nmsgs)
 			c_sqlstate = BulkWriterColumn(w, "sqlstate");
 		}
 		memset(n, true, sizeof(bool) * natts);
-		is_text = !m->truncated && Utf8Valid(m->data, m->len) &&
-				  memchr(m->data, '\0', m->len) == NULL;
+		is_text =
+			!m->truncated && Utf8Valid(m->data, m->len) && memchr(m->data, '\0', m->len) == NULL;
 		v[c_id] = Int64GetDatum(nextval_internal(id_seq, false));
 		v[c_received] = TimestampTzGetDatum(b->received_at);
 		v[c_source] = b->source_datum;

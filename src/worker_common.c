@@ -204,12 +204,6 @@ WorkerConnect(bool need_database)
 	has_database = true;
 }
 
-bool
-WorkerHasDatabase(void)
-{
-	return has_database;
-}
-
 typedef struct WorkerDbCheck
 {
 	WorkerDbState state;
@@ -235,8 +229,8 @@ WorkerCheckDatabaseTx(void *arg)
 	{
 		/* pg_database is a shared catalog: readable without a database */
 		Oid dboid = get_database_oid(pinpipe_database, true);
-		HeapTuple tup = OidIsValid(dboid) ? SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid))
-										  : NULL;
+		HeapTuple tup =
+			OidIsValid(dboid) ? SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid)) : NULL;
 
 		c->state = WORKER_DB_MISSING;
 		if (!HeapTupleIsValid(tup))
@@ -247,8 +241,18 @@ WorkerCheckDatabaseTx(void *arg)
 			Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
 			if (!db->datallowconn)
-				snprintf(c->problem, c->len, "database \"%s\" (pinpipe.database) does not allow "
-						 "connections", pinpipe_database);
+				snprintf(c->problem, c->len,
+						 "database \"%s\" (pinpipe.database) does not allow "
+						 "connections",
+						 pinpipe_database);
+#ifdef DATCONNLIMIT_INVALID_DB
+			/* left behind by an interrupted DROP DATABASE: connecting would fail */
+			else if (db->datconnlimit == DATCONNLIMIT_INVALID_DB)
+				snprintf(c->problem, c->len,
+						 "database \"%s\" (pinpipe.database) is invalid (an interrupted DROP "
+						 "DATABASE); drop it",
+						 pinpipe_database);
+#endif
 			else
 				c->state = WORKER_DB_APPEARED;
 			ReleaseSysCache(tup);

@@ -47,10 +47,10 @@ extern bool WorkerStopRequested(void);
 extern bool WorkerServiceInterrupts(const char *who);
 
 /* End the process by the exit policy above (after a SIGTERM, or at the end of main). */
-pg_attribute_noreturn() extern void WorkerExit(const char *who);
+extern void WorkerExit(const char *who) pg_attribute_noreturn();
 
 /* End the process with code 1 so that the postmaster starts it again; logs why. */
-pg_attribute_noreturn() extern void WorkerExitToRestart(const char *who, const char *why);
+extern void WorkerExitToRestart(const char *who, const char *why) pg_attribute_noreturn();
 
 /*
  * Connect to pinpipe.database, or to no database at all when the last attempt
@@ -61,9 +61,6 @@ pg_attribute_noreturn() extern void WorkerExitToRestart(const char *who, const c
  * the next start waits without a database instead of failing again.
  */
 extern void WorkerConnect(bool need_database);
-
-/* Does this process have a database session? */
-extern bool WorkerHasDatabase(void);
 
 typedef enum WorkerDbState
 {
@@ -91,12 +88,12 @@ extern ErrorData *WorkerTry(void (*fn)(void *arg), void *arg, MemoryContext errc
 /* Exponential retry backoff, WORKER_BACKOFF_MIN_MS doubling up to _MAX_MS. */
 typedef struct WorkerBackoff
 {
-	int			ms;			/* last delay; 0 = no failure pending */
-	TimestampTz retry_at;	/* 0 = not waiting */
+	int ms;				  /* last delay; 0 = no failure pending */
+	TimestampTz retry_at; /* 0 = not waiting */
 } WorkerBackoff;
 
 /* Count a failure: schedule the retry, return the delay in ms. */
-extern int	WorkerBackoffFailed(WorkerBackoff *b);
+extern int WorkerBackoffFailed(WorkerBackoff *b);
 extern void WorkerBackoffReset(WorkerBackoff *b);
 
 /* Is a retry scheduled and not yet due? */

@@ -9,6 +9,15 @@
  *
  *   pinpipe-devbroker [--brokers N] [--topic T] [--partitions N]
  *
+ * The printed address is that of a small Kafka-protocol proxy in front of the
+ * mock (devbroker/dev_proxy.c), not of the mock itself: the mock of librdkafka
+ * 2.0.2 names a controller that does not exist (node 0) and cannot create
+ * topics on request, which breaks clients other than librdkafka (kafkajs's
+ * idempotent producer and admin client, kafka-python's admin client). The proxy
+ * names a real broker as controller and answers CreateTopics through
+ * rd_kafka_mock_topic_create; everything else passes through unchanged.
+ * Topics created without a partition count get --partitions partitions.
+ *
  * Note: the mock cluster retains only about 5 MB of (compressed) message sets
  * per partition and drops older ones, as retention would. Producers of large
  * backlogs use more partitions or pace themselves against the consumer.
@@ -28,6 +37,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +45,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include "dev_proxy.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 static volatile sig_atomic_t down_requested = 0;
@@ -73,7 +85,66 @@ Usage(void)
 	exit(2);
 }
 
-/* Runs the mock cluster until asked to stop. */
+/* What the proxy's CreateTopics answers need to know. */
+typedef struct DevCluster
+{
+	rd_kafka_mock_cluster_t *mc;
+	int nbrokers;
+	int npartitions;
+} DevCluster;
+
+/* Kafka's rule for topic names: up to 249 of [a-zA-Z0-9._-], not "." or "..". */
+static bool
+TopicNameValid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* One topic of a CreateTopics request (a WireCreateTopic): Kafka's checks, then the mock. */
+static int16_t
+CreateTopic(void *arg, const char *name, int32_t partitions, int16_t replication,
+			bool validate_only, const char **message)
+{
+	DevCluster *dc = arg;
+	rd_kafka_resp_err_t err;
+
+	if (partitions == -1)
+		partitions = dc->npartitions;
+	if (replication == -1)
+		replication = (int16_t) (dc->nbrokers < 3 ? dc->nbrokers : 3);
+	if (!TopicNameValid(name))
+	{
+		*message = "Topic names are 1 to 249 characters of [a-zA-Z0-9._-].";
+		return RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
+	}
+	if (partitions < 1)
+	{
+		*message = "Number of partitions must be larger than 0.";
+		return RD_KAFKA_RESP_ERR_INVALID_PARTITIONS;
+	}
+	if (replication < 1 || replication > dc->nbrokers)
+	{
+		*message = "Replication factor must be between 1 and the number of brokers.";
+		return RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR;
+	}
+	/* The mock has no way to ask whether a topic exists: validation stops here. */
+	if (validate_only)
+		return 0;
+	err = rd_kafka_mock_topic_create(dc->mc, name, partitions, replication);
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+		*message = "Topic already exists.";
+	else if (err)
+		*message = rd_kafka_err2str(err);
+	else
+		fprintf(stderr, "pinpipe-devbroker: created topic %s (%d partitions)\n", name, partitions);
+	return (int16_t) err;
+}
+
+/* Runs the mock cluster behind its proxy until asked to stop. */
 static int
 RunBroker(int nbrokers, const char *topic, int npartitions)
 {
@@ -83,6 +154,8 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 	rd_kafka_mock_cluster_t *mc;
 	rd_kafka_resp_err_t err;
 	struct sigaction sa;
+	DevCluster dc;
+	Proxy *proxy;
 
 	/* The mock cluster needs a client handle to live in; its logs go to stderr. */
 	rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
@@ -105,6 +178,17 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 		return 1;
 	}
 
+	dc.mc = mc;
+	dc.nbrokers = nbrokers;
+	dc.npartitions = npartitions;
+	proxy =
+		ProxyStart(rd_kafka_mock_cluster_bootstraps(mc), CreateTopic, &dc, errstr, sizeof(errstr));
+	if (proxy == NULL)
+	{
+		fprintf(stderr, "pinpipe-devbroker: proxy: %s\n", errstr);
+		return 1;
+	}
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = HandleStop;
 	sigaction(SIGTERM, &sa, NULL);
@@ -114,7 +198,7 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 	sa.sa_handler = HandleUp;
 	sigaction(SIGUSR2, &sa, NULL);
 
-	printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+	printf("%s\n", ProxyBootstraps(proxy));
 	fflush(stdout);
 
 	while (!stop_requested)
@@ -131,11 +215,13 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 				else
 					rd_kafka_mock_broker_set_up(mc, b);
 			}
+			ProxySetDown(proxy, down);
 			fprintf(stderr, "pinpipe-devbroker: brokers %s\n", down ? "down" : "up");
 		}
-		/* Woken early by any signal (EINTR). */
-		usleep(100 * 1000);
+		/* Woken early by any signal (EINTR); the flags are checked at least every 100 ms. */
+		ProxyPoll(proxy, 100);
 	}
+	ProxyStop(proxy);
 	rd_kafka_mock_cluster_destroy(mc);
 	rd_kafka_destroy(rk);
 	return 0;

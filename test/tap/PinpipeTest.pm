@@ -5,6 +5,9 @@
 #       (http => 1 gives it an HTTP worker on a free port: $node->{pinpipe_http_port})
 #   PinpipeTest::sample('pins_sample.jsonl')   the path of a real sample file
 #   PinpipeTest::wait_for(sub { ... }, 'what', $secs)   poll until true (a timeout fails)
+#   PinpipeTest::wait_until(sub { ... }, 'what', $secs)  the same with a wall-clock bound
+#       (for conditions that are slow to evaluate, e.g. a psql call per try)
+#   my $file = PinpipeTest::pin_file()                a file holding the sample's first pin
 #   my ($code, $body) = PinpipeTest::http($node, 'GET', '/healthz' [, $body_file])
 #       one request to the node's HTTP worker (code 0 = no answer, e.g. connection refused)
 #   PinpipeTest::worker_pid($node, 'pinpipe http')     pid of a worker by backend_type, or ''
@@ -90,6 +93,36 @@ sub wait_for
 	}
 	diag("timed out after ${secs}s waiting for: $what");
 	return 0;
+}
+
+# Poll $cond every 100 ms until it returns true; fail with $what once $secs (default 60)
+# of wall-clock time have passed, however long each evaluation takes.
+sub wait_until
+{
+	my ($cond, $what, $secs) = @_;
+	$secs //= 60;
+	my $deadline = time() + $secs;
+	while (time() < $deadline)
+	{
+		return 1 if $cond->();
+		usleep(100_000);
+	}
+	return 1 if $cond->();
+	diag("timed out after ${secs}s waiting for: $what");
+	return 0;
+}
+
+# A file (in the test's tmp_check) holding the first pin of the sample, for POST bodies.
+sub pin_file
+{
+	my $path = "$PostgreSQL::Test::Utils::tmp_check/pin.json";
+	open(my $in, '<', sample('pins_sample.jsonl')) or die;
+	my $line = <$in>;
+	close $in;
+	open(my $out, '>', $path) or die;
+	print $out $line;
+	close $out;
+	return $path;
 }
 
 # One HTTP request with curl; returns (status code, body). Code 0: no answer.

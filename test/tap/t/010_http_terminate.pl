@@ -11,17 +11,9 @@ use PinpipeTest;
 my $node = PinpipeTest::node('http_terminate', http => 1);
 $node->safe_psql('postgres', 'CREATE EXTENSION pinpipe');
 
-my $pin = "$PostgreSQL::Test::Utils::tmp_check/pin.json";
-{
-	open(my $in, '<', PinpipeTest::sample('pins_sample.jsonl')) or die;
-	my $line = <$in>;
-	close $in;
-	open(my $out, '>', $pin) or die;
-	print $out $line;
-	close $out;
-}
+my $pin = PinpipeTest::pin_file();
 
-ok(PinpipeTest::wait_for(sub { (PinpipeTest::http($node, 'GET', '/healthz'))[0] == 200 }, 'healthz 200'),
+ok(PinpipeTest::wait_until(sub { (PinpipeTest::http($node, 'GET', '/healthz'))[0] == 200 }, 'healthz 200'),
 	'the HTTP worker serves');
 is((PinpipeTest::http($node, 'POST', '/pin/', $pin))[0], 200, 'a pin is accepted');
 
@@ -30,7 +22,7 @@ for my $round (1 .. 2)
 	my $pid = PinpipeTest::worker_pid($node, 'pinpipe http');
 	isnt($pid, '', "round $round: worker pid $pid");
 	$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
-	ok( PinpipeTest::wait_for(
+	ok( PinpipeTest::wait_until(
 			sub {
 				my $now = PinpipeTest::worker_pid($node, 'pinpipe http');
 				$now ne '' && $now ne $pid;
@@ -38,7 +30,7 @@ for my $round (1 .. 2)
 			'a new HTTP worker process',
 			60),
 		"round $round: the postmaster started a new HTTP worker");
-	ok(PinpipeTest::wait_for(sub { (PinpipeTest::http($node, 'GET', '/healthz'))[0] == 200 }, 'healthz 200'),
+	ok(PinpipeTest::wait_until(sub { (PinpipeTest::http($node, 'GET', '/healthz'))[0] == 200 }, 'healthz 200'),
 		"round $round: the new worker answers /healthz 200");
 	is((PinpipeTest::http($node, 'POST', '/pin/', $pin))[0], 200, "round $round: and accepts a pin");
 	ok(PinpipeTest::log_count($node, qr/pinpipe http worker terminated by process \d+, restarting/) >= $round,

@@ -12,25 +12,17 @@ my $node = PinpipeTest::node('http_drop_db', http => 1, conf => "pinpipe.databas
 $node->safe_psql('postgres', 'CREATE DATABASE pp');
 $node->safe_psql('pp', 'CREATE EXTENSION pinpipe');
 
-my $pin = "$PostgreSQL::Test::Utils::tmp_check/pin.json";
-{
-	open(my $in, '<', PinpipeTest::sample('pins_sample.jsonl')) or die;
-	my $line = <$in>;
-	close $in;
-	open(my $out, '>', $pin) or die;
-	print $out $line;
-	close $out;
-}
+my $pin = PinpipeTest::pin_file();
 sub healthz { return PinpipeTest::http($node, 'GET', '/healthz'); }
 
-ok(PinpipeTest::wait_for(sub { (healthz())[0] == 200 }, 'healthz 200'), 'the HTTP worker serves');
+ok(PinpipeTest::wait_until(sub { (healthz())[0] == 200 }, 'healthz 200'), 'the HTTP worker serves');
 is((PinpipeTest::http($node, 'POST', '/pin/', $pin))[0], 200, 'a pin is accepted');
 my $pid = PinpipeTest::worker_pid($node, 'pinpipe http');
 
 $node->safe_psql('postgres', 'DROP DATABASE pp WITH (FORCE)');
 pass('DROP DATABASE pp WITH (FORCE)');
 my ($code, $body) = (0, '');
-ok( PinpipeTest::wait_for(
+ok( PinpipeTest::wait_until(
 		sub { ($code, $body) = healthz(); $code == 503 && $body =~ /does not exist/ },
 		'healthz 503 saying the database does not exist', 90),
 	'while the database is missing, /healthz answers 503');
@@ -44,7 +36,7 @@ ok(PinpipeTest::log_count($node, qr/pinpipe http worker terminated by process \d
 
 $node->safe_psql('postgres', 'CREATE DATABASE pp');
 $node->safe_psql('pp', 'CREATE EXTENSION pinpipe');
-ok(PinpipeTest::wait_for(sub { (healthz())[0] == 200 }, 'healthz 200 on the new database', 90),
+ok(PinpipeTest::wait_until(sub { (healthz())[0] == 200 }, 'healthz 200 on the new database', 90),
 	'after CREATE DATABASE and CREATE EXTENSION the worker serves again');
 is((PinpipeTest::http($node, 'POST', '/pin/', $pin))[0], 200, 'a pin is accepted');
 is($node->safe_psql('pp', 'SELECT count(*) FROM pinpipe.pins'), '1', 'and stored in the new database');

@@ -10,19 +10,11 @@ use PinpipeTest;
 
 my $node = PinpipeTest::node('http_missing_db', http => 1, conf => "pinpipe.database = 'nodb'\n");
 
-my $pin = "$PostgreSQL::Test::Utils::tmp_check/pin.json";
-{
-	open(my $in, '<', PinpipeTest::sample('pins_sample.jsonl')) or die;
-	my $line = <$in>;
-	close $in;
-	open(my $out, '>', $pin) or die;
-	print $out $line;
-	close $out;
-}
+my $pin = PinpipeTest::pin_file();
 sub healthz { return PinpipeTest::http($node, 'GET', '/healthz'); }
 
 my ($code, $body) = (0, '');
-ok(PinpipeTest::wait_for(sub { ($code, $body) = healthz(); $code == 503 }, 'healthz 503', 90),
+ok(PinpipeTest::wait_until(sub { ($code, $body) = healthz(); $code == 503 }, 'healthz 503', 90),
 	'the port is open and /healthz answers 503');
 like($body, qr/"reason":"database \\"nodb\\" \(pinpipe.database\) does not exist"/, '... with the reason');
 ($code, $body) = PinpipeTest::http($node, 'POST', '/pin/', $pin);
@@ -44,7 +36,7 @@ is(PinpipeTest::log_count($node, qr/pinpipe http worker: database "nodb" \(pinpi
 
 $node->safe_psql('postgres', 'CREATE DATABASE nodb');
 $node->safe_psql('nodb', 'CREATE EXTENSION pinpipe');
-ok(PinpipeTest::wait_for(sub { (healthz())[0] == 200 }, 'healthz 200', 90),
+ok(PinpipeTest::wait_until(sub { (healthz())[0] == 200 }, 'healthz 200', 90),
 	'once the database and the extension exist the worker serves');
 is((PinpipeTest::http($node, 'POST', '/pin/', $pin))[0], 200, 'a pin is accepted');
 is($node->safe_psql('nodb', 'SELECT count(*) FROM pinpipe.pins'), '1', 'and stored');

@@ -189,14 +189,23 @@ wait_pins(1, 200, 'replay: the running worker read them again');
 is(stored_range(1, 0, 200), '200|200', 'replay: each offset once');
 ok(PinpipeTest::wait_for(sub { stored_offset(1) == 200 }, 'stored offset 200'), 'replay: stored offset 200');
 
-# --- past the log end: a re-created (empty) topic; earliest continues at its start
-sql("ALTER SYSTEM SET pinpipe.offset_out_of_range = 'earliest'");
+# --- past the log end: a re-created (empty) topic; paused (the mode is still pause), then
+# a reload with earliest resumes it at the new log's start
 $node->stop;
 PinpipeTest::devbroker_stop($broker);
 $broker = PinpipeTest::devbroker_start(2);
 $node->append_conf('postgresql.conf', "pinpipe.kafka_brokers = '$broker->{bootstrap}'\n");
+$log = -s $node->logfile;
 $node->start;
 PinpipeTest::devbroker_produce($broker, pins(8), partition => 1);    # new log [0, 8); stored 200
+ok( PinpipeTest::wait_for(
+		sub { sql("SELECT count(*) FROM pinpipe.consumer_partition_status WHERE paused") == 2 },
+		'both partitions paused'),
+	're-created topic under pause: both partitions paused');
+like(log_since($log), qr/partition 1 of topic "pinterest.pins" paused: stored offset 200 is past the end of/,
+	're-created topic under pause: WARNING');
+sql("ALTER SYSTEM SET pinpipe.offset_out_of_range = 'earliest'");
+sql("SELECT pg_reload_conf()");
 ok( PinpipeTest::wait_for(
 		sub { sql("SELECT count(*) FROM pinpipe.kafka_gaps WHERE reason = 'log_end_passed'") == 1 },
 		'rewind row', 120),
