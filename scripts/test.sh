@@ -8,9 +8,11 @@
 #   regress      pg_regress --temp-instance (sql/, expected/), HTTP worker running
 #   isolation    pg_isolation_regress (specs/, expected/): concurrency, against a private server
 #   tap          test/tap/t/*.pl under prove, servers run by PostgreSQL::Test::Cluster
-#   integration  every test/t/*.sh, each against its own private server
+#   integration  every test/t/*.sh (shell contract tests printing TAP) under prove
 #   package      make dist, the postgresql-MAJOR-pinpipe .deb, installed and smoke-tested
 #                in a clean Debian root (scripts/package.sh)
+# Each layer's output closes with its runner's own summary (prove's "Result:", pg_regress's
+# "All N tests passed."); the last line here adds them up as "N passed, N failed".
 # PostgreSQL majors: 15 on this machine (Debian bookworm); 17 (trixie) and 18 (sid) in
 # debootstrap roots that scripts/pg_root.sh creates on first use and reuses after.
 #
@@ -36,11 +38,22 @@ OUT=$(mktemp -d /tmp/pinpipe-results.XXXXXX)
 chmod 755 "$OUT"
 declare -A RESULT SECS
 
-# A layer's result is the last "N passed, N failed" line it printed; none means it did not run.
+# A layer's result is the last summary its runner printed: prove's ("Files=N, Tests=N, ..."
+# with "(Wstat: .. Tests: N Failed: N)" per failed file, then "Result: PASS|FAIL"; a file
+# that exited non-zero without a failed check, e.g. without its plan, counts as one failure),
+# pg_regress's ("All N tests passed." / "N of N tests failed."), or the unit and fuzz
+# runners' "N passed, N failed"; none means the layer did not run.
 tally() {
-	awk '/^([A-Za-z0-9-]+: )?[0-9]+ passed, [0-9]+ failed/ {
+	awk '/^([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed/ {
 	        for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p = $i; if ($(i+1) ~ /^failed/) f = $i }
 	        seen = 1 }
+	     /Tests: [0-9]+ Failed: [0-9]+\)/ { s = $0; sub(/.*Failed: /, "", s); s += 0
+	        if (s == 0 && $0 !~ /Wstat: 0 /) s = 1   # a file that failed without a failed check
+	        pf += s }
+	     /^Files=[0-9]+, Tests=[0-9]+,/ { s = $0; sub(/^Files=[0-9]+, Tests=/, "", s); pt = s + 0; inprove = 1 }
+	     inprove && /^Result: / { p = pt - pf; f = pf; if ($2 != "PASS" && f == 0) f = 1; seen = 1; pf = 0; inprove = 0 }
+	     /All [0-9]+ tests passed/ { s = $0; sub(/.*All /, "", s); p = s + 0; f = 0; seen = 1 }
+	     /[0-9]+ of [0-9]+ tests failed/ { s = $0; sub(/^[^0-9]*/, "", s); split(s, a, / of /); f = a[1] + 0; p = a[2] - f; seen = 1 }
 	     END { if (!seen) print "none"; else print p + 0, f + 0 }' "$1"
 }
 

@@ -1,6 +1,6 @@
 -- Scheduling with pg_cron. The regression database is not cron.database_name, so
 -- pg_cron cannot be installed here: schedule_batch must say so clearly, with the
--- SQLSTATE and a hint naming the right call. (test/t/50_batch_cron.sh schedules
+-- SQLSTATE and a hint naming the right call. (test/tap/t/084_batch_cron.pl schedules
 -- for real in the cron database.)
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pinpipe;

@@ -1,18 +1,14 @@
-# test/kafka_lib.sh — helpers for the Kafka integration tests and bench/bench_kafka.sh.
+# test/kafka_lib.sh — Kafka helpers for the shell tests and bench/bench_kafka.sh;
+# kafka_make_pins is also the generator behind the TAP tests' PinpipeTest::make_pins.
 # Source after test/lib.sh.
 #
 #   kafka_broker_start [partitions]       dev broker (mock cluster); sets KAFKA_BOOTSTRAP, KAFKA_PID
-#   kafka_broker_down / kafka_broker_up   take every broker down / up (SIGUSR1 / SIGUSR2)
 #   kafka_make_pins FILE N SEED [BAD_EVERY]
 #                                         N real pins from $PP_SHARED_DATA/pins_sample.jsonl, cycled,
 #                                         each with a fresh unique_id (from SEED) and index; every
 #                                         BAD_EVERY-th line (0 = none) is malformed (bad JSON or an
 #                                         invalid pin). Prints how many malformed lines it wrote.
 #   kafka_produce FILE [partitions]       every line of FILE as one message, round-robin over partitions
-#   kafka_produce_paced FILE BASE [partitions] [chunk]
-#                                         produce FILE in chunks, each only once the consumer
-#                                         has caught up to BASE + everything before that chunk
-#                                         (the dev broker retains ~5 MB per partition)
 #   kafka_consumed                        count(pins) + count(kafka dead letters)
 #   kafka_check_exact N WHAT              exactly N distinct (partition, offset), none twice,
 #                                         pins and raw log agree
@@ -28,9 +24,6 @@ kafka_broker_start() {
 	pp_wait_for "[ -s '$out' ]" 20 "dev broker to print its address" || return 1
 	KAFKA_BOOTSTRAP=$(head -n 1 "$out")
 }
-
-kafka_broker_down() { kill -USR1 "$KAFKA_PID"; }
-kafka_broker_up() { kill -USR2 "$KAFKA_PID"; }
 
 kafka_make_pins() {
 	python3 - "$PP_SHARED_DATA/pins_sample.jsonl" "$@" <<'PY'
@@ -62,19 +55,6 @@ PY
 kafka_produce() {
 	local file=$1 parts=${2:-4}
 	pinpipe-devbroker --produce "$file" --bootstrap "$KAFKA_BOOTSTRAP" --topic "$KAFKA_TOPIC" --partitions "$parts" >/dev/null
-}
-
-kafka_produce_paced() {
-	local file=$1 base=$2 parts=${3:-4} chunk=${4:-10000} dir total done=0 f
-	dir=$(mktemp -d /tmp/pinpipe-chunks.XXXXXX)
-	split -l "$chunk" -d -a 4 "$file" "$dir/c."
-	for f in "$dir"/c.*; do
-		pp_wait_for "[ \$(kafka_consumed 2>/dev/null || echo -1) -ge $((base + done - chunk)) ]" 180 \
-			"consumer to catch up to $((base + done - chunk))" || { rm -rf "$dir"; return 1; }
-		kafka_produce "$f" "$parts" || { rm -rf "$dir"; return 1; }
-		done=$((done + $(wc -l <"$f")))
-	done
-	rm -rf "$dir"
 }
 
 kafka_consumed() {

@@ -4,13 +4,14 @@
 #   pp_cluster_start [postgresql.conf lines...]   private cluster, run by an unprivileged user
 #   pp_psql -c '...'                              psql as the cluster's superuser, ON_ERROR_STOP
 #   pp_sql 'query'                                one value, unaligned, no headers
-#   pp_cluster_stop / pp_cluster_restart / pp_cluster_kill9
+#   pp_cluster_stop / pp_cluster_restart / pp_cluster_reload
 #   pp_free_port                                  a free TCP port on 127.0.0.1
 #   pp_scratch VAR NAME                           a scratch directory in $VAR, removed at exit
 #   pp_wait_for 'cmd' [seconds] [what]            retry cmd until it succeeds (never decides by timing)
-#   ok / fail / pp_done                           test accounting (prints "N passed, N failed")
+#   ok / fail / check / pp_done                   TAP: "ok N - ...", "not ok N - ...", the plan
+#                                                 "1..N" at the end (prove runs test/t/*.sh)
 #   pp_regress_run RUNNER OUTDIR DB TEST...       pg_regress or pg_isolation_regress against the
-#                                                 private cluster, with the "N passed, N failed" line
+#                                                 private cluster; its own summary closes the output
 #
 # The cluster listens on a Unix socket in its own directory only (no TCP port to
 # collide with), with shared_preload_libraries = 'pg_cron,pinpipe'. Everything is
@@ -123,16 +124,6 @@ pp_cluster_restart() { pp_cluster_stop "${1:-fast}"; pp_cluster_up; }
 
 pp_cluster_reload() { pp_as_owner "$PP_PGBIN/pg_ctl" -D "$PP_DATA" reload >/dev/null; }
 
-# kill -9 the postmaster and every child, then start again (crash recovery path).
-pp_cluster_kill9() {
-	local pm
-	pm=$(head -n 1 "$PP_DATA/postmaster.pid")
-	pkill -9 -P "$pm" 2>/dev/null || true
-	kill -9 "$pm" 2>/dev/null || true
-	while kill -0 "$pm" 2>/dev/null; do sleep 0.1; done
-	rm -f "$PP_DATA/postmaster.pid"
-}
-
 pp_psql() { "$PP_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 pp_sql() { "$PP_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -A -t -c "$1"; }
 
@@ -147,19 +138,21 @@ pp_wait_for() {
 	return 1
 }
 
-ok() { PP_PASSED=$((PP_PASSED + 1)); echo "ok - $*"; }
-fail() { PP_FAILED=$((PP_FAILED + 1)); echo "FAIL - $*"; }
+# TAP, as prove reads it: one line per check, numbered; diagnostics start with "#".
+ok() { PP_PASSED=$((PP_PASSED + 1)); echo "ok $((PP_PASSED + PP_FAILED)) - $*"; }
+fail() { PP_FAILED=$((PP_FAILED + 1)); echo "not ok $((PP_PASSED + PP_FAILED)) - $*"; }
 
 # check "description" actual expected
 check() {
 	if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: got '$2', expected '$3'"; fi
 }
 
-# End of a test file: the plain closing line, and the exit status.
+# End of a test file: the plan (prove checks that every planned check ran), and the exit
+# status; on failure the server log's tail as TAP diagnostics.
 pp_done() {
-	echo "$PP_PASSED passed, $PP_FAILED failed"
+	echo "1..$((PP_PASSED + PP_FAILED))"
 	if [ "$PP_FAILED" -gt 0 ] || [ "$PP_PASSED" -eq 0 ]; then
-		[ -n "${PP_LOG:-}" ] && [ -f "$PP_LOG" ] && { echo "--- server log (tail)"; tail -n 40 "$PP_LOG"; }
+		[ -n "${PP_LOG:-}" ] && [ -f "$PP_LOG" ] && { echo "# --- server log (tail)"; tail -n 40 "$PP_LOG" | sed 's/^/# /'; }
 		exit 1
 	fi
 	exit 0
@@ -167,19 +160,16 @@ pp_done() {
 
 # Run a pg_regress-family runner (pg_regress, pg_isolation_regress) over tests in this
 # tree (inputs in sql/ or specs/, expected output in expected/) against the private
-# cluster; print its diffs and the "N passed, N failed" line; return its status.
+# cluster; print its diffs, then its own summary again as the closing lines; return its status.
 pp_regress_run() {
-	local runner=$1 out=$2 db=$3 status n_ok n_bad
+	local runner=$1 out=$2 db=$3 status
 	shift 3
 	mkdir -p "$out"
 	"$runner" --inputdir="$PP_REPO" --outputdir="$out" --bindir="$PP_PGBIN" \
 		--host="$PP_SOCK" --port="$PP_PORT" --user=postgres --dbname="$db" --load-extension=pinpipe \
-		"$@" 2>&1 | tee "$out/summary.txt"
-	status=${PIPESTATUS[0]}
+		"$@" >"$out/summary.txt" 2>&1
+	status=$?
 	[ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
-	# "ok N - name" (PG16+) or "test name ... ok" (PG15): count both spellings.
-	n_ok=$(grep -cE '^(ok|test) .* ok' "$out/summary.txt")
-	n_bad=$(grep -cE ' (FAILED|failed)( |$)' "$out/summary.txt")
-	echo "$n_ok passed, $n_bad failed"
+	cat "$out/summary.txt"
 	return "$status"
 }

@@ -12,16 +12,25 @@
 #       one request to the node's HTTP worker (code 0 = no answer, e.g. connection refused)
 #   PinpipeTest::worker_pid($node, 'pinpipe http')     pid of a worker by backend_type, or ''
 #   PinpipeTest::log_count($node, qr/.../)             matching lines in the server log so far
-#   my $broker = PinpipeTest::devbroker_start($partitions)   dev broker: {bootstrap, pid}
-#   PinpipeTest::make_pins($file, $n, $seed)           $n real pins with fresh unique_ids
-#   PinpipeTest::produce($broker, $file, $partitions)  every line of $file as one message
+#   my $b = PinpipeTest::devbroker_start($partitions)   dev broker (tools/pinpipe-devbroker);
+#       $b->{bootstrap}, $b->{topic}; stopped at exit
+#   PinpipeTest::devbroker_stop($b)                    stop it (topics and messages are gone)
+#   PinpipeTest::devbroker_down($b) / devbroker_up($b) every broker unreachable / back
+#   PinpipeTest::devbroker_produce($b, $file, partition => $p | partitions => $n)
+#       every line of $file as one message (one partition, or round-robin over $n)
+#   my $bad = PinpipeTest::make_pins($file, $n, $seed [, $bad_every])
+#       $n real pins with fresh unique_ids; every $bad_every-th line malformed; returns
+#       how many malformed lines it wrote
 #   PinpipeTest::kafka_consumed($node, $db)            kafka pins + kafka dead letters in $db
 #   PinpipeTest::kafka_check_exact($node, $db, $n, 'what')
 #       exactly $n distinct (partition, offset), none twice, raw log and pins agree
-#   my $b = PinpipeTest::pinpipe_kafka_broker_start($partitions)   dev broker; $b->{bootstrap}
-#   PinpipeTest::pinpipe_kafka_broker_stop($b)
-#   PinpipeTest::pinpipe_kafka_make_pins($file, $n, $seed)   $n real pins, fresh unique_ids
-#   PinpipeTest::pinpipe_kafka_produce($b, $file, partition => $p | partitions => $n)
+#   PinpipeTest::kafka_check_exact_offsets($node, $db, $n, 'what')
+#       the same, and the stored offsets sum to $n
+#   PinpipeTest::wait_kafka_consumed($node, $db, $n, 'what', $secs)
+#       a check: $db holds $n kafka messages within $secs
+#   PinpipeTest::devbroker_produce_paced($b, $node, $db, $file, $base, $partitions, $chunk)
+#       produce $file in chunks, each once the consumer caught up (the broker keeps ~5 MB
+#       per partition); returns true when all was produced
 #
 # Timing never decides a test: waits poll for a state and fail only after a generous bound.
 package PinpipeTest;
@@ -149,53 +158,6 @@ sub log_count
 	return $n;
 }
 
-# Start the dev broker (tools/pinpipe-devbroker) with one topic; killed at exit.
-my @brokers;
-sub devbroker_start
-{
-	my ($partitions, $topic) = @_;
-	$topic //= 'pinterest.pins';
-	my $out = "$PostgreSQL::Test::Utils::tmp_check/devbroker.$$." . scalar(@brokers);
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open(STDOUT, '>', $out) or die;
-		open(STDERR, '>', "$out.err") or die;
-		exec('pinpipe-devbroker', '--partitions', $partitions, '--topic', $topic) or die;
-	}
-	push @brokers, $pid;
-	wait_for(sub { -s $out }, 'dev broker to print its address', 20) or BAIL_OUT('dev broker');
-	open(my $fh, '<', $out) or die;
-	my $bootstrap = <$fh>;
-	close $fh;
-	chomp $bootstrap;
-	return { bootstrap => $bootstrap, pid => $pid, topic => $topic };
-}
-
-END
-{
-	kill 'TERM', $_ for @brokers;
-}
-
-# $n real pins from the sample, each with a fresh unique_id (from $seed); one a line.
-sub make_pins
-{
-	my ($file, $n, $seed) = @_;
-	system('bash', '-c', 'source "$1"; shift; kafka_make_pins "$@" >/dev/null', 'make_pins',
-		"$REPO/test/kafka_lib.sh", $file, $n, $seed) == 0
-	  or die "kafka_make_pins failed";
-}
-
-# Produce every line of $file as one message, round-robin over $partitions.
-sub produce
-{
-	my ($broker, $file, $partitions) = @_;
-	system('pinpipe-devbroker', '--produce', $file, '--bootstrap', $broker->{bootstrap},
-		'--topic', $broker->{topic}, '--partitions', $partitions) == 0
-	  or die "produce failed";
-}
-
 # Kafka messages in database $db: pins plus dead letters.
 sub kafka_consumed
 {
@@ -223,9 +185,28 @@ sub kafka_check_exact
 		"$what: raw log and pins agree");
 }
 
+# A check that $db holds at least $total kafka messages (pins + dead letters) within $secs.
+sub wait_kafka_consumed
+{
+	my ($node, $db, $total, $what, $secs) = @_;
+	Test::More::ok(wait_for(sub { kafka_consumed($node, $db) >= $total }, "$total consumed", $secs),
+		"$what: $total consumed")
+	  or Test::More::diag('consumed ' . kafka_consumed($node, $db));
+}
+
+# kafka_check_exact, and the stored offsets of $db sum to $n.
+sub kafka_check_exact_offsets
+{
+	my ($node, $db, $n, $what) = @_;
+	kafka_check_exact($node, $db, $n, $what);
+	Test::More::is($node->safe_psql($db, 'SELECT coalesce(sum(next_offset), 0) FROM pinpipe.kafka_offsets'),
+		$n, "$what: stored offsets sum to produced");
+}
+
 # The dev broker (tools/pinpipe-devbroker, a librdkafka mock cluster) with one topic of
 # $partitions partitions; it keeps ~5 MB per partition and drops older data like retention.
-sub pinpipe_kafka_broker_start
+my @brokers;
+sub devbroker_start
 {
 	my ($partitions, $topic) = @_;
 	$topic //= 'pinterest.pins';
@@ -237,41 +218,49 @@ sub pinpipe_kafka_broker_start
 	  or BAIL_OUT('dev broker did not start');
 	my $addr = PostgreSQL::Test::Utils::slurp_file($out);
 	chomp $addr;
-	return { handle => $h, bootstrap => $addr, topic => $topic };
+	my $broker = { handle => $h, bootstrap => $addr, topic => $topic };
+	push @brokers, $broker;
+	return $broker;
 }
 
 # Stop a dev broker (its topics and messages are gone with it).
-sub pinpipe_kafka_broker_stop
+sub devbroker_stop
 {
 	my ($broker) = @_;
+	return unless $broker->{handle}->pumpable;
 	$broker->{handle}->signal('TERM');
 	$broker->{handle}->finish;
 }
 
-# $n real pins from the sample, cycled, each with a unique_id made from $seed and its number.
-sub pinpipe_kafka_make_pins
+END
 {
-	my ($file, $n, $seed) = @_;
-	open(my $in, '<', sample('pins_sample.jsonl')) or die;
-	my @pins = <$in>;
-	close $in;
-	chomp @pins;
-	open(my $out, '>', $file) or die "$file: $!";
-	for my $i (0 .. $n - 1)
-	{
-		my $line = $pins[ $i % @pins ];
-		my $uid = sprintf('%08x-%04x-4%03x-8%03x-%012x',
-			$seed, ($i >> 24) & 0xffff, ($i >> 12) & 0xfff, $i & 0xfff, $i);
-		$line =~ s/"unique_id": *"[^"]*"/"unique_id": "$uid"/;
-		$line =~ s/"index": *[0-9]+/"index": @{[$i + 1]}/;
-		print $out "$line\n";
-	}
-	close $out;
-	return $file;
+	devbroker_stop($_) for @brokers;
+}
+
+# Take every broker of the dev cluster down (unreachable) / up again (SIGUSR1 / SIGUSR2).
+sub devbroker_down { $_[0]->{handle}->signal('USR1'); }
+sub devbroker_up { $_[0]->{handle}->signal('USR2'); }
+
+# $n real pins from the sample, cycled, each with a unique_id made from $seed and its
+# number; every $bad_every-th line (0 or absent: none) is malformed. The generator is
+# test/kafka_lib.sh's kafka_make_pins (bench/bench_kafka.sh uses it too). Returns how
+# many malformed lines it wrote.
+sub make_pins
+{
+	my ($file, $n, $seed, $bad_every) = @_;
+	my ($out, $err);
+	IPC::Run::run(
+		[
+			'bash', '-c', 'source "$1"; shift; kafka_make_pins "$@"', 'make_pins',
+			"$REPO/test/kafka_lib.sh", $file, $n, $seed, $bad_every // 0
+		],
+		'>', \$out, '2>', \$err) or die "kafka_make_pins failed: $err";
+	chomp $out;
+	return $out;
 }
 
 # Produce every line of $file as one message (partition => P, or partitions => N round-robin).
-sub pinpipe_kafka_produce
+sub devbroker_produce
 {
 	my ($broker, $file, %opt) = @_;
 	my @where = defined $opt{partition}
@@ -286,6 +275,34 @@ sub pinpipe_kafka_produce
 		'>', \$stdout, '2>', \$stderr) or die "producing $file failed: $stderr";
 	chomp $stdout;
 	return $stdout;
+}
+
+# Produce $file in chunks of $chunk lines over $partitions, each chunk only once the
+# consumer of $db holds $base + everything but the last chunk before it (the dev broker
+# keeps ~5 MB per partition, so an unpaced producer would outrun retention).
+sub devbroker_produce_paced
+{
+	my ($broker, $node, $db, $file, $base, $partitions, $chunk) = @_;
+	$chunk //= 10000;
+	open(my $in, '<', $file) or die "$file: $!";
+	my @lines = <$in>;
+	close $in;
+	my $dir = PostgreSQL::Test::Utils::tempdir('chunks');
+	for (my ($i, $done) = (0, 0); $i < @lines; $i += $chunk)
+	{
+		my $need = $base + $done - $chunk;
+		# (the server may be down for a while: a failed query is "not yet")
+		return 0
+		  unless wait_for(sub { my $c = eval { kafka_consumed($node, $db) }; defined $c && $c >= $need },
+			"consumer to catch up to $need", 180);
+		my $end = $i + $chunk > @lines ? $#lines : $i + $chunk - 1;
+		open(my $out, '>', "$dir/chunk") or die;
+		print $out @lines[ $i .. $end ];
+		close $out;
+		devbroker_produce($broker, "$dir/chunk", partitions => $partitions);
+		$done += $end - $i + 1;
+	}
+	return 1;
 }
 
 1;

@@ -34,10 +34,10 @@ sub consumer_state
 }
 
 # --- phase 1: consume, then terminate the consumer while more is produced
-PinpipeTest::produce($broker, "$dir/p1.jsonl", $parts);
+PinpipeTest::devbroker_produce($broker, "$dir/p1.jsonl", partitions => $parts);
 ok(PinpipeTest::wait_until(sub { consumed() >= 3000 }, '3000 consumed', 120), 'phase 1 consumed');
 my $pid = consumer_pid();
-PinpipeTest::produce($broker, "$dir/p2.jsonl", $parts);
+PinpipeTest::devbroker_produce($broker, "$dir/p2.jsonl", partitions => $parts);
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 pass("terminated consumer $pid");
 ok( PinpipeTest::wait_until(sub { my $p = consumer_pid(); $p ne '' && $p ne $pid }, 'new consumer', 60),
@@ -60,7 +60,7 @@ my $fatal = PinpipeTest::log_count($node, qr/FATAL:  database "pp" does not exis
 my $missing = PinpipeTest::log_count($node, $missing_re);
 $node->safe_psql('postgres', 'DROP DATABASE pp WITH (FORCE)');
 pass('DROP DATABASE pp WITH (FORCE)');
-PinpipeTest::produce($broker, "$dir/p3.jsonl", $parts);
+PinpipeTest::devbroker_produce($broker, "$dir/p3.jsonl", partitions => $parts);
 ok(PinpipeTest::wait_until(sub { consumer_state() eq 'waiting for database' }, 'waiting for database', 90),
 	'the consumer waits for the database');
 $pid = consumer_pid();

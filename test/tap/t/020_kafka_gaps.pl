@@ -13,8 +13,7 @@ use Test::More;
 use PinpipeTest;
 
 my $topic = 'pinterest.pins';
-my $broker = PinpipeTest::pinpipe_kafka_broker_start(2);
-END { eval { $broker->{handle}->kill_kill } if $broker; }    # also when the test dies
+my $broker = PinpipeTest::devbroker_start(2);
 my $dir = PostgreSQL::Test::Utils::tempdir('gaps');
 my $seed = 1;
 
@@ -22,7 +21,9 @@ my $seed = 1;
 sub pins
 {
 	my ($n) = @_;
-	return PinpipeTest::pinpipe_kafka_make_pins("$dir/pins$seed.jsonl", $n, $seed++);
+	my $file = "$dir/pins$seed.jsonl";
+	PinpipeTest::make_pins($file, $n, $seed++);
+	return $file;
 }
 
 my $node = PinpipeTest::node(
@@ -58,14 +59,14 @@ sub metrics { return `curl -s http://127.0.0.1:$port/metrics`; }
 sub log_since { return substr(PostgreSQL::Test::Utils::slurp_file($node->logfile), $_[0]); }
 
 # --- 100 pins per partition consumed
-PinpipeTest::pinpipe_kafka_produce($broker, pins(200), partitions => 2);
+PinpipeTest::devbroker_produce($broker, pins(200), partitions => 2);
 wait_pins(0, 100, 'partition 0: 100 pins');
 wait_pins(1, 100, 'partition 1: 100 pins');
 
 # --- earliest (default): retention passes the stored offset while the server is down
 $node->stop;
-PinpipeTest::pinpipe_kafka_produce($broker, pins(60000), partition => 0);
-PinpipeTest::pinpipe_kafka_produce($broker, pins(50), partition => 1);
+PinpipeTest::devbroker_produce($broker, pins(60000), partition => 0);
+PinpipeTest::devbroker_produce($broker, pins(50), partition => 1);
 my $log = -s $node->logfile;
 $node->start;
 ok( PinpipeTest::wait_for(
@@ -94,13 +95,13 @@ is(sql("SELECT count(*) FROM pinpipe.dead_letters"), 0, 'no dead letters');
 # --- latest: the consumer goes on at the log end; the gap row comes with the first batch after it
 sql("ALTER SYSTEM SET pinpipe.offset_out_of_range = 'latest'");
 $node->stop;
-PinpipeTest::pinpipe_kafka_produce($broker, pins(60000), partition => 0);    # log end 120100
+PinpipeTest::devbroker_produce($broker, pins(60000), partition => 0);    # log end 120100
 $log = -s $node->logfile;
 $node->start;
 ok( PinpipeTest::wait_for(sub { log_since($log) =~ /skipping offsets 60100 to offset 120100 of partition 0/ },
 		'latest WARNING', 120),
 	'latest: WARNING for [60100, 120100)');
-PinpipeTest::pinpipe_kafka_produce($broker, pins(30), partition => 0);
+PinpipeTest::devbroker_produce($broker, pins(30), partition => 0);
 wait_pins(0, 100 + 60100 - $to + 30, 'latest: only the 30 new messages');
 is(stored_range(0, 120100, 120130), '30|30', 'latest: the new messages, each once');
 is(sql("SELECT from_offset || '-' || to_offset || ' ' || skipped || ' ' || reason
@@ -112,8 +113,8 @@ like(metrics(), qr/^pinpipe_consumer_skipped_messages_total\{topic="pinterest.pi
 # --- pause: partition 0 stops, partition 1 goes on, until reset_offsets
 sql("ALTER SYSTEM SET pinpipe.offset_out_of_range = 'pause'");
 $node->stop;
-PinpipeTest::pinpipe_kafka_produce($broker, pins(60000), partition => 0);    # log end 180130
-PinpipeTest::pinpipe_kafka_produce($broker, pins(40), partition => 1);
+PinpipeTest::devbroker_produce($broker, pins(60000), partition => 0);    # log end 180130
+PinpipeTest::devbroker_produce($broker, pins(40), partition => 1);
 $log = -s $node->logfile;
 $node->start;
 my $p0 = pins_of(0);
@@ -130,8 +131,8 @@ like(metrics(), qr/^pinpipe_consumer_partition_paused\{worker="0",topic="pintere
 like(log_since($log),
 	qr/WARNING:  pinpipe consumer 0: partition 0 of topic "pinterest.pins" paused: stored offset 120130 is below/,
 	'pause: WARNING');
-PinpipeTest::pinpipe_kafka_produce($broker, pins(20), partition => 0);    # log end 180150
-PinpipeTest::pinpipe_kafka_produce($broker, pins(10), partition => 1);
+PinpipeTest::devbroker_produce($broker, pins(20), partition => 0);    # log end 180150
+PinpipeTest::devbroker_produce($broker, pins(10), partition => 1);
 wait_pins(1, 200, 'pause: partition 1 still consumed');
 is(pins_of(0), $p0, 'pause: nothing read from partition 0');
 is(stored_offset(0), 120130, 'pause: stored offset unchanged');
@@ -170,7 +171,7 @@ ok( PinpipeTest::wait_for(
 		sub { sql("SELECT paused FROM pinpipe.consumer_partition_status WHERE \"partition\" = 0") eq 'f' },
 		'partition 0 resumed'),
 	'reset resumed the paused partition');
-PinpipeTest::pinpipe_kafka_produce($broker, pins(5), partition => 0);    # 180150 .. 180154
+PinpipeTest::devbroker_produce($broker, pins(5), partition => 0);    # 180150 .. 180154
 wait_pins(0, $p0 + 5, 'after the reset: the new messages of partition 0');
 is(stored_range(0, 120130, 180155), '5|5', 'after the reset: only offsets from 180150, each once');
 is(sql("SELECT from_offset || '-' || to_offset || ' ' || skipped || ' ' || reason
@@ -191,12 +192,12 @@ ok(PinpipeTest::wait_for(sub { stored_offset(1) == 200 }, 'stored offset 200'), 
 # --- past the log end: a re-created (empty) topic; paused (the mode is still pause), then
 # a reload with earliest resumes it at the new log's start
 $node->stop;
-PinpipeTest::pinpipe_kafka_broker_stop($broker);
-$broker = PinpipeTest::pinpipe_kafka_broker_start(2);
+PinpipeTest::devbroker_stop($broker);
+$broker = PinpipeTest::devbroker_start(2);
 $node->append_conf('postgresql.conf', "pinpipe.kafka_brokers = '$broker->{bootstrap}'\n");
 $log = -s $node->logfile;
 $node->start;
-PinpipeTest::pinpipe_kafka_produce($broker, pins(8), partition => 1);    # new log [0, 8); stored 200
+PinpipeTest::devbroker_produce($broker, pins(8), partition => 1);    # new log [0, 8); stored 200
 ok( PinpipeTest::wait_for(
 		sub { sql("SELECT count(*) FROM pinpipe.consumer_partition_status WHERE paused") == 2 },
 		'both partitions paused'),
@@ -221,5 +222,5 @@ like(log_since(0), qr/WARNING:  pinpipe consumer 0: stored offset 200 of partiti
 	're-created topic: WARNING');
 
 $node->stop;
-PinpipeTest::pinpipe_kafka_broker_stop($broker);
+PinpipeTest::devbroker_stop($broker);
 done_testing();
