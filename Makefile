@@ -27,7 +27,7 @@ ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=pinpipe
 
 # Pure modules: no backend state; also linked into unit tests, fuzzers and tools.
-PURE_SRCS = src/pin_json.c src/clean.c
+PURE_SRCS = src/text.c src/pin_json.c src/clean.c
 
 SHLIB_LINK = -lrdkafka -lmicrohttpd
 
@@ -75,7 +75,7 @@ tools/pinpipe-devbroker: tools/pinpipe-devbroker.c $(DEVBROKER_SRCS) $(wildcard 
 
 # Needs only libcurl and the pure modules (no PostgreSQL): it builds on a client machine.
 EMULATE_SRCS = $(sort $(wildcard tools/emulate/*.c))
-tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/pin_json.h src/clean.h
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h
 	$(CC) $(TOOL_CFLAGS) -Itools/emulate -o $@ $< $(EMULATE_SRCS) $(PURE_SRCS) -lcurl -lm
 
 install: install-tools
@@ -83,7 +83,7 @@ install-tools: tools
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
 	for t in $(wildcard $(TOOLS)); do $(INSTALL_PROGRAM) $$t '$(DESTDIR)$(bindir)/'; done
 
-test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/pin_json.h src/clean.h
+test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_clean.c $(PURE_SRCS)
 
 test/unit/test_prom: test/unit/test_prom.c src/prom_format.c src/prom_format.h
@@ -98,7 +98,7 @@ unit: test/unit/test_clean test/unit/test_prom test/unit/test_http_request
 	./test/unit/test_http_request
 	./test/unit/test_clean
 
-test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/pin_json.h src/clean.h
+test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ test/fuzz/fuzz_pin.c $(PURE_SRCS)
 
 fuzz: test/fuzz/fuzz_pin

@@ -10,60 +10,6 @@
 
 #include <string.h>
 
-/* Byte length of the white space character starting at s, or 0. */
-static size_t
-SpaceAt(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-
-	if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))
-		return 1;
-	if (c == 0xC2 && len >= 2 && (s[1] == 0x85 || s[1] == 0xA0))
-		return 2; /* U+0085, U+00A0 */
-	if (len < 3)
-		return 0;
-	if (c == 0xE1 && s[1] == 0x9A && s[2] == 0x80)
-		return 3; /* U+1680 */
-	if (c == 0xE2 && s[1] == 0x80 &&
-		((s[2] >= 0x80 && s[2] <= 0x8B) || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))
-		return 3; /* U+2000..U+200B, U+2028, U+2029, U+202F */
-	if (c == 0xE2 && s[1] == 0x81 && s[2] == 0x9F)
-		return 3; /* U+205F */
-	if (c == 0xE3 && s[1] == 0x80 && s[2] == 0x80)
-		return 3; /* U+3000 */
-	if (c == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
-		return 3; /* U+FEFF */
-	return 0;
-}
-
-/* Byte length of the white space character ending just before s[end] (end > 0), or 0. */
-static size_t
-SpaceBefore(const unsigned char *s, size_t end)
-{
-	size_t start = end - 1, n;
-
-	while (start > 0 && end - start < 4 && (s[start] & 0xC0) == 0x80)
-		start--;
-	n = end - start;
-	return SpaceAt(s + start, n) == n ? n : 0;
-}
-
-CleanText
-CleanTrim(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *) s;
-	size_t start = 0, end = len, n;
-	CleanText t;
-
-	while (start < end && (n = SpaceAt(u + start, end - start)) > 0)
-		start += n;
-	while (end > start && (n = SpaceBefore(u, end)) > 0 && end - n >= start)
-		end -= n;
-	t.ptr = s + start;
-	t.len = end - start;
-	return t;
-}
-
 static char
 Lower(char c)
 {
@@ -88,7 +34,7 @@ IsPlaceholder(CleanText t, const char *p)
 		{
 			size_t n, seen = 0;
 
-			while (i < len && (n = SpaceAt(u + i, len - i)) > 0)
+			while (i < len && (n = TextSpaceAt(u + i, len - i)) > 0)
 			{
 				i += n;
 				seen++;
@@ -108,7 +54,7 @@ IsPlaceholder(CleanText t, const char *p)
 static CleanText
 CleanTextField(const char *s, size_t len, const char *const *placeholders, bool *flagged)
 {
-	CleanText t = CleanTrim(s, len);
+	CleanText t = TextTrim(s, len);
 
 	*flagged = false;
 	if (t.len == 0)
@@ -137,7 +83,7 @@ IsDigit(char c)
 bool
 CleanFollowerCount(const char *s, size_t len, int64_t *out, bool *flagged)
 {
-	CleanText t = CleanTrim(s, len);
+	CleanText t = TextTrim(s, len);
 	const char *p = t.ptr, *end = t.ptr + t.len;
 	uint64_t mantissa = 0, mult = 1, pow10 = 1, value;
 	int digits = 0, frac_digits = 0, group = -1;
@@ -225,7 +171,7 @@ IsNoTagsPlaceholder(CleanText t)
 			i++;
 			continue;
 		}
-		if ((n = SpaceAt(u + i, t.len - i)) > 0)
+		if ((n = TextSpaceAt(u + i, t.len - i)) > 0)
 		{
 			i += n;
 			continue;
@@ -248,7 +194,7 @@ CleanTagNext(CleanText list, size_t *pos, CleanText *tag)
 		size_t n = comma ? (size_t) (comma - start) : list.len - *pos;
 
 		*pos += n + (comma ? 1 : 0);
-		*tag = CleanTrim(start, n);
+		*tag = TextTrim(start, n);
 		if (tag->len > 0)
 			return true;
 	}
@@ -258,7 +204,7 @@ CleanTagNext(CleanText list, size_t *pos, CleanText *tag)
 int
 CleanTagList(const char *s, size_t len, CleanText *list, bool *flagged)
 {
-	CleanText t = CleanTrim(s, len), tag;
+	CleanText t = TextTrim(s, len), tag;
 	size_t pos = 0;
 	int n = 0;
 
@@ -279,7 +225,7 @@ CleanTagList(const char *s, size_t len, CleanText *list, bool *flagged)
 CleanText
 CleanSaveLocation(const char *s, size_t len, bool *flagged)
 {
-	CleanText t = CleanTrim(s, len);
+	CleanText t = TextTrim(s, len);
 	const char *slash = t.len ? memchr(t.ptr, '/', t.len) : NULL;
 
 	if (slash == NULL)
@@ -293,41 +239,6 @@ CleanSaveLocation(const char *s, size_t len, bool *flagged)
 	t.len -= (size_t) (slash - t.ptr);
 	t.ptr = slash;
 	return t;
-}
-
-bool
-CleanParseUuid(const char *s, size_t len, uint8_t out[16])
-{
-	CleanText t = CleanTrim(s, len);
-	const char *p = t.ptr, *end = t.ptr + t.len;
-	int nibbles = 0;
-
-	if (t.len >= 9 && strncmp(p, "urn:uuid:", 9) == 0)
-		p += 9;
-	else if (t.len >= 5 && strncmp(p, "uuid:", 5) == 0)
-		p += 5;
-	if (p < end && *p == '{')
-	{
-		if (end[-1] != '}')
-			return false;
-		p++;
-		end--;
-	}
-	for (; p < end; p++)
-	{
-		int h;
-
-		if (*p == '-')
-			continue;
-		if ((h = HexDigitValue(*p)) < 0 || nibbles >= 32)
-			return false;
-		if (nibbles % 2 == 0)
-			out[nibbles / 2] = (uint8_t) (h << 4);
-		else
-			out[nibbles / 2] |= (uint8_t) h;
-		nibbles++;
-	}
-	return nibbles == 32;
 }
 
 const char *const clean_media_names[CLEAN_MEDIA_NCLASSES] = {"image", "video", "story", "other"};
@@ -442,7 +353,7 @@ DaysInMonth(int y, int m)
 bool
 CleanTimestamp(const char *s, size_t len, int64_t *out)
 {
-	CleanText t = CleanTrim(s, len);
+	CleanText t = TextTrim(s, len);
 	const char *p = t.ptr;
 	size_t n = t.len, i = 0;
 	int y, mo, d, h, mi, sec = 0, off = 0;

@@ -13,13 +13,10 @@
 #include <stdint.h>
 
 #include "pin_json.h"
+#include "text.h"
 
 /* A slice of text; ptr == NULL means SQL NULL. */
-typedef struct CleanText
-{
-	const char *ptr;
-	size_t len;
-} CleanText;
+typedef TextSpan CleanText;
 
 /* A cleaned pin: the columns of pinpipe.clean_pin() in its order. */
 typedef struct CleanPin
@@ -107,9 +104,6 @@ CleanMedia CleanMediaClass(const char *s, size_t len);
 /* Clean a pin that PinParse accepted (PIN_OK). */
 void CleanPinRecord(const PinRecord *rec, CleanPin *out);
 
-/* Trim leading/trailing white space (ASCII, U+00A0 and the other Unicode spaces). */
-CleanText CleanTrim(const char *s, size_t len);
-
 /*
  * follower_count: "972" → 972, "5k" → 5000, "1.5M" → 1500000, "2B"; any case.
  * Returns true with *out set when parseable; false → NULL. *flagged is set
@@ -129,8 +123,5 @@ bool CleanTagNext(CleanText list, size_t *pos, CleanText *tag);
 
 /* save_location: keep the path from the first '/'; NULL (flagged) if there is none. */
 CleanText CleanSaveLocation(const char *s, size_t len, bool *flagged);
-
-/* Parse a UUID in the forms Python's uuid.UUID accepts (hyphens optional, braces, urn:uuid:). */
-bool CleanParseUuid(const char *s, size_t len, uint8_t out[16]);
 
 #endif /* CLEAN_H */

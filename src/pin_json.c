@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clean.h"
+#include "text.h"
 
 const char *const pin_field_names[PIN_NFIELDS] = {
 	"category",		  "index",	  "unique_id",		   "title",		"description", "poster_name",
@@ -180,18 +180,6 @@ Utf8Valid(const char *s, size_t len)
 	return true;
 }
 
-int
-HexDigitValue(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at s; -1 if not. */
 static long
 Hex4(const char *s)
@@ -200,7 +188,7 @@ Hex4(const char *s)
 
 	for (int i = 0; i < 4; i++)
 	{
-		int h = HexDigitValue(s[i]);
+		int h = TextHexDigit(s[i]);
 
 		if (h < 0)
 			return -1;
@@ -965,7 +953,7 @@ RecordValidate(const RecordModel *m, const PinValue *values, PinRecord *rec, cha
 
 				CoerceStr(rec, f, &values[f], &scratch);
 				if (rec->nerrors == before &&
-					!CleanParseUuid(rec->str[f], rec->len[f], rec->unique_id))
+					!TextParseUuid(rec->str[f], rec->len[f], rec->unique_id))
 					AddError(rec, f, "value is not a valid uuid", "type_error.uuid",
 							 SQLSTATE_BAD_TEXT);
 				break;

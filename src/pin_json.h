@@ -160,9 +160,6 @@ bool PinBatchOpen(PinBatch *b, const char *s, size_t len, PinError *err);
 /* The next record's raw text (an array element or an NDJSON line); false at the end. */
 bool PinBatchNext(PinBatch *b, const char **rec, size_t *rec_len);
 
-/* Value of a hexadecimal digit, or -1. */
-int HexDigitValue(char c);
-
 /* Check that s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool Utf8Valid(const char *s, size_t len);
 

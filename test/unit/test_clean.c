@@ -87,14 +87,14 @@ TestFollowerCount(void)
 static void
 TestTrim(void)
 {
-	CHECK(TextIs(CleanTrim("  a b \t", 7), "a b"), "ascii trim");
-	CHECK(TextIs(CleanTrim("x\xc2\xa0", 3), "x"), "nbsp trim");
-	CHECK(TextIs(CleanTrim("\xe3\x80\x80x\xe2\x80\xaf", 7), "x"), "ideographic/narrow nbsp trim");
-	CHECK(TextIs(CleanTrim("\xef\xbb\xbfx", 4), "x"), "BOM trim");
-	CHECK(CleanTrim(" \xc2\xa0 ", 4).len == 0, "all space");
+	CHECK(TextIs(TextTrim("  a b \t", 7), "a b"), "ascii trim");
+	CHECK(TextIs(TextTrim("x\xc2\xa0", 3), "x"), "nbsp trim");
+	CHECK(TextIs(TextTrim("\xe3\x80\x80x\xe2\x80\xaf", 7), "x"), "ideographic/narrow nbsp trim");
+	CHECK(TextIs(TextTrim("\xef\xbb\xbfx", 4), "x"), "BOM trim");
+	CHECK(TextTrim(" \xc2\xa0 ", 4).len == 0, "all space");
 	/* a multi-byte letter ending in 0xA0 is not a space: 'à' is C3 A0 */
-	CHECK(TextIs(CleanTrim("\xc3\xa0", 2), "\xc3\xa0"), "C3 A0 is a letter");
-	CHECK(TextIs(CleanTrim("\xe2\x80\xa6\xc2\xa0", 5), "\xe2\x80\xa6"), "ellipsis+nbsp");
+	CHECK(TextIs(TextTrim("\xc3\xa0", 2), "\xc3\xa0"), "C3 A0 is a letter");
+	CHECK(TextIs(TextTrim("\xe2\x80\xa6\xc2\xa0", 5), "\xe2\x80\xa6"), "ellipsis+nbsp");
 }
 
 static void
@@ -138,15 +138,15 @@ TestUuid(void)
 {
 	uint8_t u[16];
 
-	CHECK(CleanParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 36, u), "canonical");
+	CHECK(TextParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 36, u), "canonical");
 	CHECK(memcmp(u, "\x79\xdb\xce\xdb\x4f\x96\x4f\xcc\xbc\xb2\x70\xdc\x82\xf6\x46\xe1", 16) == 0,
 		  "parsed bytes");
-	CHECK(CleanParseUuid("{79DBCEDB4F964FCCBCB270DC82F646E1}", 34, u), "braces, upper, no hyphens");
-	CHECK(CleanParseUuid("urn:uuid:79dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 45, u), "urn");
-	CHECK(!CleanParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e", 35, u), "short");
-	CHECK(!CleanParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1a", 37, u), "long");
-	CHECK(!CleanParseUuid("g9dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 36, u), "non-hex");
-	CHECK(!CleanParseUuid("", 0, u), "empty");
+	CHECK(TextParseUuid("{79DBCEDB4F964FCCBCB270DC82F646E1}", 34, u), "braces, upper, no hyphens");
+	CHECK(TextParseUuid("urn:uuid:79dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 45, u), "urn");
+	CHECK(!TextParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e", 35, u), "short");
+	CHECK(!TextParseUuid("79dbcedb-4f96-4fcc-bcb2-70dc82f646e1a", 37, u), "long");
+	CHECK(!TextParseUuid("g9dbcedb-4f96-4fcc-bcb2-70dc82f646e1", 36, u), "non-hex");
+	CHECK(!TextParseUuid("", 0, u), "empty");
 }
 
 static const char *VALID_PIN =
