@@ -92,6 +92,8 @@ printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-
 check "Transfer-Encoding with Content-Length: 400 and close" "$(raw "$T/tecl" '' 5)" "400 closed"
 { printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;'; head -c 51200 /dev/zero | tr '\0' a; } >"$T/ext"
 check "50 KB chunk extension: 400 at once and close" "$(raw "$T/ext" '' 5)" "400 closed"
+printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1FFFFFFFFFFFFFFFF\r\nabc' >"$T/chunk65"
+check "a chunk size over 64 bits: 413 at once and close (libmicrohttpd's own check)" "$(raw "$T/chunk65" '' 5)" "413 closed"
 printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' "$LEN" "$PIN1" >"$T/chunked_ok"
 check "a well-formed chunked pin: 200" "$(raw "$T/chunked_ok" | cut -d' ' -f1)" 200
 m_after=$(curl -s $H/metrics | awk '/^pinpipe_http_malformed_requests_total /{print $2}')
