@@ -1,7 +1,7 @@
 # halfclose.py PORT REQUEST_FILE...: one concurrent connection per file; each sends its
 # file's bytes with TCP_CORK and half-closes (the bytes and the end of input arrive in
 # one segment), then reads to the end. Prints each outcome with its count:
-# "<count> <status> <closed|open|reset>" (status "none": no answer).
+# "<count> <statuses> <closed|open|reset>" (statuses of the answers in order, or "none").
 import socket, sys, threading, collections
 port, files = int(sys.argv[1]), sys.argv[2:]
 out = []
@@ -24,7 +24,8 @@ def one(path):
         pass
     except ConnectionResetError:
         end = 'reset'
-    status = got.split(b' ')[1].decode() if got.startswith(b'HTTP/') else 'none'
+    # the status of every answer (pipelined requests get several)
+    status = ' '.join(a.split(b' ')[0].decode() for a in got.split(b'HTTP/1.1 ')[1:]) or 'none'
     out.append('%s %s' % (status, end))
 ts = [threading.Thread(target=one, args=(f,)) for f in files]
 for t in ts: t.start()
