@@ -35,6 +35,9 @@ static HttpRequest *ready_head = NULL;
 static HttpRequest *waiting_head = NULL;
 static HttpRequest *waiting_tail = NULL;
 
+/* Requests handed over in the current MHD_run, suspended when it returns (HttpRun). */
+static HttpRequest *suspend_head = NULL;
+
 static void
 HttpWaitingAdd(HttpRequest *req)
 {
@@ -836,7 +839,7 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 	if (req->resp != NULL || req->status != 0)
 		return HttpQueueAnswer(req);
 	if (req->suspended || req->pending > 0)
-		return MHD_YES; /* cannot happen: MHD does not call a suspended request */
+		return MHD_YES; /* handed over: suspended once MHD_run returns (HttpRun) */
 	if (req->endpoint == HTTP_EP_HEALTHZ)
 		HttpProcessHealthz(req);
 	else if (req->endpoint == HTTP_EP_METRICS)
@@ -854,8 +857,33 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 	/* Handed over: wait for the commit or the delivery reports. */
 	req->suspended = true;
 	HttpWaitingAdd(req);
-	MHD_suspend_connection(conn);
+	req->snext = suspend_head;
+	suspend_head = req;
 	return MHD_YES;
+}
+
+/*
+ * The suspension is done once MHD_run has returned, not from the handler:
+ * libmicrohttpd 0.9.75 does not update the event state of a connection
+ * suspended in the handler, so a request read and handed over in one pass stays
+ * marked "reading", and on resumption it reads before it answers. A client that
+ * half-closed after its request then reads as gone (end of input on a complete
+ * request) and the connection is closed without its answer. Returning without
+ * an answer lets libmicrohttpd mark the connection as waiting for one first.
+ */
+void
+HttpRun(struct MHD_Daemon *daemon)
+{
+	MHD_run(daemon);
+	while (suspend_head)
+	{
+		HttpRequest *req = suspend_head;
+
+		suspend_head = req->snext;
+		req->snext = NULL;
+		if (req->conn != NULL)
+			MHD_suspend_connection(req->conn);
+	}
 }
 
 /* Free a request and everything it owns. */

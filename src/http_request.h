@@ -101,6 +101,7 @@ typedef struct HttpRequest
 	struct HttpRequest *wprev;
 	struct HttpRequest *wnext;
 	bool expired; /* answered 503 at the deadline; late outcomes only settle */
+	struct HttpRequest *snext; /* handed over in this MHD_run, not yet suspended */
 } HttpRequest;
 
 /* libmicrohttpd callbacks (http_request.c). */
@@ -117,6 +118,12 @@ extern void HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome 
 
 /* Build the answer of a request whose records are all settled (does not queue it). */
 extern void HttpRequestFinish(HttpRequest *req);
+
+/*
+ * MHD_run, then suspend the connections of the requests handed over during it
+ * (always run a daemon through this).
+ */
+extern void HttpRun(struct MHD_Daemon *daemon);
 
 /* Resume every readied request so libmicrohttpd sends its answer; true if any. */
 extern bool HttpResumeReady(void);

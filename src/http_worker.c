@@ -295,10 +295,27 @@ HttpConnRefuseStalled(HttpConn *c)
 }
 
 /*
+ * Has the client closed its sending side, with nothing left unread? Asked only
+ * between requests (no complete header held by libmicrohttpd, none in the
+ * socket), when no further request can come. libmicrohttpd 0.9.75 notices the
+ * end of input only on a later readiness edge: when the end arrived together
+ * with the request it had read (and the answer was not deferred) it would keep
+ * the connection open, answered, until pinpipe.http_timeout.
+ */
+static bool
+HttpConnPeerClosed(HttpConn *c)
+{
+	char b;
+
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/*
  * Close connections that have not sent a whole request header within
  * pinpipe.http_timeout, however slowly they trickle bytes (libmicrohttpd's own
- * timeout only counts idle time); and refuse bodies libmicrohttpd stopped
- * reading: bytes wait in the socket, yet the body has not advanced for a second.
+ * timeout only counts idle time), and those whose client half-closed between
+ * requests; and refuse bodies libmicrohttpd stopped reading: bytes wait in the
+ * socket, yet the body has not advanced for a second.
  */
 static void
 HttpCutSlowConnections(void)
@@ -315,6 +332,8 @@ HttpCutSlowConnections(void)
 		if (c->cut || c->fd == MHD_INVALID_SOCKET)
 			continue;
 		if (c->waiting_since > 0 && now - c->waiting_since > (double) pinpipe_http_timeout)
+			HttpConnCut(c);
+		else if (c->waiting_since > 0 && HttpConnPeerClosed(c))
 			HttpConnCut(c);
 		else if (c->waiting_since == 0 && c->in_body && now - c->progress_at >= 1.0 &&
 				 ioctl(c->fd, FIONREAD, &waiting) == 0 && waiting > 0)
@@ -795,7 +814,7 @@ HttpShutdown(void)
 	HttpResumeReady();
 	for (int round = 0; round < 5; round++)
 		for (int i = 0; i < ndaemons; i++)
-			MHD_run(daemons[i]);
+			HttpRun(daemons[i]);
 	HttpResumeReady();
 	for (int i = 0; i < ndaemons; i++)
 		MHD_stop_daemon(daemons[i]);
@@ -888,7 +907,7 @@ pinpipe_http_main(Datum main_arg)
 		WorkerServiceInterrupts(HTTP_WHO);
 
 		for (int i = 0; i < ndaemons; i++)
-			MHD_run(daemons[i]);
+			HttpRun(daemons[i]);
 		if (kafka_mode)
 		{
 			HttpProducerPoll();
@@ -915,7 +934,7 @@ pinpipe_http_main(Datum main_arg)
 			(void) HttpExpireWaiting(HttpProducerAnswerBound());
 		if (HttpResumeReady() || kafka_mode)
 			for (int i = 0; i < ndaemons; i++)
-				MHD_run(daemons[i]);
+				HttpRun(daemons[i]);
 		HttpCutSlowConnections();
 		HttpFlushMhdLog();
 

@@ -40,6 +40,16 @@ check "echo" "$(body | jq -r .unique_id)" "$U"
 pp_wait_for "[ \"\$(pins_with $U)\" = 1 ]" 60 "pin via Kafka in pins" && ok "pin reached pinpipe.pins through Kafka" || fail "pin never reached pins"
 check "raw log says kafka" "$(pp_sql "select source from pinpipe.raw_pins where payload::text like '%$U%' limit 1")" kafka
 
+# --- half-closed with the request (bytes and end of input in one segment): the answer
+# waits for the broker's acknowledgement, and still comes (libmicrohttpd read the end of
+# input on resumption and closed without it)
+for i in $(seq 1 20); do
+	fresh_pin $((i + 1)) >"$T/hc.json"
+	{ printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n' "$(wc -c <"$T/hc.json")"; cat "$T/hc.json"; } >"$T/hc$i"
+done
+check "20 concurrent /pin/ (Kafka), each half-closed with its request: all 200, then closed" \
+	"$(python3 "$PP_REPO/test/halfclose.py" "$HP" "$T"/hc[0-9]*)" "20 200 closed"
+
 # --- /pins: 200 real pins + 1 invalid
 for i in $(seq 200 399); do fresh_pin "$i"; done >"$T/batch.jsonl"
 echo '{"index": "nope"}' >>"$T/batch.jsonl"

@@ -21,14 +21,18 @@ pp_sql "create extension pinpipe" >/dev/null
 pp_wait_for "http_healthz_is 200" 30 "healthz 200" || { fail "worker never became healthy"; pp_done; }
 PIN1=$(sed -n 1p "$DATA")
 
-# raw REQUEST_FILE [half] [max_seconds]: send the file's bytes on one connection (then
-# half-close if asked) and print "<status> <closed|open>" of the first answer, or "none".
+# raw REQUEST_FILE [half|corkhalf] [max_seconds]: send the file's bytes on one connection
+# (then half-close if asked; corkhalf: with TCP_CORK, so that the bytes and the end of
+# input arrive in one segment) and print "<status> <closed|open>" of the first answer, or
+# "none". After a complete answer it waits 2 s (5 s when half-closed) for the server to close.
 cat >"$T/raw.py" <<'PY'
 import socket, sys
 port, path = int(sys.argv[1]), sys.argv[2]
-half = len(sys.argv) > 3 and sys.argv[3] == 'half'
+half = len(sys.argv) > 3 and sys.argv[3] in ('half', 'corkhalf')
 wait = float(sys.argv[4]) if len(sys.argv) > 4 else 15.0
 s = socket.create_connection(('127.0.0.1', port))
+if len(sys.argv) > 3 and sys.argv[3] == 'corkhalf':
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
 s.sendall(open(path, 'rb').read())
 if half:
     s.shutdown(socket.SHUT_WR)
@@ -50,7 +54,7 @@ except (socket.timeout, ConnectionResetError):
     pass
 status = got.split(b' ')[1].decode() if got.startswith(b'HTTP/') else 'none'
 if status != 'none' and not closed:
-    s.settimeout(2.0)  # after a complete answer: does the server close?
+    s.settimeout(5.0 if half else 2.0)  # after a complete answer: does the server close?
     try:
         closed = s.recv(1) == b''
     except socket.timeout:
@@ -88,6 +92,8 @@ printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-
 check "Transfer-Encoding with Content-Length: 400 and close" "$(raw "$T/tecl" '' 5)" "400 closed"
 { printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;'; head -c 51200 /dev/zero | tr '\0' a; } >"$T/ext"
 check "50 KB chunk extension: 400 at once and close" "$(raw "$T/ext" '' 5)" "400 closed"
+printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1FFFFFFFFFFFFFFFF\r\nabc' >"$T/chunk65"
+check "a chunk size over 64 bits: 413 at once and close (libmicrohttpd's own check)" "$(raw "$T/chunk65" '' 5)" "413 closed"
 printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' "$LEN" "$PIN1" >"$T/chunked_ok"
 check "a well-formed chunked pin: 200" "$(raw "$T/chunked_ok" | cut -d' ' -f1)" 200
 m_after=$(curl -s $H/metrics | awk '/^pinpipe_http_malformed_requests_total /{print $2}')
@@ -101,6 +107,21 @@ check "half-closed client after a complete /pin/: 200" "$(raw "$T/one" half | cu
 sed -n 10,1009p "$DATA" >"$T/k.jsonl"
 { printf 'POST /pins HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n' "$(wc -c <"$T/k.jsonl")"; cat "$T/k.jsonl"; } >"$T/bulk"
 check "half-closed client after a complete 1000-pin /pins: 200" "$(raw "$T/bulk" half | cut -d' ' -f1)" 200
+# the end of input arriving with the request: the answer, then the connection closed
+# (libmicrohttpd alone kept it open until pinpipe.http_timeout after an answer it gave
+# at once, and closed it without an answer that waited for the commit)
+printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n[1,2]' >"$T/badpin"
+check "half-closed with the request, invalid /pin/: 422, then closed" "$(raw "$T/badpin" corkhalf)" "422 closed"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >"$T/hz"
+check "half-closed with the request, GET /healthz: 200, then closed" "$(raw "$T/hz" corkhalf)" "200 closed"
+check "half-closed with the request, valid /pin/: 200, then closed" "$(raw "$T/one" corkhalf)" "200 closed"
+# a half-close arriving with the request whose answer waits for its commit: on resumption
+# libmicrohttpd read the end of input before answering and closed without the answer
+check "20 concurrent /pin/, each half-closed with its request: all 200, then closed" \
+	"$(python3 "$PP_REPO/test/halfclose.py" "$HP" $(yes "$T/one" | head -n 20))" "20 200 closed"
+cat "$T/one" "$T/badpin" "$T/hz" >"$T/three"
+check "three pipelined requests, half-closed with them: 3 answers, then closed" \
+	"$(python3 "$PP_REPO/test/halfclose.py" "$HP" "$T/three")" "1 200 422 200 closed"
 
 # --- idle sockets cannot starve a new client
 cat >"$T/idle.py" <<'PY'

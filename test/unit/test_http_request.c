@@ -163,9 +163,9 @@ Exchange(struct MHD_Daemon *d, int port, const char *raw, char *out, size_t cap)
 	{
 		ssize_t n;
 
-		MHD_run(d);
+		HttpRun(d);
 		if (HttpResumeReady())
-			MHD_run(d);
+			HttpRun(d);
 		n = read(s, out + got, cap - 1 - got);
 		if (n > 0)
 		{
@@ -177,7 +177,7 @@ Exchange(struct MHD_Daemon *d, int port, const char *raw, char *out, size_t cap)
 	}
 	close(s);
 	for (int i = 0; i < 5; i++)
-		MHD_run(d);
+		HttpRun(d);
 }
 
 int
