@@ -3,6 +3,7 @@
 # Source after test/lib.sh.
 #
 #   kafka_broker_start [partitions]       dev broker (mock cluster); sets KAFKA_BOOTSTRAP, KAFKA_PID
+#   kafka_broker_down / kafka_broker_up   take every broker down / up (SIGUSR1 / SIGUSR2)
 #   kafka_make_pins FILE N SEED [BAD_EVERY]
 #                                         N real pins from $PP_SHARED_DATA/pins_sample.jsonl, cycled,
 #                                         each with a fresh unique_id (from SEED) and index; every
@@ -24,6 +25,9 @@ kafka_broker_start() {
 	pp_wait_for "[ -s '$out' ]" 20 "dev broker to print its address" || return 1
 	KAFKA_BOOTSTRAP=$(head -n 1 "$out")
 }
+
+kafka_broker_down() { kill -USR1 "$KAFKA_PID"; }
+kafka_broker_up() { kill -USR2 "$KAFKA_PID"; }
 
 kafka_make_pins() {
 	python3 - "$PP_SHARED_DATA/pins_sample.jsonl" "$@" <<'PY'
