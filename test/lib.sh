@@ -175,3 +175,20 @@ pp_prove() {
 	[ "$status" -ne 0 ] || rm -rf "$work"
 	return "$status"
 }
+
+# pp_regress_temp RUNNER OUTDIR CONF DB TEST...: a pg_regress-family runner (pg_regress,
+# pg_isolation_regress) on a temporary instance it starts itself (--temp-instance in
+# OUTDIR/tmp_check, --temp-config CONF), as the unprivileged server user, over tests in this
+# tree (sql/ or specs/, expected/); prints its output and diffs; returns its status.
+pp_regress_temp() {
+	local runner=$1 out=$2 conf=$3 db=$4 status
+	shift 4
+	chown "$PP_OS_USER" "$out" 2>/dev/null || true
+	pp_as_owner env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$runner" \
+		--temp-instance="$out/tmp_check" --temp-config="$conf" --encoding=UTF8 \
+		--inputdir="$PP_REPO" --outputdir="$out" --bindir="$PP_PGBIN" \
+		--dbname="$db" --load-extension=pinpipe "$@" 2>&1 | tee "$out/summary.txt"
+	status=${PIPESTATUS[0]}
+	[ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
+	return "$status"
+}
