@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/local_server.sh — a private server for the demo and the benchmarks (not the tests:
 # their servers come from PostgreSQL::Test::Cluster through test/run_shell.pl).
 # Source after test/lib.sh; it replaces lib.sh's pp_cluster_start:

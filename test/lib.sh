@@ -84,8 +84,10 @@ pp_free_port() {
 # test's postgresql.conf lines and restarts the node with pg_ctl to apply them.
 # (scripts/local_server.sh replaces it for the demo and the benchmarks.)
 pp_cluster_start() {
-	[ -n "${PP_DATA:-}" ] && [ -f "$PP_DATA/PG_VERSION" ] ||
-		{ echo "pp_cluster_start: no server; run the test through test/integration.sh" >&2; return 1; }
+	if [ -z "${PP_DATA:-}" ] || [ ! -f "$PP_DATA/PG_VERSION" ]; then
+		echo "pp_cluster_start: no server; run the test through test/integration.sh" >&2
+		return 1
+	fi
 	[ $# -eq 0 ] && return 0
 	pp_conf "$@"
 	pp_cluster_restart

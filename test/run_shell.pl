@@ -49,7 +49,7 @@ my %env = (
 	PP_DATA => $node->data_dir,
 	PP_LOG => $node->logfile,
 	PP_FREE_PORTS => join(' ', @ports),
-	PP_FREE_PORTS_USED => "$PostgreSQL::Test::Utils::tmp_check/free_ports_used",);
+	PP_FREE_PORTS_USED => $node->basedir . "/free_ports_used",);
 @ENV{ keys %env } = values %env;
 
 my ($reported, $plan, $out_buf, $err_buf) = (0, undef, '', '');
