@@ -14,6 +14,7 @@
 #   4. a full rebuild (run_batch(full => true)), which must equal the incremental archive.
 set -uo pipefail
 source "$(dirname "$0")/../test/lib.sh"
+source "$(dirname "$0")/../scripts/local_server.sh"
 N=${BENCH_PINS:-1000000}
 NOOP_RUNS=${BENCH_NOOP_RUNS:-10}
 SAMPLE=$PP_SHARED_DATA/pins_sample.jsonl

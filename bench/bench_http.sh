@@ -18,6 +18,7 @@ export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "bench: build failed"; exit 1; }
 export PP_PGBIN
 source test/lib.sh
+source scripts/local_server.sh
 
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-64}

@@ -13,6 +13,7 @@ BATCH=${BENCH_BATCH:-5000}
 PP_PGBIN=$(bash scripts/tmp_install.sh)
 export PP_PGBIN
 source test/lib.sh
+source scripts/local_server.sh
 source bench/bench_lib.sh
 pp_cluster_start "shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
 	"max_parallel_workers_per_gather = 0" "jit = off" >/dev/null

@@ -16,6 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source test/lib.sh
+source scripts/local_server.sh
 source test/kafka_lib.sh
 
 N=${BENCH_PINS:-1000000}

@@ -26,6 +26,7 @@ PP_PGBIN=$(bash scripts/tmp_install.sh)
 export PP_PGBIN
 [ -n "$KEEP" ] && export PP_KEEP=1
 source test/lib.sh
+source scripts/local_server.sh
 source test/http_lib.sh
 DATA=$PP_SHARED_DATA/pins_sample.jsonl
 NPINS=$(wc -l <"$DATA")

@@ -1,21 +1,22 @@
 # test/lib.sh — shared helpers for integration tests, benchmarks and the demo.
 #
 # Source it, then:
-#   pp_cluster_start [postgresql.conf lines...]   private cluster, run by an unprivileged user
+#   pp_cluster_start [postgresql.conf lines...]   this test's server (a PostgreSQL::Test::Cluster
+#                                                 node from test/run_shell.pl) with these lines
 #   pp_psql -c '...'                              psql as the cluster's superuser, ON_ERROR_STOP
 #   pp_sql 'query'                                one value, unaligned, no headers
 #   pp_cluster_stop / pp_cluster_restart / pp_cluster_reload
+#   pp_conf 'line'...                             append to postgresql.conf (then reload/restart)
 #   pp_free_port                                  a free TCP port on 127.0.0.1
 #   pp_scratch VAR NAME                           a scratch directory in $VAR, removed at exit
 #   pp_wait_for 'cmd' [seconds] [what]            retry cmd until it succeeds (never decides by timing)
 #   ok / fail / check / pp_done                   TAP: "ok N - ...", "not ok N - ...", the plan
 #                                                 "1..N" at the end (prove runs test/t/*.sh)
-#   pp_regress_run RUNNER OUTDIR DB TEST...       pg_regress or pg_isolation_regress against the
-#                                                 private cluster; its own summary closes the output
 #
-# The cluster listens on a Unix socket in its own directory only (no TCP port to
-# collide with), with shared_preload_libraries = 'pg_cron,pinpipe'. Everything is
-# removed on exit unless PP_KEEP=1.
+# test/integration.sh runs each test/t/*.sh through test/run_shell.pl under prove: the
+# runner owns the server (PostgreSQL::Test::Cluster: initdb, Unix socket only, preloads
+# pg_cron and pinpipe, stopped and removed at the end unless the test failed) and reads
+# the TAP printed here. Scratch directories are removed on exit unless PP_KEEP=1.
 
 PP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PP_SHARED_DATA=${PP_SHARED_DATA:-$PP_REPO/../shared/data}
@@ -61,46 +62,35 @@ pp_scratch() {
 	printf -v "$1" '%s' "$d"
 }
 
+# A free TCP port on 127.0.0.1. Under test/run_shell.pl: the next of the ports it reserved
+# with PostgreSQL::Test::Cluster::get_free_port (a counter file, since callers use $(...));
+# elsewhere (pg_regress's temp.conf, the demo, the benchmarks): one the kernel picks.
 pp_free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range (32768-60999)
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
+	if [ -n "${PP_FREE_PORTS:-}" ]; then
+		local ports n
+		read -ra ports <<<"$PP_FREE_PORTS"
+		n=$(cat "$PP_FREE_PORTS_USED" 2>/dev/null || echo 0)
+		[ "$n" -lt ${#ports[@]} ] || { echo "pp_free_port: all ${#ports[@]} reserved ports used" >&2; return 1; }
+		echo $((n + 1)) >"$PP_FREE_PORTS_USED"
+		echo "${ports[$n]}"
+	else
+		perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0)->sockport, "\n"'
+	fi
 }
 
+# The server of a shell test is a PostgreSQL::Test::Cluster node that test/run_shell.pl
+# created, configured (PinpipeTest::node) and started; it exports PGHOST, PGPORT, PGUSER,
+# PGDATABASE, PP_DATA (data directory) and PP_LOG (server log). pp_cluster_start adds this
+# test's postgresql.conf lines and restarts the node with pg_ctl to apply them.
+# (scripts/local_server.sh replaces it for the demo and the benchmarks.)
 pp_cluster_start() {
-	PP_DIR=$(mktemp -d /tmp/pinpipe-test.XXXXXX)
-	chmod 755 "$PP_DIR"
-	chown "$PP_OS_USER" "$PP_DIR" 2>/dev/null || true
-	PP_DATA=$PP_DIR/data
-	PP_SOCK=$PP_DIR
-	PP_PORT=${PP_PORT:-5432}
-	PP_LOG=$PP_DIR/server.log
-	pp_as_owner "$PP_PGBIN/initdb" -D "$PP_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PP_DIR/initdb.log" 2>&1 ||
-		{ cat "$PP_DIR/initdb.log"; return 1; }
-	{
-		echo "listen_addresses = ''"
-		echo "unix_socket_directories = '$PP_SOCK'"
-		echo "port = $PP_PORT"
-		echo "shared_preload_libraries = 'pg_cron,pinpipe'"
-		echo "cron.database_name = 'postgres'"
-		echo "max_worker_processes = 32"
-		echo "fsync = off"
-		echo "log_min_messages = info"
-		echo "pinpipe.http_port = 0"
-		for line in "$@"; do echo "$line"; done
-	} >>"$PP_DATA/postgresql.conf"
-	if [ -z "${PP_KEEP:-}" ]; then
-		pp_cleanup "rm -rf '$PP_DIR'"
+	if [ -z "${PP_DATA:-}" ] || [ ! -f "$PP_DATA/PG_VERSION" ]; then
+		echo "pp_cluster_start: no server; run the test through test/integration.sh" >&2
+		return 1
 	fi
-	pp_cleanup "pp_cluster_stop immediate"
-	pp_cluster_up
-	export PGHOST=$PP_SOCK PGPORT=$PP_PORT PGUSER=postgres PGDATABASE=postgres
+	[ $# -eq 0 ] && return 0
+	pp_conf "$@"
+	pp_cluster_restart
 }
 
 # Append settings to postgresql.conf (take effect on reload or restart).
@@ -109,15 +99,16 @@ pp_conf() {
 	for line in "$@"; do echo "$line" >>"$PP_DATA/postgresql.conf"; done
 }
 
+# Start, stop, restart, reload: PostgreSQL's pg_ctl on the data directory, logging to PP_LOG.
 pp_cluster_up() {
-	pp_as_owner "$PP_PGBIN/pg_ctl" -D "$PP_DATA" -l "$PP_LOG" -w -t 60 start >/dev/null ||
+	pp_as_owner "$PP_PGBIN/pg_ctl" -D "$PP_DATA" -l "$PP_LOG" -w -t 180 start >/dev/null ||
 		{ tail -n 50 "$PP_LOG"; return 1; }
 }
 
 pp_cluster_stop() {
 	local mode=${1:-fast}
 	[ -n "${PP_DATA:-}" ] && [ -f "$PP_DATA/postmaster.pid" ] || return 0
-	pp_as_owner "$PP_PGBIN/pg_ctl" -D "$PP_DATA" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
+	pp_as_owner "$PP_PGBIN/pg_ctl" -D "$PP_DATA" -m "$mode" -w -t 180 stop >/dev/null 2>&1 || true
 }
 
 pp_cluster_restart() { pp_cluster_stop "${1:-fast}"; pp_cluster_up; }
@@ -158,18 +149,48 @@ pp_done() {
 	exit 0
 }
 
-# Run a pg_regress-family runner (pg_regress, pg_isolation_regress) over tests in this
-# tree (inputs in sql/ or specs/, expected output in expected/) against the private
-# cluster; print its diffs, then its own summary again as the closing lines; return its status.
-pp_regress_run() {
-	local runner=$1 out=$2 db=$3 status
-	shift 3
-	mkdir -p "$out"
-	"$runner" --inputdir="$PP_REPO" --outputdir="$out" --bindir="$PP_PGBIN" \
-		--host="$PP_SOCK" --port="$PP_PORT" --user=postgres --dbname="$db" --load-extension=pinpipe \
-		"$@" >"$out/summary.txt" 2>&1
+# pp_prove NAME [prove options] -- TEST...: prove, run as the unprivileged server user with
+# PostgreSQL::Test::Cluster (the server dev package's PGXS tree) and test/tap on PERL5LIB,
+# in a scratch directory for the nodes and their logs, kept when a test fails (its path is
+# printed). prove's summary closes the output; returns prove's status.
+pp_prove() {
+	local name=$1 pgxs perl_lib work status opts=() abs=() t
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	for t in "$@"; do abs+=("$(cd "$(dirname "$t")" && pwd)/$(basename "$t")"); done
+	pgxs=$(dirname "$("$PP_PGBIN/pg_config" --pgxs)")
+	perl_lib=$pgxs/../test/perl
+	[ -f "$perl_lib/PostgreSQL/Test/Cluster.pm" ] ||
+		{ echo "$name: PostgreSQL::Test::Cluster not found in $perl_lib"; return 1; }
+	work=$(mktemp -d "/tmp/pinpipe-$name.XXXXXX")
+	chmod 755 "$work"
+	chown "$PP_OS_USER" "$work" 2>/dev/null || true
+	echo "$name: clusters and logs in $work (kept when a test fails)"
+	# PG15 reads TESTDIR; PG17+ read TESTDATADIR and TESTLOGDIR.
+	(cd "$work" && pp_as_owner env PATH="$PP_PGBIN:$PP_REPO/tools:$PATH" PP_REPO="$PP_REPO" \
+		PP_PGBIN="$PP_PGBIN" PP_SHARED_DATA="$(cd "$PP_SHARED_DATA" && pwd)" \
+		PERL5LIB="$perl_lib:$PP_REPO/test/tap" PG_REGRESS="$pgxs/../test/regress/pg_regress" \
+		TESTDIR="$work" TESTDATADIR="$work/tmp_check" TESTLOGDIR="$work/tmp_check/log" \
+		prove "${opts[@]}" "${abs[@]}")
 	status=$?
+	[ "$status" -ne 0 ] || rm -rf "$work"
+	return "$status"
+}
+
+# pp_regress_temp RUNNER OUTDIR CONF DB TEST...: a pg_regress-family runner (pg_regress,
+# pg_isolation_regress) on a temporary instance it starts itself (--temp-instance in
+# OUTDIR/tmp_check, --temp-config CONF), as the unprivileged server user, over tests in this
+# tree (sql/ or specs/, expected/); prints its output and diffs; returns its status.
+pp_regress_temp() {
+	local runner=$1 out=$2 conf=$3 db=$4 status
+	shift 4
+	chown "$PP_OS_USER" "$out" 2>/dev/null || true
+	pp_as_owner env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$runner" \
+		--temp-instance="$out/tmp_check" --temp-config="$conf" --encoding=UTF8 \
+		--inputdir="$PP_REPO" --outputdir="$out" --bindir="$PP_PGBIN" \
+		--dbname="$db" --load-extension=pinpipe "$@" 2>&1 | tee "$out/summary.txt"
+	status=${PIPESTATUS[0]}
 	[ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
-	cat "$out/summary.txt"
 	return "$status"
 }

@@ -8,16 +8,11 @@ source "$(dirname "$0")/lib.sh"
 cd "$PP_REPO"
 tests=$(make -s --no-print-directory regress-list PG_CONFIG="$PP_PGBIN/pg_config") || exit 1
 pp_scratch out regress
-chown "$PP_OS_USER" "$out" 2>/dev/null || true
 { cat test/regress.conf; echo "pinpipe.http_port = $(pp_free_port)"; } >"$out/temp.conf"
 pgxs=$(dirname "$("$PP_PGBIN/pg_config" --pgxs)")
 # shellcheck disable=SC2086
-pp_as_owner env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$pgxs/../test/regress/pg_regress" \
-	--temp-instance="$out/tmp_check" --temp-config="$out/temp.conf" --encoding=UTF8 \
-	--inputdir=. --outputdir="$out" --bindir="$PP_PGBIN" \
-	--dbname=contrib_regression --load-extension=pinpipe $tests 2>&1 | tee "$out/summary.txt"
-status=${PIPESTATUS[0]}
-[ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
+pp_regress_temp "$pgxs/../test/regress/pg_regress" "$out" "$out/temp.conf" contrib_regression $tests
+status=$?
 # The HTTP worker ran during the suite (else this run says nothing about installcheck).
 if ! grep -q "pinpipe http worker listening" "$out"/log/postmaster.log 2>/dev/null; then
 	echo "regress: the HTTP worker did not run during the suite"
