@@ -100,7 +100,7 @@ typedef struct HttpRequest
 	/* while suspended: on the list of requests waiting for their answer */
 	struct HttpRequest *wprev;
 	struct HttpRequest *wnext;
-	bool expired; /* answered 503 at the deadline; late outcomes only settle */
+	bool expired;			   /* answered 503 at the deadline; late outcomes only settle */
 	struct HttpRequest *snext; /* handed over in this MHD_run, not yet suspended */
 } HttpRequest;
 
