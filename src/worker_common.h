@@ -17,6 +17,8 @@
 
 #include "datatype/timestamp.h"
 
+#include "pg_compat.h"
+
 #define WORKER_RESTART_SECONDS 5
 #define WORKER_BACKOFF_MIN_MS 100
 #define WORKER_BACKOFF_MAX_MS 30000
