@@ -183,6 +183,7 @@ Exchange(struct MHD_Daemon *d, int port, const char *raw, char *out, size_t cap)
 int
 main(void)
 {
+	bool mhd_answered;
 	char out[8192];
 	char req[2048];
 	const char *pin = "{\"index\": 1, \"unique_id\": \"79dbcedb-4f96-4fcc-bcb2-70dc82f646e1\", "
@@ -227,6 +228,9 @@ main(void)
 	CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0 && strstr(out, "onnection: close"),
 		  "two Content-Lengths: 400 and close: %.60s", out);
 	CHECK(submits == 1, "framing refused before the backend is asked (%d)", submits);
+	/* libmicrohttpd 1.0 (Debian sid) refuses a second Content-Length itself, with an HTML
+	 * body, before the request layer sees it: that answer is not ours to count */
+	mhd_answered = strstr(out, "<html>") != NULL;
 
 	healthy = false;
 	snprintf(req, sizeof(req),
@@ -236,7 +240,8 @@ main(void)
 	CHECK(strncmp(out, "HTTP/1.1 503", 12) == 0 && strstr(out, "fake backend down") &&
 			  strstr(out, "Retry-After: 1"),
 		  "backend unavailable: 503 with its reason: %.80s", out);
-	CHECK(requests_counted == 4, "every answer counted (%d)", requests_counted);
+	CHECK(requests_counted == (mhd_answered ? 3 : 4), "every answer of ours counted (%d)",
+		  requests_counted);
 
 	MHD_stop_daemon(d);
 	printf("http_request: %d passed, %d failed\n", passes, failures);
