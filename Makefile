@@ -107,6 +107,10 @@ fuzz: test/fuzz/fuzz_pin
 regress-list:
 	@echo $(REGRESS)
 
+# The pure modules, for builds outside this Makefile (test/t/45_emulate.sh's ASan build).
+pure-srcs:
+	@echo $(PURE_SRCS)
+
 # A release tarball of the committed tree (what PGXN and debian/ build from); prints its path.
 DIST = $(EXTENSION)-$(EXTVERSION)
 dist:
@@ -125,4 +129,4 @@ format-check:
 	@bash test/format.sh $(C_FILES)
 
 
-.PHONY: tools install-tools unit fuzz format format-check regress-list dist
+.PHONY: tools install-tools unit fuzz format format-check regress-list pure-srcs dist

@@ -268,7 +268,7 @@ check "--rate reports how far behind schedule it ran" "$(jq '.schedule_lag_max_m
 # replay, and posting single pins, batches and retries.
 if cc -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=gnu99 \
 	-I"$PP_REPO/tools/emulate" -I"$PP_REPO/src" -o "$W/emu-asan" "$PP_REPO/tools/pinpipe-emulate.c" "$PP_REPO"/tools/emulate/*.c \
-	"$PP_REPO/src/text.c" "$PP_REPO/src/pin_json.c" "$PP_REPO/src/clean.c" -lcurl -lm 2>"$W/asan-build"; then
+	$(cd "$PP_REPO" && make -s --no-print-directory pure-srcs | sed "s|[^ ]*|$PP_REPO/&|g") -lcurl -lm 2>"$W/asan-build"; then
 	asan_ok=1
 	"$W/emu-asan" --print --count 3000 --seed 9 --invalid-rate 0.1 >/dev/null 2>"$W/asan1" || asan_ok=0
 	"$W/emu-asan" --print --count 100 --replay "$REAL" >/dev/null 2>>"$W/asan1" || asan_ok=0
