@@ -27,7 +27,7 @@ ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=pinpipe
 
 # Pure modules: no backend state; also linked into unit tests, fuzzers and tools.
-PURE_SRCS = src/text.c src/pin_json.c src/clean.c
+PURE_SRCS = src/text.c src/pin_json.c src/clean.c src/topic_stream.c
 
 SHLIB_LINK = -lrdkafka -lmicrohttpd
 
@@ -83,7 +83,7 @@ install-tools: tools
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
 	for t in $(wildcard $(TOOLS)); do $(INSTALL_PROGRAM) $$t '$(DESTDIR)$(bindir)/'; done
 
-test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h
+test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/topic_stream.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_clean.c $(PURE_SRCS)
 
 test/unit/test_prom: test/unit/test_prom.c src/prom_format.c src/prom_format.h

@@ -8,6 +8,7 @@
 
 #include "clean.h"
 #include "pin_json.h"
+#include "topic_stream.h"
 
 static int passed, failed;
 
@@ -602,6 +603,45 @@ TestGeoAndUser(void)
 		  "stream names");
 }
 
+/* Topic names to streams (DESIGN §10): configured topics first, then the suffixes. */
+static void
+TestTopicStream(void)
+{
+	TopicStreamConfig cfg = {"pinterest.pins", "pinterest.geo", "pinterest.user"};
+	TopicStreamConfig odd = {"pins", "x.pin", NULL};
+	struct
+	{
+		const TopicStreamConfig *cfg;
+		const char *topic;
+		const char *want;
+	} cases[] = {
+		{&cfg, "pinterest.pins", "pin"},
+		{&cfg, "pinterest.geo", "geo"},
+		{&cfg, "pinterest.user", "user"},
+		{&cfg, "0a1b2c.pin", "pin"},
+		{&cfg, "0a1b2c.geo", "geo"},
+		{&cfg, "0a1b2c.user", "user"},
+		{&cfg, ".pin", NULL},		  /* a suffix alone names no id */
+		{&cfg, "0a1b2c.users", NULL}, /* not the suffix */
+		{&cfg, "pinterest.pins2", NULL},
+		{&cfg, "pinterest", NULL},
+		{&cfg, "", NULL},
+		{&odd, "pins", "pin"},
+		{&odd, "x.pin", "geo"}, /* a configured topic wins over its suffix */
+		{&odd, "y.user", "user"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		const char *got = TopicStreamName(cases[i].cfg, cases[i].topic, strlen(cases[i].topic));
+
+		CHECK((got == NULL && cases[i].want == NULL) ||
+				  (got != NULL && cases[i].want != NULL && strcmp(got, cases[i].want) == 0),
+			  "topic '%s': got %s, want %s", cases[i].topic, got ? got : "none",
+			  cases[i].want ? cases[i].want : "none");
+	}
+}
+
 int
 main(void)
 {
@@ -617,6 +657,7 @@ main(void)
 	TestArrayAndErrorsJson();
 	TestTimestamp();
 	TestGeoAndUser();
+	TestTopicStream();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }
