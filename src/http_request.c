@@ -1,6 +1,8 @@
 /*
  * http_request.c — routing, validation and answers of the HTTP ingestion API
- * (DESIGN §7): POST /pin/ and /pins, GET /healthz and /metrics.
+ * (DESIGN §7, §10): POST /pin/ and /pins, GET /healthz and /metrics, and the
+ * flow of POST /topics/{topic} (Kafka REST Proxy) and PUT /streams/{name}/record
+ * (Kinesis), whose bodies and answers are http_restproxy.c's.
  *
  * Runs only in the HTTP worker's main thread, inside libmicrohttpd's access
  * handler (driven by MHD_run from the worker loop) or from the loop itself.
@@ -21,9 +23,12 @@
 #include <time.h>
 
 #include "guc.h"
+#include "http_buf.h"
 #include "http_request.h"
+#include "http_restproxy.h"
 #include "metrics.h"
 #include "pin_json.h"
+#include "topic_stream.h"
 
 /* Largest body buffer allocated from Content-Length alone, before the bytes arrive. */
 #define HTTP_PREALLOC_MAX (256 * 1024)
@@ -69,88 +74,6 @@ HttpWaitingRemove(HttpRequest *req)
 static HttpPin *parsed = NULL;
 static size_t parsed_cap = 0;
 
-/* A small growable string for JSON answers. */
-typedef struct HttpBuf
-{
-	char *data;
-	size_t len;
-	size_t cap;
-	bool oom;
-} HttpBuf;
-
-static bool
-BufReserve(HttpBuf *b, size_t n)
-{
-	size_t need = b->len + n + 1;
-
-	if (b->oom)
-		return false;
-	if (need > b->cap)
-	{
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < need)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (p == NULL)
-		{
-			b->oom = true;
-			return false;
-		}
-		b->data = p;
-		b->cap = cap;
-	}
-	return true;
-}
-
-static void
-BufAppend(HttpBuf *b, const char *s, size_t n)
-{
-	if (!BufReserve(b, n))
-		return;
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void __attribute__((format(printf, 2, 3))) BufPrintf(HttpBuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	BufAppend(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
-}
-
-/* Append a NUL-terminated string. */
-static void
-BufPuts(HttpBuf *b, const char *s)
-{
-	BufAppend(b, s, strlen(s));
-}
-
-/* Append s as a JSON string literal (with quotes). */
-static void
-BufJsonString(HttpBuf *b, const char *s, size_t n)
-{
-	size_t need = JsonEscape(s, n, NULL, 0);
-
-	BufPuts(b, "\"");
-	if (BufReserve(b, need))
-	{
-		JsonEscape(s, n, b->data + b->len, need + 1);
-		b->len += need;
-		b->data[b->len] = '\0';
-	}
-	BufPuts(b, "\"");
-}
-
 double
 HttpNow(void)
 {
@@ -164,6 +87,9 @@ HttpNow(void)
 static HttpEndpoint
 HttpRoute(const char *url)
 {
+	const char *name;
+	size_t len;
+
 	if (strcmp(url, "/pin/") == 0 || strcmp(url, "/pin") == 0)
 		return HTTP_EP_PIN;
 	if (strcmp(url, "/pins") == 0 || strcmp(url, "/pins/") == 0)
@@ -172,6 +98,10 @@ HttpRoute(const char *url)
 		return HTTP_EP_HEALTHZ;
 	if (strcmp(url, "/metrics") == 0)
 		return HTTP_EP_METRICS;
+	if (RestProxyTopicPath(url, &name, &len))
+		return HTTP_EP_TOPICS;
+	if (KinesisStreamPath(url, &name, &len))
+		return HTTP_EP_STREAMS;
 	return HTTP_EP_OTHER;
 }
 
@@ -215,30 +145,76 @@ HttpSetAnswer(HttpRequest *req, int status, char *body, size_t len, const char *
 	req->resp_type = type;
 }
 
-static void HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/*
+ * Set an error answer in the shape of the request's API: FastAPI's
+ * {"detail": "..."} for the pin endpoints, {"error_code","message"} for the REST
+ * proxy (code, or the status when 0), {"__type","message"} for Kinesis (type,
+ * or the status's type when NULL).
+ */
+/*
+ * Set an error answer in the shape of the request's API: FastAPI's
+ * {"detail": "..."} for the pin endpoints, {"error_code","message"} for the REST
+ * proxy (code, or the status when 0), {"__type","message"} for Kinesis (type,
+ * or the status's type when NULL).
+ */
+static void HttpSetApiErrorV(HttpRequest *req, int status, int code, const char *type,
+							 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
-/* Set a {"detail": "..."} answer (FastAPI's shape for non-validation errors). */
 static void
-HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+HttpSetApiErrorV(HttpRequest *req, int status, int code, const char *type, const char *fmt,
+				 va_list ap)
 {
 	char msg[512];
 	HttpBuf b = {0};
+	char *body;
+	size_t len = 0;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (req->endpoint == HTTP_EP_TOPICS)
+	{
+		body = RestProxyErrorBody(code ? code : status, msg, &len);
+		HttpSetAnswer(req, status, body, len, RESTPROXY_ANSWER_TYPE);
+		return;
+	}
+	if (req->endpoint == HTTP_EP_STREAMS)
+	{
+		body = KinesisErrorBody(type ? type : KinesisErrorType(status), msg, &len);
+		HttpSetAnswer(req, status, body, len, KINESIS_ANSWER_TYPE);
+		return;
+	}
+	HttpBufPuts(&b, "{\"detail\":");
+	HttpBufJsonString(&b, msg, strlen(msg));
+	HttpBufPuts(&b, "}");
+	body = HttpBufTake(&b, &len);
+	HttpSetAnswer(req, status, body, len, "application/json");
+}
+
+static void HttpSetApiError(HttpRequest *req, int status, int code, const char *type,
+							const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An error with the REST proxy's finer error_code or the Kinesis error type. */
+static void
+HttpSetApiError(HttpRequest *req, int status, int code, const char *type, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	HttpSetApiErrorV(req, status, code, type, fmt, ap);
 	va_end(ap);
-	BufPuts(&b, "{\"detail\":");
-	BufJsonString(&b, msg, strlen(msg));
-	BufPuts(&b, "}");
-	if (b.oom)
-	{
-		free(b.data);
-		b.data = NULL;
-		b.len = 0;
-	}
-	HttpSetAnswer(req, status, b.data, b.len, "application/json");
+}
+
+static void HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An error whose status says it all, in the shape of the request's API. */
+static void
+HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	HttpSetApiErrorV(req, status, 0, NULL, fmt, ap);
+	va_end(ap);
 }
 
 /* Hand the prepared answer to libmicrohttpd and count it. */
@@ -282,9 +258,9 @@ HttpQueueAnswer(HttpRequest *req)
 	return ret;
 }
 
-/* Parse one pin into parsed->rec, growing its buffer as needed. */
+/* Parse one record of model m into parsed->rec, growing its buffer as needed. */
 static PinParseResult
-HttpParsePin(const char *data, size_t len)
+HttpParseRecord(const RecordModel *m, const char *data, size_t len)
 {
 	size_t need = sizeof(HttpPin) + PIN_SCRATCH_SIZE(len);
 
@@ -298,7 +274,13 @@ HttpParsePin(const char *data, size_t len)
 		parsed_cap = need;
 	}
 	memset(&parsed->rec, 0, sizeof(parsed->rec));
-	return PinParse(data, len, &parsed->rec, parsed->scratch);
+	return RecordParse(m, data, len, &parsed->rec, parsed->scratch);
+}
+
+static PinParseResult
+HttpParsePin(const char *data, size_t len)
+{
+	return HttpParseRecord(&pin_model, data, len);
 }
 
 /*
@@ -354,14 +336,14 @@ HttpBadBody(HttpRequest *req, const char *msg, const char *type, long offset)
 {
 	HttpBuf b = {0};
 
-	BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
+	HttpBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
 	if (offset >= 0)
-		BufPrintf(&b, ",%ld", offset);
-	BufPuts(&b, "],\"msg\":");
-	BufJsonString(&b, msg, strlen(msg));
-	BufPuts(&b, ",\"type\":");
-	BufJsonString(&b, type, strlen(type));
-	BufPuts(&b, "}]}");
+		HttpBufPrintf(&b, ",%ld", offset);
+	HttpBufPuts(&b, "],\"msg\":");
+	HttpBufJsonString(&b, msg, strlen(msg));
+	HttpBufPuts(&b, ",\"type\":");
+	HttpBufJsonString(&b, type, strlen(type));
+	HttpBufPuts(&b, "}]}");
 	if (b.oom)
 	{
 		free(b.data);
@@ -438,15 +420,33 @@ HttpProcessPin(HttpRequest *req)
 	req->records[0].len = req->len;
 	req->records[0].index = 0;
 	req->records[0].req = req;
+	req->records[0].partition = -1;
 	HttpKeepKey(&req->records[0]);
 	HttpKeepPin(&req->records[0]);
 	HttpDispatch(req);
 }
 
-/* Add one element of a /pins body as a record, validating it. */
-static void
+/* A malloc'd one-line text of the last parsed record's errors (REST proxy, Kinesis). */
+static char *
+HttpErrorsText(const RecordModel *m, PinParseResult r)
+{
+	size_t n = RecordErrorsFormat(m, &parsed->rec, r, NULL, 0);
+	char *out = malloc(n + 1);
+
+	if (out)
+		RecordErrorsFormat(m, &parsed->rec, r, out, n + 1);
+	return out;
+}
+
+/*
+ * Add one record of a request (an element of a /pins body, a REST-proxy value,
+ * Kinesis Data), validating it with the request's model; NULL when out of memory
+ * (req->oom set: the request gets 503, no record is dropped silently).
+ */
+static HttpRecord *
 HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 {
+	const RecordModel *model = req->model ? req->model : &pin_model;
 	HttpRecord *rec;
 	PinParseResult r;
 
@@ -457,8 +457,8 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 
 		if (p == NULL)
 		{
-			req->oom = true; /* never drop a record silently: the request gets 503 */
-			return;
+			req->oom = true;
+			return NULL;
 		}
 		req->records = p;
 		*cap = ncap;
@@ -469,19 +469,26 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 	rec->len = len;
 	rec->index = req->nrecords;
 	rec->req = req;
+	rec->partition = -1;
 	req->nrecords++;
-	r = HttpParsePin(data, len);
+	r = HttpParseRecord(model, data, len);
 	if (r == PIN_OK)
 	{
 		rec->outcome = HTTP_REC_PENDING;
-		HttpKeepKey(rec);
+		/* the pin endpoints key by unique_id; the REST APIs take the client's key */
+		if (req->endpoint == HTTP_EP_PIN || req->endpoint == HTTP_EP_PINS)
+			HttpKeepKey(rec);
 		HttpKeepPin(rec);
 	}
 	else
 	{
 		rec->outcome = HTTP_REC_REJECTED;
-		rec->detail = HttpErrorsJson(NULL);
+		if (req->endpoint == HTTP_EP_PIN || req->endpoint == HTTP_EP_PINS)
+			rec->detail = HttpErrorsJson(NULL);
+		else if ((rec->error = HttpErrorsText(model, r)) == NULL)
+			req->oom = true;
 	}
+	return rec;
 }
 
 /* POST /pins: a JSON array of pins, or NDJSON (one pin per line): see PinBatchOpen. */
@@ -528,6 +535,122 @@ HttpProcessPins(HttpRequest *req)
 		HttpRequestFinish(req);
 }
 
+/* Give up on a request for lack of memory: 503, nothing of it stored. */
+static void
+HttpOutOfMemory(HttpRequest *req)
+{
+	HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
+	req->retry_after = 1;
+}
+
+/*
+ * POST /topics/{topic}: a REST-proxy produce request. Each value is a record of
+ * the topic's stream, validated like a /pins element; one that fails is that
+ * record's error in the answer, the others are stored.
+ */
+static void
+HttpProcessTopics(HttpRequest *req)
+{
+	const char *body = req->body ? req->body : "";
+	RestProxyBody b;
+	char msg[256];
+	int status;
+	int cap = 0;
+	bool keys = false;
+
+	if (!Utf8Valid(body, req->len))
+	{
+		HttpSetDetail(req, MHD_HTTP_BAD_REQUEST, "request body is not valid UTF-8");
+		return;
+	}
+	status = RestProxyParse(body, req->len, &b, msg, sizeof(msg));
+	if (status != 0)
+	{
+		if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+			req->retry_after = 1;
+		HttpSetDetail(req, status, "%s", msg);
+		return;
+	}
+	for (int i = 0; i < b.nrecords; i++)
+		keys |= b.records[i].has_key;
+	if (req->content_format == RESTPROXY_FORMAT_SCHEMA)
+	{
+		/* the reference's checks for schema formats, then: no schema registry here */
+		if (keys && !b.key_schema)
+			HttpSetApiError(req, MHD_HTTP_UNPROCESSABLE_CONTENT, RESTPROXY_KEY_SCHEMA_MISSING, NULL,
+							"Request includes keys but does not include key schema");
+		else if (!b.value_schema)
+			HttpSetApiError(req, MHD_HTTP_UNPROCESSABLE_CONTENT, RESTPROXY_VALUE_SCHEMA_MISSING,
+							NULL, "Request includes values but does not include value schema");
+		else
+			HttpSetDetail(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+						  "HTTP 415 Unsupported Media Type: pinpipe has no schema registry; use "
+						  "application/vnd.kafka.json.v2+json");
+		RestProxyBodyFree(&b);
+		return;
+	}
+	for (int i = 0; i < b.nrecords && !req->oom; i++)
+	{
+		RestProxyRecord *v = &b.records[i];
+		/* an absent or null value is validated as null: "value is not a valid dict" */
+		HttpRecord *rec =
+			HttpAddRecord(req, &cap, v->value ? v->value : "null", v->value ? v->value_len : 4);
+
+		if (rec == NULL)
+			break;
+		rec->partition = v->partition;
+		if (rec->outcome == HTTP_REC_PENDING && v->has_key &&
+			(rec->key = RestProxyKeyBytes(&v->key, v->key_raw, v->key_raw_len, &rec->keylen)) ==
+				NULL)
+			req->oom = true;
+	}
+	RestProxyBodyFree(&b);
+	if (req->oom)
+	{
+		HttpOutOfMemory(req);
+		return;
+	}
+	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
+		HttpRequestFinish(req);
+}
+
+/* PUT /streams/{name}/record: a Kinesis PutRecord of one record (Data), keyed by PartitionKey. */
+static void
+HttpProcessStreams(HttpRequest *req)
+{
+	const char *body = req->body ? req->body : "";
+	KinesisPut put;
+	const char *type = NULL;
+	char msg[256];
+	int status;
+	int cap = 0;
+	HttpRecord *rec;
+
+	if (!Utf8Valid(body, req->len))
+	{
+		HttpSetApiError(req, MHD_HTTP_BAD_REQUEST, 0, "SerializationException",
+						"request body is not valid UTF-8");
+		return;
+	}
+	status = KinesisParse(body, req->len, &put, &type, msg, sizeof(msg));
+	if (status != 0)
+	{
+		HttpSetApiError(req, status, 0, type, "%s", msg);
+		return;
+	}
+	rec = HttpAddRecord(req, &cap, put.data, put.data_len);
+	if (rec != NULL && rec->outcome == HTTP_REC_PENDING &&
+		(rec->key = RestProxyKeyBytes(&put.partition_key, NULL, 0, &rec->keylen)) == NULL)
+		req->oom = true;
+	if (req->oom)
+	{
+		HttpOutOfMemory(req);
+		return;
+	}
+	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
+		HttpRequestFinish(req);
+}
+
 /* Answer GET /healthz. */
 static void
 HttpProcessHealthz(HttpRequest *req)
@@ -538,12 +661,12 @@ HttpProcessHealthz(HttpRequest *req)
 	HttpBuf b = {0};
 
 	if (problem == NULL)
-		BufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
+		HttpBufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
 	else
 	{
-		BufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
-		BufJsonString(&b, problem, strlen(problem));
-		BufPuts(&b, "}");
+		HttpBufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
+		HttpBufJsonString(&b, problem, strlen(problem));
+		HttpBufPuts(&b, "}");
 		req->retry_after = 1;
 	}
 	HttpSetAnswer(req, problem ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, b.data,
@@ -675,11 +798,88 @@ HttpCheckFraming(HttpRequest *req)
 	return false;
 }
 
+/* The configured topic of each stream (the topic rule's input). */
+static TopicStreamConfig
+HttpTopicConfig(void)
+{
+	TopicStreamConfig c = {pinpipe_topic, pinpipe_geo_topic, pinpipe_user_topic};
+
+	return c;
+}
+
+/*
+ * /topics and /streams: the content type, and the stream the path names
+ * (TopicStreamName: the one topic rule); sets req->model and req->topic, the
+ * Kafka topic its records go to. False: answer set.
+ */
+static bool
+HttpCheckStream(HttpRequest *req, const char *url)
+{
+	const char *ct =
+		MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	TopicStreamConfig config = HttpTopicConfig();
+	const char *stream;
+	const char *name;
+	size_t len;
+
+	if (req->endpoint == HTTP_EP_TOPICS)
+	{
+		req->content_format = RestProxyContentType(ct);
+		if (req->content_format == RESTPROXY_FORMAT_UNSUPPORTED)
+		{
+			HttpSetDetail(
+				req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+				"HTTP 415 Unsupported Media Type: use application/vnd.kafka.json.v2+json");
+			return false;
+		}
+		(void) RestProxyTopicPath(url, &name, &len);
+		stream = RestProxyTopicNameValid(name, len) ? TopicStreamName(&config, name, len) : NULL;
+		if (stream == NULL)
+		{
+			HttpSetApiError(req, MHD_HTTP_NOT_FOUND, RESTPROXY_TOPIC_NOT_FOUND, NULL,
+							"Topic not found.");
+			return false;
+		}
+		/* the REST proxy produces to the topic it is named */
+		req->topic = strndup(name, len);
+	}
+	else
+	{
+		if (!KinesisContentTypeOk(ct))
+		{
+			HttpSetDetail(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type");
+			return false;
+		}
+		(void) KinesisStreamPath(url, &name, &len);
+		stream = KinesisStreamOf(&config, name, len);
+		if (stream == NULL)
+		{
+			/* Kinesis answers an unknown stream with 400 */
+			HttpSetApiError(req, MHD_HTTP_BAD_REQUEST, 0, "ResourceNotFoundException",
+							"Stream %.*s not found.", (int) len, name);
+			return false;
+		}
+		/* a Kinesis stream has no Kafka topic of its own: its stream's topic carries it */
+		req->topic = strdup(strcmp(stream, "geo") == 0	  ? pinpipe_geo_topic
+							: strcmp(stream, "user") == 0 ? pinpipe_user_topic
+														  : pinpipe_topic);
+	}
+	req->model = RecordModelLookup(stream, strlen(stream));
+	if (req->topic == NULL || req->model == NULL)
+	{
+		req->retry_after = 1;
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 /* Checks made on the headers, before any body byte is read. False: answer set. */
 static bool
-HttpCheckHeaders(HttpRequest *req, const char *method)
+HttpCheckHeaders(HttpRequest *req, const char *method, const char *url)
 {
 	bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	bool is_put = strcmp(method, MHD_HTTP_METHOD_PUT) == 0;
 	bool is_get =
 		strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	const char *cl;
@@ -708,6 +908,22 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 				return false;
 			}
 			break;
+		case HTTP_EP_TOPICS:
+			if (!is_post)
+			{
+				req->allow = "POST";
+				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed");
+				return false;
+			}
+			break;
+		case HTTP_EP_STREAMS:
+			if (!is_put)
+			{
+				req->allow = "PUT";
+				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+				return false;
+			}
+			break;
 		case HTTP_EP_HEALTHZ:
 		case HTTP_EP_METRICS:
 			if (!is_get)
@@ -726,8 +942,11 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 		HttpSetDetail(req, MHD_HTTP_UNAUTHORIZED, "Not authenticated");
 		return false;
 	}
+	if ((req->endpoint == HTTP_EP_TOPICS || req->endpoint == HTTP_EP_STREAMS) &&
+		!HttpCheckStream(req, url))
+		return false;
 	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (is_post && cl != NULL)
+	if ((is_post || is_put) && cl != NULL)
 	{
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
@@ -813,10 +1032,11 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 		req->backend->request_started(req->backend->ctx, conn);
 		req->endpoint = HttpRoute(url);
 		*con_cls = req;
-		if (!HttpCheckHeaders(req, method))
+		if (!HttpCheckHeaders(req, method, url))
 			return HttpQueueAnswer(req);
 		req->backend->body_progress(req->backend->ctx, conn,
-									strcmp(method, MHD_HTTP_METHOD_POST) == 0);
+									strcmp(method, MHD_HTTP_METHOD_POST) == 0 ||
+										strcmp(method, MHD_HTTP_METHOD_PUT) == 0);
 		return MHD_YES;
 	}
 	if (req->answered)
@@ -850,6 +1070,10 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 					  pinpipe_http_max_body);
 	else if (req->endpoint == HTTP_EP_PIN)
 		HttpProcessPin(req);
+	else if (req->endpoint == HTTP_EP_TOPICS)
+		HttpProcessTopics(req);
+	else if (req->endpoint == HTTP_EP_STREAMS)
+		HttpProcessStreams(req);
 	else
 		HttpProcessPins(req);
 	if (req->resp != NULL || req->status != 0)
@@ -896,8 +1120,10 @@ HttpRequestFree(HttpRequest *req)
 		free(req->records[i].detail);
 		free(req->records[i].key);
 		free(req->records[i].pin);
+		free(req->records[i].error);
 	}
 	free(req->records);
+	free(req->topic);
 	free(req->body);
 	free(req->echo);
 	free(req->resp);
@@ -938,6 +1164,13 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 		if (req->unavailable_reason == NULL)
 			req->unavailable_reason = reason;
 	}
+	if (outcome != HTTP_REC_ACCEPTED && reason != NULL && rec->error == NULL &&
+		(req->endpoint == HTTP_EP_TOPICS || req->endpoint == HTTP_EP_STREAMS))
+	{
+		/* the REST APIs say why in plain text (a failed strdup leaves a generic text) */
+		rec->dead_lettered = outcome == HTTP_REC_REJECTED;
+		rec->error = strdup(reason);
+	}
 	else if ((outcome == HTTP_REC_REJECTED || outcome == HTTP_REC_TOO_LARGE) && reason != NULL &&
 			 rec->detail == NULL)
 	{
@@ -946,10 +1179,10 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 		/* a rejected record with a reason was dead-lettered by the sink (a 413 never was) */
 		rec->dead_lettered = outcome == HTTP_REC_REJECTED;
 		/* dead-lettered at insert time, or too large for Kafka: say why, in FastAPI's shape */
-		BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
-		BufJsonString(&b, reason, strlen(reason));
-		BufPuts(&b, outcome == HTTP_REC_TOO_LARGE ? ",\"type\":\"value_error.too_large\"}]}"
-												  : ",\"type\":\"value_error.dead_letter\"}]}");
+		HttpBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
+		HttpBufJsonString(&b, reason, strlen(reason));
+		HttpBufPuts(&b, outcome == HTTP_REC_TOO_LARGE ? ",\"type\":\"value_error.too_large\"}]}"
+													  : ",\"type\":\"value_error.dead_letter\"}]}");
 		rec->detail = b.oom ? NULL : b.data;
 		if (b.oom)
 			free(b.data);
@@ -982,15 +1215,62 @@ BufDetailArray(HttpBuf *b, const char *detail)
 
 	if (detail == NULL)
 	{
-		BufPuts(b, "[]");
+		HttpBufPuts(b, "[]");
 		return;
 	}
 	open = strchr(detail, '[');
 	close = strrchr(detail, ']');
 	if (strncmp(detail, "{\"detail\":", 10) == 0 && open && close && close > open)
-		BufAppend(b, open, (size_t) (close - open + 1));
+		HttpBufAppend(b, open, (size_t) (close - open + 1));
 	else
-		BufAppend(b, detail, strlen(detail));
+		HttpBufAppend(b, detail, strlen(detail));
+}
+
+/*
+ * The answer of a settled /topics or /streams request. A REST-proxy request is
+ * answered 503 only when none of its records was stored; otherwise 200 with
+ * each record's partition and offset or its error (error_code 2, retriable,
+ * for one that could not be stored now), as the REST proxy does.
+ */
+static void
+HttpFinishForeign(HttpRequest *req, int64_t accepted, int64_t rejected, int64_t dead)
+{
+	HttpRecord *rec = &req->records[0];
+	char *body;
+	size_t len = 0;
+
+	if (req->unavailable > 0 && accepted == 0)
+	{
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
+					  req->unavailable_reason ? req->unavailable_reason : "pipeline unavailable");
+		req->retry_after = 1;
+		return;
+	}
+	MetricsPins(accepted, rejected, dead);
+	if (req->endpoint == HTTP_EP_TOPICS)
+	{
+		body = RestProxyAnswer(req, &len);
+		if (body == NULL)
+			HttpOutOfMemory(req);
+		else
+			HttpSetAnswer(req, MHD_HTTP_OK, body, len, RESTPROXY_ANSWER_TYPE);
+		return;
+	}
+	if (rec->outcome == HTTP_REC_ACCEPTED)
+	{
+		body = KinesisAnswer(rec, &len);
+		if (body == NULL)
+			HttpOutOfMemory(req);
+		else
+			HttpSetAnswer(req, MHD_HTTP_OK, body, len, KINESIS_ANSWER_TYPE);
+		return;
+	}
+	if (rec->outcome == HTTP_REC_TOO_LARGE)
+		HttpSetApiError(req, MHD_HTTP_CONTENT_TOO_LARGE, 0, "ValidationException", "%s",
+						rec->error ? rec->error : "record too large");
+	else
+		HttpSetApiError(req, MHD_HTTP_BAD_REQUEST, 0, "InvalidArgumentException", "%s",
+						rec->error ? rec->error : "record refused");
 }
 
 void
@@ -1005,7 +1285,8 @@ HttpRequestFinish(HttpRequest *req)
 	{
 		if (req->records[i].outcome == HTTP_REC_ACCEPTED)
 			accepted++;
-		else if (req->records[i].outcome == HTTP_REC_TOO_LARGE)
+		else if (req->records[i].outcome == HTTP_REC_TOO_LARGE ||
+				 req->records[i].outcome == HTTP_REC_REFUSED)
 			rejected++;
 		else if (req->records[i].outcome == HTTP_REC_REJECTED)
 		{
@@ -1013,6 +1294,11 @@ HttpRequestFinish(HttpRequest *req)
 			if (req->records[i].dead_lettered)
 				dead++;
 		}
+	}
+	if (req->endpoint == HTTP_EP_TOPICS || req->endpoint == HTTP_EP_STREAMS)
+	{
+		HttpFinishForeign(req, accepted, rejected, dead);
+		return;
 	}
 	if (req->unavailable > 0)
 	{
@@ -1042,20 +1328,20 @@ HttpRequestFinish(HttpRequest *req)
 		}
 		return;
 	}
-	BufPrintf(&b, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":[", (long long) accepted,
-			  (long long) rejected);
+	HttpBufPrintf(&b, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":[", (long long) accepted,
+				  (long long) rejected);
 	for (int i = 0, first = 1; i < req->nrecords; i++)
 	{
 		HttpRecord *rec = &req->records[i];
 
 		if (rec->outcome != HTTP_REC_REJECTED && rec->outcome != HTTP_REC_TOO_LARGE)
 			continue;
-		BufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
+		HttpBufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
 		BufDetailArray(&b, rec->detail);
-		BufPuts(&b, "}");
+		HttpBufPuts(&b, "}");
 		first = 0;
 	}
-	BufPuts(&b, "]}");
+	HttpBufPuts(&b, "]}");
 	if (b.oom)
 	{
 		free(b.data);
