@@ -491,6 +491,27 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 	return rec;
 }
 
+/* Give up on a request for lack of memory: 503, nothing of it stored. */
+static void
+HttpOutOfMemory(HttpRequest *req)
+{
+	HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
+	req->retry_after = 1;
+}
+
+/* Hand a read request's valid records over, or answer now (none valid, out of memory). */
+static void
+HttpHandOver(HttpRequest *req)
+{
+	if (req->oom)
+	{
+		HttpOutOfMemory(req);
+		return;
+	}
+	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
+		HttpRequestFinish(req);
+}
+
 /* POST /pins: a JSON array of pins, or NDJSON (one pin per line): see PinBatchOpen. */
 static void
 HttpProcessPins(HttpRequest *req)
@@ -523,24 +544,9 @@ HttpProcessPins(HttpRequest *req)
 					err.type ? err.type : "value_error.jsondecode", (long) err.offset);
 		return;
 	}
-	while (PinBatchNext(&batch, &rec, &n))
+	while (PinBatchNext(&batch, &rec, &n) && !req->oom)
 		HttpAddRecord(req, &cap, rec, n);
-	if (req->oom)
-	{
-		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
-		req->retry_after = 1;
-		return;
-	}
-	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
-		HttpRequestFinish(req);
-}
-
-/* Give up on a request for lack of memory: 503, nothing of it stored. */
-static void
-HttpOutOfMemory(HttpRequest *req)
-{
-	HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
-	req->retry_after = 1;
+	HttpHandOver(req);
 }
 
 /*
@@ -605,13 +611,7 @@ HttpProcessTopics(HttpRequest *req)
 			req->oom = true;
 	}
 	RestProxyBodyFree(&b);
-	if (req->oom)
-	{
-		HttpOutOfMemory(req);
-		return;
-	}
-	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
-		HttpRequestFinish(req);
+	HttpHandOver(req);
 }
 
 /* PUT /streams/{name}/record: a Kinesis PutRecord of one record (Data), keyed by PartitionKey. */
@@ -642,13 +642,7 @@ HttpProcessStreams(HttpRequest *req)
 	if (rec != NULL && rec->outcome == HTTP_REC_PENDING &&
 		(rec->key = RestProxyKeyBytes(&put.partition_key, NULL, 0, &rec->keylen)) == NULL)
 		req->oom = true;
-	if (req->oom)
-	{
-		HttpOutOfMemory(req);
-		return;
-	}
-	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
-		HttpRequestFinish(req);
+	HttpHandOver(req);
 }
 
 /* Answer GET /healthz. */
@@ -880,6 +874,8 @@ HttpCheckHeaders(HttpRequest *req, const char *method, const char *url)
 {
 	bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 	bool is_put = strcmp(method, MHD_HTTP_METHOD_PUT) == 0;
+	bool probe = req->endpoint == HTTP_EP_HEALTHZ || req->endpoint == HTTP_EP_METRICS;
+	bool kinesis = req->endpoint == HTTP_EP_STREAMS;
 	bool is_get =
 		strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	const char *cl;
@@ -894,47 +890,17 @@ HttpCheckHeaders(HttpRequest *req, const char *method, const char *url)
 					  "too many connections; retry on a new connection");
 		return false;
 	}
-	switch (req->endpoint)
+	if (req->endpoint == HTTP_EP_OTHER)
 	{
-		case HTTP_EP_OTHER:
-			HttpSetDetail(req, MHD_HTTP_NOT_FOUND, "Not Found");
-			return false;
-		case HTTP_EP_PIN:
-		case HTTP_EP_PINS:
-			if (!is_post)
-			{
-				req->allow = "POST";
-				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
-				return false;
-			}
-			break;
-		case HTTP_EP_TOPICS:
-			if (!is_post)
-			{
-				req->allow = "POST";
-				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed");
-				return false;
-			}
-			break;
-		case HTTP_EP_STREAMS:
-			if (!is_put)
-			{
-				req->allow = "PUT";
-				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
-				return false;
-			}
-			break;
-		case HTTP_EP_HEALTHZ:
-		case HTTP_EP_METRICS:
-			if (!is_get)
-			{
-				req->allow = "GET, HEAD";
-				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
-				return false;
-			}
-			break;
-		case HTTP_EP_COUNT:
-			break;
+		HttpSetDetail(req, MHD_HTTP_NOT_FOUND, "Not Found");
+		return false;
+	}
+	/* GET for the probes, PUT for Kinesis's PutRecord, POST for every other ingest route */
+	if (probe ? !is_get : kinesis ? !is_put : !is_post)
+	{
+		req->allow = probe ? "GET, HEAD" : kinesis ? "PUT" : "POST";
+		HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+		return false;
 	}
 	/* /healthz stays open so that load balancers can probe without the token. */
 	if (req->endpoint != HTTP_EP_HEALTHZ && !HttpAuthorized(req->conn))

@@ -1154,6 +1154,37 @@ PinBatchNext(PinBatch *b, const char **rec, size_t *rec_len)
 	return PinNdjsonNext(b->s, b->len, &b->pos, rec, rec_len);
 }
 
+/* An array or object iterator's syntax error: into err, and *pos at it (-1). */
+static int
+IterFail(Reader *r, size_t *pos, PinError *err)
+{
+	if (err)
+	{
+		err->field = PIN_FIELD_BODY;
+		err->msg = r->error;
+		err->type = "value_error.jsondecode";
+		err->sqlstate = SQLSTATE_INVALID_JSON;
+		err->offset = r->error_pos;
+	}
+	*pos = r->error_pos;
+	return -1;
+}
+
+/* An array or object iterator at its closing bracket: nothing may follow (0, else -1). */
+static int
+IterEnd(Reader *r, size_t *pos, PinError *err)
+{
+	r->pos++;
+	SkipSpace(r);
+	if (r->pos != r->len)
+	{
+		Fail(r, "extra data after the JSON value");
+		return IterFail(r, pos, err);
+	}
+	*pos = r->pos;
+	return 0;
+}
+
 int
 PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, size_t *elem_len,
 				 PinError *err)
@@ -1196,27 +1227,10 @@ PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, s
 	return 1;
 
 end:
-	r.pos++;
-	SkipSpace(&r);
-	if (r.pos != r.len)
-	{
-		Fail(&r, "extra data after the JSON value");
-		goto bad;
-	}
-	*pos = r.pos;
-	return 0;
+	return IterEnd(&r, pos, err);
 
 bad:
-	if (err)
-	{
-		err->field = PIN_FIELD_BODY;
-		err->msg = r.error;
-		err->type = "value_error.jsondecode";
-		err->sqlstate = SQLSTATE_INVALID_JSON;
-		err->offset = r.error_pos;
-	}
-	*pos = r.error_pos;
-	return -1;
+	return IterFail(&r, pos, err);
 }
 
 int
@@ -1274,27 +1288,10 @@ JsonObjectNext(const char *json, size_t len, size_t *pos, JsonMember *m, PinErro
 	return 1;
 
 end:
-	r.pos++;
-	SkipSpace(&r);
-	if (r.pos != r.len)
-	{
-		Fail(&r, "extra data after the JSON value");
-		goto bad;
-	}
-	*pos = r.pos;
-	return 0;
+	return IterEnd(&r, pos, err);
 
 bad:
-	if (err)
-	{
-		err->field = PIN_FIELD_BODY;
-		err->msg = r.error;
-		err->type = "value_error.jsondecode";
-		err->sqlstate = SQLSTATE_INVALID_JSON;
-		err->offset = r.error_pos;
-	}
-	*pos = r.error_pos;
-	return -1;
+	return IterFail(&r, pos, err);
 }
 
 size_t

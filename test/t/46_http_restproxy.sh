@@ -9,6 +9,7 @@ set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 HTTP_REQ_TIMEOUT=30
 source "$(dirname "$0")/../http_lib.sh"
+source "$(dirname "$0")/../kafka_lib.sh"
 
 pp_scratch T restproxy
 PINS=$PP_SHARED_DATA/pins_sample.jsonl
@@ -154,11 +155,8 @@ check "GET /metrics: both endpoints labelled" "$(req GET /metrics; body | grep -
 # ============================== Kafka mode ==============================
 command -v pinpipe-devbroker >/dev/null || { fail "tools/pinpipe-devbroker not built"; pp_done; }
 command -v kcat >/dev/null || { fail "kcat missing (scripts/setup.sh installs it)"; pp_done; }
-pinpipe-devbroker --partitions 3 >"$T/broker.out" 2>"$T/broker.err" &
-BROKER_PID=$!
-pp_cleanup "kill $BROKER_PID"
-pp_wait_for "[ -s '$T/broker.out' ]" 30 "dev broker address" || { fail "dev broker did not start"; pp_done; }
-BOOT=$(head -n 1 "$T/broker.out")
+kafka_broker_start 3 || { fail "dev broker did not start"; pp_done; }
+BOOT=$KAFKA_BOOTSTRAP
 pp_conf "pinpipe.kafka_brokers = '$BOOT'" "pinpipe.consumer_workers = 1" "pinpipe.batch_timeout_ms = 50"
 pp_cluster_restart
 pp_wait_for "http_healthz_is 200" 60 "healthz 200 in Kafka mode" || { fail "Kafka mode never healthy"; pp_done; }
@@ -199,12 +197,12 @@ check "Kafka: Kinesis records go to the stream's topic (pinterest.user), keyed b
 	"$(at pinterest.user "$((10#${SH#shardId-}))" "$SN" | awk -F'\t' '{print $1}')|$(at pinterest.user "$((10#${SH#shardId-}))" "$SN" | cut -f2- | jq -c .ind)" "pk-9|940009"
 
 # --- broker down: 503 + Retry-After in both shapes
-kill -USR1 "$BROKER_PID"
+kafka_broker_down
 pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST $H/topics/pinterest.pins -H '$KJSON' --data-binary @$T/p4.json)\" = 503 ]" 90 "503 while the broker is down" &&
 	ok "Kafka down: REST proxy 503" || fail "Kafka down: no 503"
 check "Kafka down: REST proxy 503 body and Retry-After" "$({ req POST /topics/pinterest.pins -H "$KJSON" --data-binary @"$T/p4.json"; hdr Retry-After; body | jq -c .error_code; } | flat)" 5031503
 check "Kafka down: Kinesis 503 ServiceUnavailableException" "$(kin s "$P6" k | req PUT /streams/s-pin/record -H "$AJSON" --data-binary @-; body | jq -r .__type)" 503ServiceUnavailableException
-kill -USR2 "$BROKER_PID"
+kafka_broker_up
 pp_wait_for "http_healthz_is 200" 90 "healthz after the outage" || fail "not healthy after the outage"
 
 # --- a record over the producer's message.max.bytes: error_code 1 (REST proxy), 413 (Kinesis)
