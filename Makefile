@@ -83,17 +83,17 @@ install-tools: tools
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
 	for t in $(wildcard $(TOOLS)); do $(INSTALL_PROGRAM) $$t '$(DESTDIR)$(bindir)/'; done
 
-test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/topic_stream.h
+test/unit/test_clean: test/unit/test_clean.c test/unit/unit_check.h $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/topic_stream.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_clean.c $(PURE_SRCS)
 
-test/unit/test_prom: test/unit/test_prom.c src/prom_format.c src/prom_format.h $(PURE_SRCS) src/strbuf.h
+test/unit/test_prom: test/unit/test_prom.c test/unit/unit_check.h src/prom_format.c src/prom_format.h $(PURE_SRCS) src/strbuf.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_prom.c src/prom_format.c $(PURE_SRCS) -lm
 
-test/unit/test_strbuf: test/unit/test_strbuf.c $(PURE_SRCS) src/strbuf.h src/pin_json.h
+test/unit/test_strbuf: test/unit/test_strbuf.c test/unit/unit_check.h $(PURE_SRCS) src/strbuf.h src/pin_json.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_strbuf.c $(PURE_SRCS)
 
 # The HTTP request layer alone: a real libmicrohttpd daemon, a fake backend, stubbed metrics.
-test/unit/test_http_request: test/unit/test_http_request.c src/http_request.c src/http_request.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h src/strbuf.h
+test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.h src/http_request.c src/http_request.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h src/strbuf.h
 	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c src/http_request.c $(PURE_SRCS) -lmicrohttpd
 
 unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_request

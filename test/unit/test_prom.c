@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "prom_format.h"
+#include "unit_check.h"
 
-static int passed, failed;
-
+/* A string check that shows both sides when it fails. */
 #define CHECK_STR(what, got, want)                                                                 \
 	do                                                                                             \
 	{                                                                                              \
@@ -76,6 +76,5 @@ main(void)
 		failed++;
 	StrBufFree(&b);
 
-	printf("prom_format: %d checks passed, %d checks failed\n", passed, failed);
-	return failed > 0;
+	return UnitReport("prom_format");
 }

@@ -11,8 +11,7 @@
 #include <string.h>
 
 #include "strbuf.h"
-
-static int passed, failed;
+#include "unit_check.h"
 
 /*
  * Let ASan's realloc return NULL for a request it cannot serve, as the C
@@ -24,20 +23,6 @@ __asan_default_options(void)
 {
 	return "allocator_may_return_null=1";
 }
-
-#define CHECK(cond, ...)                                                                           \
-	do                                                                                             \
-	{                                                                                              \
-		if (cond)                                                                                  \
-			passed++;                                                                              \
-		else                                                                                       \
-		{                                                                                          \
-			failed++;                                                                              \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-			printf(__VA_ARGS__);                                                                   \
-			printf("\n");                                                                          \
-		}                                                                                          \
-	} while (0)
 
 /* The buffer holds exactly want[0..n), NUL-terminated. */
 static bool
@@ -224,6 +209,5 @@ main(void)
 	TestMixed();
 	TestOutOfMemory();
 	TestJsonString();
-	printf("strbuf: %d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return UnitReport("strbuf");
 }
