@@ -16,6 +16,7 @@
 /*
  * Let ASan's realloc return NULL for a request it cannot serve, as the C
  * library's does, so the out-of-memory path is the real one (realloc failing).
+ * ASan says so in one "WARNING: AddressSanitizer failed to allocate" line: expected.
  */
 const char *__asan_default_options(void);
 const char *
