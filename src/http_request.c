@@ -23,11 +23,11 @@
 #include <time.h>
 
 #include "guc.h"
-#include "http_buf.h"
 #include "http_request.h"
 #include "http_restproxy.h"
 #include "metrics.h"
 #include "pin_json.h"
+#include "strbuf.h"
 #include "topic_stream.h"
 
 /* Largest body buffer allocated from Content-Length alone, before the bytes arrive. */
@@ -151,12 +151,6 @@ HttpSetAnswer(HttpRequest *req, int status, char *body, size_t len, const char *
  * proxy (code, or the status when 0), {"__type","message"} for Kinesis (type,
  * or the status's type when NULL).
  */
-/*
- * Set an error answer in the shape of the request's API: FastAPI's
- * {"detail": "..."} for the pin endpoints, {"error_code","message"} for the REST
- * proxy (code, or the status when 0), {"__type","message"} for Kinesis (type,
- * or the status's type when NULL).
- */
 static void HttpSetApiErrorV(HttpRequest *req, int status, int code, const char *type,
 							 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
@@ -165,7 +159,7 @@ HttpSetApiErrorV(HttpRequest *req, int status, int code, const char *type, const
 				 va_list ap)
 {
 	char msg[512];
-	HttpBuf b = {0};
+	StrBuf b = {0};
 	char *body;
 	size_t len = 0;
 
@@ -182,10 +176,10 @@ HttpSetApiErrorV(HttpRequest *req, int status, int code, const char *type, const
 		HttpSetAnswer(req, status, body, len, KINESIS_ANSWER_TYPE);
 		return;
 	}
-	HttpBufPuts(&b, "{\"detail\":");
-	HttpBufJsonString(&b, msg, strlen(msg));
-	HttpBufPuts(&b, "}");
-	body = HttpBufTake(&b, &len);
+	StrBufPuts(&b, "{\"detail\":");
+	StrBufJsonString(&b, msg, strlen(msg));
+	StrBufPuts(&b, "}");
+	body = StrBufTake(&b, &len);
 	HttpSetAnswer(req, status, body, len, "application/json");
 }
 
@@ -334,23 +328,20 @@ HttpKeepKey(HttpRecord *rec)
 static void
 HttpBadBody(HttpRequest *req, const char *msg, const char *type, long offset)
 {
-	HttpBuf b = {0};
+	StrBuf b = {0};
+	char *body;
+	size_t len;
 
-	HttpBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
+	StrBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
 	if (offset >= 0)
-		HttpBufPrintf(&b, ",%ld", offset);
-	HttpBufPuts(&b, "],\"msg\":");
-	HttpBufJsonString(&b, msg, strlen(msg));
-	HttpBufPuts(&b, ",\"type\":");
-	HttpBufJsonString(&b, type, strlen(type));
-	HttpBufPuts(&b, "}]}");
-	if (b.oom)
-	{
-		free(b.data);
-		b.data = NULL;
-		b.len = 0;
-	}
-	HttpSetAnswer(req, MHD_HTTP_BAD_REQUEST, b.data, b.len, "application/json");
+		StrBufPrintf(&b, ",%ld", offset);
+	StrBufPuts(&b, "],\"msg\":");
+	StrBufJsonString(&b, msg, strlen(msg));
+	StrBufPuts(&b, ",\"type\":");
+	StrBufJsonString(&b, type, strlen(type));
+	StrBufPuts(&b, "}]}");
+	body = StrBufTake(&b, &len);
+	HttpSetAnswer(req, MHD_HTTP_BAD_REQUEST, body, len, "application/json");
 }
 
 /* Hand the valid records to the durable path; false (answer set) if it is unavailable. */
@@ -652,19 +643,22 @@ HttpProcessHealthz(HttpRequest *req)
 	const HttpBackend *be = req->backend;
 	const char *problem = be->health(be->ctx);
 	const char *mode = be->mode(be->ctx);
-	HttpBuf b = {0};
+	StrBuf b = {0};
+	char *body;
+	size_t len;
 
 	if (problem == NULL)
-		HttpBufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
+		StrBufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
 	else
 	{
-		HttpBufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
-		HttpBufJsonString(&b, problem, strlen(problem));
-		HttpBufPuts(&b, "}");
+		StrBufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
+		StrBufJsonString(&b, problem, strlen(problem));
+		StrBufPuts(&b, "}");
 		req->retry_after = 1;
 	}
-	HttpSetAnswer(req, problem ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, b.data,
-				  b.oom ? 0 : b.len, "application/json");
+	body = StrBufTake(&b, &len);
+	HttpSetAnswer(req, problem ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, body, len,
+				  "application/json");
 }
 
 /* Answer GET /metrics. */
@@ -1140,18 +1134,16 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 	else if ((outcome == HTTP_REC_REJECTED || outcome == HTTP_REC_TOO_LARGE) && reason != NULL &&
 			 rec->detail == NULL)
 	{
-		HttpBuf b = {0};
+		StrBuf b = {0};
 
 		/* a rejected record with a reason was dead-lettered by the sink (a 413 never was) */
 		rec->dead_lettered = outcome == HTTP_REC_REJECTED;
 		/* dead-lettered at insert time, or too large for Kafka: say why, in FastAPI's shape */
-		HttpBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
-		HttpBufJsonString(&b, reason, strlen(reason));
-		HttpBufPuts(&b, outcome == HTTP_REC_TOO_LARGE ? ",\"type\":\"value_error.too_large\"}]}"
-													  : ",\"type\":\"value_error.dead_letter\"}]}");
-		rec->detail = b.oom ? NULL : b.data;
-		if (b.oom)
-			free(b.data);
+		StrBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
+		StrBufJsonString(&b, reason, strlen(reason));
+		StrBufPuts(&b, outcome == HTTP_REC_TOO_LARGE ? ",\"type\":\"value_error.too_large\"}]}"
+													 : ",\"type\":\"value_error.dead_letter\"}]}");
+		rec->detail = StrBufTake(&b, NULL);
 	}
 	if (--req->pending == 0)
 	{
@@ -1174,22 +1166,22 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 
 /* The "detail" array inside a {"detail": [...]} text, or the whole text. */
 static void
-BufDetailArray(HttpBuf *b, const char *detail)
+BufDetailArray(StrBuf *b, const char *detail)
 {
 	const char *open;
 	const char *close;
 
 	if (detail == NULL)
 	{
-		HttpBufPuts(b, "[]");
+		StrBufPuts(b, "[]");
 		return;
 	}
 	open = strchr(detail, '[');
 	close = strrchr(detail, ']');
 	if (strncmp(detail, "{\"detail\":", 10) == 0 && open && close && close > open)
-		HttpBufAppend(b, open, (size_t) (close - open + 1));
+		StrBufAppend(b, open, (size_t) (close - open + 1));
 	else
-		HttpBufAppend(b, detail, strlen(detail));
+		StrBufAppend(b, detail, strlen(detail));
 }
 
 /*
@@ -1245,7 +1237,9 @@ HttpRequestFinish(HttpRequest *req)
 	int64_t accepted = 0;
 	int64_t rejected = 0;
 	int64_t dead = 0;
-	HttpBuf b = {0};
+	StrBuf b = {0};
+	char *body;
+	size_t len;
 
 	for (int i = 0; i < req->nrecords; i++)
 	{
@@ -1294,28 +1288,28 @@ HttpRequestFinish(HttpRequest *req)
 		}
 		return;
 	}
-	HttpBufPrintf(&b, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":[", (long long) accepted,
-				  (long long) rejected);
+	StrBufPrintf(&b, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":[", (long long) accepted,
+				 (long long) rejected);
 	for (int i = 0, first = 1; i < req->nrecords; i++)
 	{
 		HttpRecord *rec = &req->records[i];
 
 		if (rec->outcome != HTTP_REC_REJECTED && rec->outcome != HTTP_REC_TOO_LARGE)
 			continue;
-		HttpBufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
+		StrBufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
 		BufDetailArray(&b, rec->detail);
-		HttpBufPuts(&b, "}");
+		StrBufPuts(&b, "}");
 		first = 0;
 	}
-	HttpBufPuts(&b, "]}");
-	if (b.oom)
+	StrBufPuts(&b, "]}");
+	body = StrBufTake(&b, &len);
+	if (body == NULL)
 	{
-		free(b.data);
 		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 		req->retry_after = 1;
 		return;
 	}
-	HttpSetAnswer(req, MHD_HTTP_OK, b.data, b.len, "application/json");
+	HttpSetAnswer(req, MHD_HTTP_OK, body, len, "application/json");
 }
 
 bool

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http_buf.h"
 #include "http_restproxy.h"
+#include "strbuf.h"
 
 /* Kinesis's limits on names and partition keys. */
 #define KINESIS_NAME_MAX 128
@@ -422,67 +422,67 @@ RecordError(const HttpRecord *rec)
 char *
 RestProxyAnswer(const HttpRequest *req, size_t *len)
 {
-	HttpBuf b = {0};
+	StrBuf b = {0};
 
-	HttpBufPuts(&b, "{\"offsets\":[");
+	StrBufPuts(&b, "{\"offsets\":[");
 	for (int i = 0; i < req->nrecords; i++)
 	{
 		const HttpRecord *rec = &req->records[i];
 		const char *error;
 
 		if (i > 0)
-			HttpBufPuts(&b, ",");
+			StrBufPuts(&b, ",");
 		if (rec->outcome == HTTP_REC_ACCEPTED)
 		{
-			HttpBufPrintf(&b,
-						  "{\"partition\":%d,\"offset\":%lld,\"error_code\":null,\"error\":null}",
-						  (int) rec->stored_partition, (long long) rec->stored_offset);
+			StrBufPrintf(&b,
+						 "{\"partition\":%d,\"offset\":%lld,\"error_code\":null,\"error\":null}",
+						 (int) rec->stored_partition, (long long) rec->stored_offset);
 			continue;
 		}
 		error = RecordError(rec);
-		HttpBufPrintf(&b, "{\"partition\":null,\"offset\":null,\"error_code\":%d,\"error\":",
-					  rec->outcome == HTTP_REC_UNAVAILABLE ? RESTPROXY_RECORD_RETRIABLE
-														   : RESTPROXY_RECORD_FATAL);
-		HttpBufJsonString(&b, error, strlen(error));
-		HttpBufPuts(&b, "}");
+		StrBufPrintf(&b, "{\"partition\":null,\"offset\":null,\"error_code\":%d,\"error\":",
+					 rec->outcome == HTTP_REC_UNAVAILABLE ? RESTPROXY_RECORD_RETRIABLE
+														  : RESTPROXY_RECORD_FATAL);
+		StrBufJsonString(&b, error, strlen(error));
+		StrBufPuts(&b, "}");
 	}
-	HttpBufPuts(&b, "],\"key_schema_id\":null,\"value_schema_id\":null}");
-	return HttpBufTake(&b, len);
+	StrBufPuts(&b, "],\"key_schema_id\":null,\"value_schema_id\":null}");
+	return StrBufTake(&b, len);
 }
 
 char *
 RestProxyErrorBody(int code, const char *msg, size_t *len)
 {
-	HttpBuf b = {0};
+	StrBuf b = {0};
 
-	HttpBufPrintf(&b, "{\"error_code\":%d,\"message\":", code);
-	HttpBufJsonString(&b, msg, strlen(msg));
-	HttpBufPuts(&b, "}");
-	return HttpBufTake(&b, len);
+	StrBufPrintf(&b, "{\"error_code\":%d,\"message\":", code);
+	StrBufJsonString(&b, msg, strlen(msg));
+	StrBufPuts(&b, "}");
+	return StrBufTake(&b, len);
 }
 
 char *
 KinesisAnswer(const HttpRecord *rec, size_t *len)
 {
-	HttpBuf b = {0};
+	StrBuf b = {0};
 
 	/* a Kinesis sequence number is a decimal string; shard ids are zero-padded to 12 digits */
-	HttpBufPrintf(&b, "{\"SequenceNumber\":\"%lld\",\"ShardId\":\"shardId-%012d\"}",
-				  (long long) rec->stored_offset, (int) rec->stored_partition);
-	return HttpBufTake(&b, len);
+	StrBufPrintf(&b, "{\"SequenceNumber\":\"%lld\",\"ShardId\":\"shardId-%012d\"}",
+				 (long long) rec->stored_offset, (int) rec->stored_partition);
+	return StrBufTake(&b, len);
 }
 
 char *
 KinesisErrorBody(const char *type, const char *msg, size_t *len)
 {
-	HttpBuf b = {0};
+	StrBuf b = {0};
 
-	HttpBufPuts(&b, "{\"__type\":");
-	HttpBufJsonString(&b, type, strlen(type));
-	HttpBufPuts(&b, ",\"message\":");
-	HttpBufJsonString(&b, msg, strlen(msg));
-	HttpBufPuts(&b, "}");
-	return HttpBufTake(&b, len);
+	StrBufPuts(&b, "{\"__type\":");
+	StrBufJsonString(&b, type, strlen(type));
+	StrBufPuts(&b, ",\"message\":");
+	StrBufJsonString(&b, msg, strlen(msg));
+	StrBufPuts(&b, "}");
+	return StrBufTake(&b, len);
 }
 
 const char *
