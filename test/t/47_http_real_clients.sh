@@ -104,13 +104,17 @@ def key(v):
 def say(ok, what):
     print(("ok" if ok else "not ok") + " " + what)
 def answered(p):
+    # where the answer says the record is; None when it does not say it was stored
     a = p["answer"]
-    if p["shape"].startswith("restproxy"):
-        o = a["offsets"][0]
-        return (o["partition"], o["offset"]) if o["error_code"] is None else None
-    if p["shape"] == "kinesis":
-        return (int(a["ShardId"].split("-")[1]), int(a["SequenceNumber"]))
-    return "echo" if isinstance(a, dict) and a.get("unique_id") == p["record"]["unique_id"] else None
+    try:
+        if p["shape"].startswith("restproxy"):
+            o = a["offsets"][0]
+            return (o["partition"], o["offset"]) if o["error_code"] is None else None
+        if p["shape"] == "kinesis":
+            return (int(a["ShardId"].split("-")[1]), int(a["SequenceNumber"]))
+        return "echo" if a.get("unique_id") == p["record"]["unique_id"] else None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
 bad = [p for p in posted if p["status"] != 200]
 say(not bad, f"{mode}: all {len(posted)} posts answered 200" + (f" (not: {[(p['shape'], p['status'], p['answer']) for p in bad[:3]]})" if bad else ""))
 say(all(answered(p) is not None for p in posted), f"{mode}: every answer says stored (offsets without error_code, SequenceNumber, echo)")
@@ -127,12 +131,13 @@ for w in sorted({where(p) for p in posted}):
         f"{mode}: {w}: the {len(offs)} answered offsets point at their records")
 PY
 
-# Report check.py's verdicts as TAP.
+# Run check.py and report its verdicts as TAP (a check.py that fails is a failure too).
 verdicts() {
-	local verdict rest
+	local verdict rest out=$T/verdicts.$RANDOM
+	"$PY" "$T/check.py" "$@" >"$out" || fail "check.py $3 failed (exit $?)"
 	while read -r verdict rest; do
 		if [ "$verdict" = ok ]; then ok "$rest"; else fail "${rest#ok }"; fi
-	done <"$1"
+	done <"$out"
 }
 
 # ============================== embedded mode ==============================
@@ -148,8 +153,7 @@ check "embedded: 150 records posted (50 rows x pin, geo, user)" "$(wc -l <"$T/po
 pp_sql "select json_build_object('where', t, 'partition', 0, 'offset', r.id, 'payload', r.payload::jsonb)
         from (select 'pins' t, raw_id from pinpipe.pins union all select 'geo', raw_id from pinpipe.geo
               union all select 'users', raw_id from pinpipe.users) s join pinpipe.raw_pins r on r.id = s.raw_id" >"$T/stored.jsonl"
-"$PY" "$T/check.py" "$T/posted.jsonl" "$T/stored.jsonl" embedded >"$T/check.out"
-verdicts "$T/check.out"
+verdicts "$T/posted.jsonl" "$T/stored.jsonl" embedded
 check "embedded: no dead letters" "$(pp_sql "select count(*) from pinpipe.dead_letters")" 0
 
 # ============================== Kafka mode ==============================
@@ -174,8 +178,7 @@ for l in sys.stdin:
     p, o, s = l.rstrip("\n").split("\t", 2)
     print(json.dumps({"where": sys.argv[1], "partition": int(p), "offset": int(o), "payload": json.loads(s)}))' "$t" >>"$T/broker.jsonl"
 done
-"$PY" "$T/check.py" "$T/kposted.jsonl" "$T/broker.jsonl" kafka >"$T/kcheck.out"
-verdicts "$T/kcheck.out"
+verdicts "$T/kposted.jsonl" "$T/broker.jsonl" kafka
 
 # the pins on pinpipe.topic (FastAPI and Kinesis shapes), through the consumer into pinpipe.pins
 "$PY" -c 'import json, sys
