@@ -78,11 +78,24 @@ record() {
 }
 ORDER=()
 
+# make unit runs several test programs, each with its own "N passed, M failed" line;
+# the layer's count is their sum (the tally reads a layer's last such line).
+unit_layer() {
+	local out status
+	out=$(mktemp)
+	make -s unit PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$out"
+	status=${PIPESTATUS[0]}
+	awk '/^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4; n++ }
+	     END { if (n) printf "unit-total: %d passed, %d failed (%d programs)\n", p, f, n }' "$out"
+	rm -f "$out"
+	return "$status"
+}
+
 # One layer on this machine's (or this root's) PostgreSQL.
 layer() {
 	case $1 in
 		format) make -s format-check PG_CONFIG="$PG_CONFIG" ;;
-		unit) make -s unit PG_CONFIG="$PG_CONFIG" ;;
+		unit) unit_layer ;;
 		fuzz) bash test/fuzz/run.sh ;;
 		regress) bash test/regress.sh ;;
 		isolation) bash test/isolation.sh ;;
