@@ -20,6 +20,7 @@
 #                                     17 and 18 (the roots are prepared while 15 runs)
 #        scripts/test.sh LAYER...     those layers on 15 only
 #        PP_PG_VERSIONS="17" scripts/test.sh unit regress     those layers on 17
+#        PP_TAP_FILES="020_kafka_gaps" scripts/test.sh tap    only those TAP files (test/tap.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -171,7 +172,7 @@ in_root() {
 	tar -C "$REPO" --exclude=./.git --exclude=./tmp_install --exclude='*.o' --exclude='*.so' \
 		--exclude='*.d' --exclude=./results -cf - . | tar -C "$root/build/pinpipe" -xf -
 	cp -a "$(cd "${PP_SHARED_DATA:-$REPO/../shared/data}" && pwd)" "$root/build/shared/data"
-	bash scripts/pg_root.sh run "$root" env PP_IN_ROOT=1 PP_PG_MAJOR="$v" \
+	bash scripts/pg_root.sh run "$root" env PP_IN_ROOT=1 PP_PG_MAJOR="$v" PP_TAP_FILES="${PP_TAP_FILES:-}" \
 		bash /build/pinpipe/scripts/test.sh "$@"
 }
 
