@@ -11,13 +11,17 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pinpipe;
 
 -- An empty pipeline: no raw rows, no speed-layer rows, nothing archived, the
--- watermark at the start.
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.geo, pinpipe.users, pinpipe.category_minute,
-         pinpipe.dead_letters, pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins,
-         pinpipe_archive.category_daily, pinpipe.archive_pin_days, pinpipe_archive.geo,
-         pinpipe_archive.users;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+-- watermark at the start. (A procedure: CALL prints nothing.)
+CREATE PROCEDURE pp_reset()
+LANGUAGE sql AS $$
+  TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.geo, pinpipe.users, pinpipe.category_minute,
+           pinpipe.dead_letters, pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins,
+           pinpipe_archive.category_daily, pinpipe.archive_pin_days, pinpipe_archive.geo,
+           pinpipe_archive.users;
+  UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
+         retention_days = NULL, raw_purged_before = NULL;
+$$;
+CALL pp_reset();
 
 -- A pin as the API receives it; uid n is its index and becomes unique_id
 -- 00000000-0000-0000-0000-00000000000n.
