@@ -2,12 +2,14 @@
  * kafka_consumer.c — the Kafka consumer background workers: Kafka → sink,
  * exactly once.
  *
- * Each worker joins consumer group pinpipe.consumer_group on pinpipe.topic and
- * runs one event loop (DESIGN §8): a WaitEventSet over its latch, postmaster
- * death and a pipe that librdkafka writes to when the consumer queue goes from
- * empty to non-empty (rd_kafka_queue_io_event_enable). librdkafka is only ever
- * called with a zero timeout from the loop, so SIGTERM and SIGHUP are handled
- * at once.
+ * Each worker joins consumer group pinpipe.consumer_group, subscribed to every
+ * topic that carries a stream (topic_stream.h: pinpipe.topic, geo_topic,
+ * user_topic and any topic named *.pin, *.geo, *.user, as one regex
+ * subscription, so topics created later are picked up at a metadata refresh);
+ * each message goes to the sink with its topic's stream. It runs one event loop (DESIGN §8): a
+ * WaitEventSet over its latch, postmaster death and a pipe that librdkafka writes to when the
+ * consumer queue goes from empty to non-empty (rd_kafka_queue_io_event_enable). librdkafka is only
+ * ever called with a zero timeout from the loop, so SIGTERM and SIGHUP are handled at once.
  *
  * Exactly-once: a batch (pinpipe.batch_size messages or pinpipe.batch_timeout_ms)
  * is one transaction that stores the partitions' next offsets in
@@ -54,12 +56,15 @@
 #include "kafka_gaps.h"
 #include "pg_compat.h"
 #include "sink.h"
+#include "topic_stream.h"
 #include "worker_common.h"
 #include "worker_status.h"
 
 #define CONSUMER_IDLE_CHECK_MS WORKER_DB_CHECK_MS /* extension check while idle */
 #define CONSUMER_TICK_MS 1000					  /* status refresh when nothing happens */
 #define CONSUMER_DEAD_LETTER_KEEP 1024			  /* bytes kept of an oversize message */
+#define CONSUMER_TOPIC_LEN 256					  /* Kafka topic names have at most 249 bytes */
+#define CONSUMER_PATTERN_LEN 2048				  /* the subscription regex */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
 typedef enum ConsumerState
@@ -88,6 +93,9 @@ static const char *const consumer_state_names[] = {
 /* One assigned partition: where PostgreSQL says we are. */
 typedef struct ConsumerPartition
 {
+	char topic[CONSUMER_TOPIC_LEN];
+	SinkStream stream;		 /* what its topic carries (TopicStreamName) */
+	const char *stream_name; /* its name, static: "pin", "geo" or "user" */
 	int32 partition;
 	int64 stored; /* next offset stored in PostgreSQL, or NONE */
 	bool paused;  /* out of range under pinpipe.offset_out_of_range = pause */
@@ -103,7 +111,7 @@ static int consumer_number = 0;
 static char consumer_who[32] = "pinpipe consumer";
 static ConsumerState consumer_state = CONSUMER_STARTING;
 
-/* Current assignment (topic pinpipe.topic). */
+/* Current assignment: the partitions of topics that map to a stream. */
 static ConsumerPartition consumer_parts[WORKER_STATUS_MAX_PARTITIONS];
 static int consumer_nparts = 0;
 
@@ -225,14 +233,23 @@ ConsumerDropBatch(void)
 	WorkerBackoffReset(&backoff);
 }
 
-/* Index of partition p in the assignment, or -1. */
+/* Index of partition p of topic in the assignment, or -1. */
 static int
-ConsumerFindPartition(int32 p)
+ConsumerFindPartition(const char *topic, int32 p)
 {
 	for (int i = 0; i < consumer_nparts; i++)
-		if (consumer_parts[i].partition == p)
+		if (consumer_parts[i].partition == p && strcmp(consumer_parts[i].topic, topic) == 0)
 			return i;
 	return -1;
+}
+
+/* Index of the partition a message came from, or -1 (not ours any more). */
+static int
+ConsumerFindMessagePartition(const rd_kafka_message_t *m)
+{
+	if (m->rkt == NULL)
+		return -1;
+	return ConsumerFindPartition(rd_kafka_topic_name(m->rkt), m->partition);
 }
 
 /* Publish the assignment, stored offsets and high watermarks (cached, non-blocking). */
@@ -245,16 +262,18 @@ ConsumerPublishPartitions(void)
 	{
 		int64_t lo = -1, hi = -1;
 
+		strlcpy(st[i].topic, consumer_parts[i].topic, sizeof(st[i].topic));
 		st[i].partition = consumer_parts[i].partition;
 		st[i].committed_offset = consumer_parts[i].stored;
 		if (consumer_rk == NULL ||
-			rd_kafka_get_watermark_offsets(consumer_rk, pinpipe_topic, consumer_parts[i].partition,
-										   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			rd_kafka_get_watermark_offsets(consumer_rk, consumer_parts[i].topic,
+										   consumer_parts[i].partition, &lo,
+										   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
 			hi = -1;
 		st[i].high_watermark = hi < 0 ? -1 : hi;
 		st[i].paused = consumer_parts[i].paused;
 	}
-	WorkerStatusSetPartitions(consumer_ws, pinpipe_topic, st, consumer_nparts);
+	WorkerStatusSetPartitions(consumer_ws, st, consumer_nparts);
 }
 
 /*
@@ -266,18 +285,22 @@ static int
 ConsumerReadStoredOffsets(void)
 {
 	int moved = 0;
+	const char *topics[WORKER_STATUS_MAX_PARTITIONS];
 	int32 parts[WORKER_STATUS_MAX_PARTITIONS];
 	int64 next[WORKER_STATUS_MAX_PARTITIONS];
 
 	for (int i = 0; i < consumer_nparts; i++)
+	{
+		topics[i] = consumer_parts[i].topic;
 		parts[i] = consumer_parts[i].partition;
+	}
 
 	WorkerTxBegin("pinpipe consumer: reading stored offsets", true);
 	if (!SinkReady())
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						errmsg("extension \"pinpipe\" is not installed in database \"%s\"",
 							   pinpipe_database)));
-	ConsumerOffsetsRead(pinpipe_consumer_group, pinpipe_topic, parts, next, consumer_nparts);
+	ConsumerOffsetsRead(pinpipe_consumer_group, topics, parts, next, consumer_nparts);
 	WorkerTxCommit(true);
 
 	for (int i = 0; i < consumer_nparts; i++)
@@ -289,7 +312,7 @@ ConsumerReadStoredOffsets(void)
 		if (cp->stored != CONSUMER_OFFSET_NONE)
 			ereport(LOG, (errmsg("pinpipe consumer %d: stored offset of partition %d of topic "
 								 "\"%s\" moved from " INT64_FORMAT " to " INT64_FORMAT "%s",
-								 consumer_number, (int) cp->partition, pinpipe_topic, cp->stored,
+								 consumer_number, (int) cp->partition, cp->topic, cp->stored,
 								 next[i], cp->paused ? "; partition resumed" : "")));
 		cp->stored = next[i];
 		cp->paused = false;
@@ -326,7 +349,8 @@ ConsumerRestartFetch(void)
 
 	for (int k = 0; k < consumer_nparts; k++)
 		if (!consumer_parts[k].paused)
-			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
+			rd_kafka_topic_partition_list_add(list, consumer_parts[k].topic,
+											  consumer_parts[k].partition)
 				->offset = ConsumerStartOffset(&consumer_parts[k]);
 	err = rd_kafka_assign(consumer_rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
@@ -342,7 +366,7 @@ ConsumerSetStartOffsets(rd_kafka_topic_partition_list_t *list)
 {
 	for (int i = 0; i < list->cnt; i++)
 	{
-		int k = ConsumerFindPartition(list->elems[i].partition);
+		int k = ConsumerFindPartition(list->elems[i].topic, list->elems[i].partition);
 		ConsumerPartition untracked = {.partition = list->elems[i].partition,
 									   .stored = CONSUMER_OFFSET_NONE};
 
@@ -350,25 +374,85 @@ ConsumerSetStartOffsets(rd_kafka_topic_partition_list_t *list)
 	}
 }
 
-/* Take the assignment recorded by the rebalance callback: read offsets, assign. */
+/* The stream of a topic (the one rule, topic_stream.h); NULL when it carries none. */
+static const char *
+ConsumerTopicStream(const char *topic, SinkStream *stream)
+{
+	TopicStreamConfig config = GucTopicStreams();
+	const char *name = TopicStreamName(&config, topic, strlen(topic));
+
+	if (name == NULL || !SinkStreamFromName(name, strlen(name), stream))
+		return NULL;
+	return name;
+}
+
+/* Log the assignment: one line per topic, with its stream. */
+static void
+ConsumerLogAssignment(void)
+{
+	if (consumer_nparts == 0)
+		ereport(LOG, (errmsg("pinpipe consumer %d: assigned no partitions", consumer_number)));
+	for (int i = 0; i < consumer_nparts; i++)
+	{
+		int n = 0;
+		bool first = true;
+
+		for (int j = 0; j < consumer_nparts; j++)
+			if (strcmp(consumer_parts[j].topic, consumer_parts[i].topic) == 0)
+			{
+				first = first && j >= i;
+				n++;
+			}
+		if (first)
+			ereport(LOG, (errmsg("pinpipe consumer %d: assigned %d partition(s) of topic \"%s\" "
+								 "(stream %s)",
+								 consumer_number, n, consumer_parts[i].topic,
+								 consumer_parts[i].stream_name)));
+	}
+}
+
+/*
+ * Take the assignment recorded by the rebalance callback: track the partitions
+ * of the topics that carry a stream, read their offsets, assign.
+ */
 static void
 ConsumerApplyAssignment(void)
 {
 	rd_kafka_topic_partition_list_t *list = pending_assignment;
 	rd_kafka_resp_err_t err;
 	int n = 0;
+	int untracked = 0;
 
-	for (int i = 0; i < list->cnt && n < WORKER_STATUS_MAX_PARTITIONS; i++)
+	for (int i = 0; i < list->cnt; i++)
 	{
-		if (strcmp(list->elems[i].topic, pinpipe_topic) != 0)
+		ConsumerPartition *cp = &consumer_parts[n];
+		SinkStream stream;
+		const char *name = ConsumerTopicStream(list->elems[i].topic, &stream);
+
+		/* the subscription only matches such topics; a name too long for us is refused too */
+		if (name == NULL || strlen(list->elems[i].topic) >= sizeof(cp->topic) ||
+			n == WORKER_STATUS_MAX_PARTITIONS)
+		{
+			untracked++;
 			continue;
-		consumer_parts[n].partition = list->elems[i].partition;
-		consumer_parts[n].stored = CONSUMER_OFFSET_NONE;
-		consumer_parts[n].paused = false;
-		consumer_parts[n].gap.pending = false;
+		}
+		strlcpy(cp->topic, list->elems[i].topic, sizeof(cp->topic));
+		cp->stream = stream;
+		cp->stream_name = name;
+		cp->partition = list->elems[i].partition;
+		cp->stored = CONSUMER_OFFSET_NONE;
+		cp->paused = false;
+		cp->gap.pending = false;
 		n++;
 	}
 	consumer_nparts = n;
+	if (untracked > 0)
+		ereport(WARNING,
+				(errmsg("pinpipe consumer %d: %d assigned partition(s) are not consumed",
+						consumer_number, untracked),
+				 errdetail("A consumer tracks at most %d partitions of topics that carry a stream.",
+						   WORKER_STATUS_MAX_PARTITIONS),
+				 errhint("Raise pinpipe.consumer_workers.")));
 
 	ConsumerReadStoredOffsets(); /* may throw: the assignment stays pending */
 	ConsumerSetStartOffsets(list);
@@ -379,9 +463,8 @@ ConsumerApplyAssignment(void)
 	if (err)
 		ereport(WARNING, (errmsg("pinpipe consumer %d: could not take partition assignment: %s",
 								 consumer_number, rd_kafka_err2str(err))));
-	ereport(LOG, (errmsg("pinpipe consumer %d: assigned %d partition(s) of topic \"%s\"",
-						 consumer_number, consumer_nparts, pinpipe_topic)));
 	ConsumerPublishPartitions();
+	ConsumerLogAssignment();
 }
 
 /* After a lost fence: reread the stored offsets and restart every partition there. */
@@ -430,11 +513,11 @@ ConsumerFollowMovedOffsets(void)
 static bool
 ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 {
-	int k = ConsumerFindPartition(m->partition);
+	int k = ConsumerFindMessagePartition(m);
 	ConsumerPartition *cp;
 	int64_t lo = -1, hi = -1;
 
-	if (k < 0 || m->rkt == NULL || strcmp(rd_kafka_topic_name(m->rkt), pinpipe_topic) != 0)
+	if (k < 0)
 		return false;
 	if (m->offset < 0)
 	{
@@ -444,14 +527,13 @@ ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 	}
 	cp = &consumer_parts[k];
 	/* the cached bounds come from the very fetch response that failed */
-	(void) rd_kafka_get_watermark_offsets(consumer_rk, pinpipe_topic, cp->partition, &lo, &hi);
+	(void) rd_kafka_get_watermark_offsets(consumer_rk, cp->topic, cp->partition, &lo, &hi);
 	/* a second event before the first gap was written extends that gap */
 	if (!KafkaGapDecide(pinpipe_offset_out_of_range,
 						cp->gap.pending ? cp->gap.from_offset : m->offset, m->offset, lo, hi,
 						&cp->gap))
 		cp->paused = true;
-	KafkaGapWarn(consumer_number, pinpipe_topic, cp->partition, pinpipe_offset_out_of_range,
-				 &cp->gap);
+	KafkaGapWarn(consumer_number, cp->topic, cp->partition, pinpipe_offset_out_of_range, &cp->gap);
 	restart_fetch = true;
 	if (batch_len > 0)
 		batch_deadline = GetCurrentTimestamp();
@@ -488,22 +570,25 @@ ConsumerWriteBatchTx(void *arg)
 	int nmsgs = 0;
 	int64 next[WORKER_STATUS_MAX_PARTITIONS];
 	bool touched[WORKER_STATUS_MAX_PARTITIONS];
+	int *part_of; /* the assignment index of each message */
 
 	memset(touched, 0, sizeof(touched));
 	msgs = palloc0(sizeof(SinkMessage) * batch_len);
+	part_of = palloc(sizeof(int) * Max(batch_len, 1));
 
 	WorkerTxBegin("pinpipe consumer: writing batch", true);
 
 	for (int i = 0; i < batch_len; i++)
 	{
 		rd_kafka_message_t *m = batch[i];
-		int k = ConsumerFindPartition(m->partition);
+		int k = ConsumerFindMessagePartition(m);
 
 		if (k < 0) /* not ours any more: cannot happen after a revoke drop */
 			elog(ERROR, "message from unassigned partition %d", (int) m->partition);
 		if (!touched[k] || m->offset + 1 > next[k])
 			next[k] = m->offset + 1;
 		touched[k] = true;
+		part_of[i] = k;
 	}
 
 	/* Offsets first: the fence and the row locks come before any row is written. */
@@ -511,7 +596,7 @@ ConsumerWriteBatchTx(void *arg)
 	{
 		if (!touched[k])
 			continue;
-		if (!ConsumerOffsetsStore(pinpipe_consumer_group, pinpipe_topic,
+		if (!ConsumerOffsetsStore(pinpipe_consumer_group, consumer_parts[k].topic,
 								  consumer_parts[k].partition, consumer_parts[k].stored, next[k]))
 		{
 			fence_failed = true;
@@ -519,23 +604,25 @@ ConsumerWriteBatchTx(void *arg)
 				ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("offset of partition %d of topic \"%s\" was moved by another consumer",
-						(int) consumer_parts[k].partition, pinpipe_topic),
+						(int) consumer_parts[k].partition, consumer_parts[k].topic),
 				 errdetail(
 					 "The batch is discarded and the partition reread from its stored offset.")));
 		}
 		/* the first batch after a gap records it, in the same transaction */
 		if (consumer_parts[k].gap.pending)
-			KafkaGapRecord(pinpipe_consumer_group, pinpipe_topic, consumer_parts[k].partition,
-						   &consumer_parts[k].gap);
+			KafkaGapRecord(pinpipe_consumer_group, consumer_parts[k].topic,
+						   consumer_parts[k].partition, &consumer_parts[k].gap);
 	}
 
 	for (int i = 0; i < batch_len; i++)
 	{
 		rd_kafka_message_t *m = batch[i];
+		const ConsumerPartition *cp = &consumer_parts[part_of[i]];
 
 		msgs[nmsgs].data = m->payload ? (const char *) m->payload : "";
 		msgs[nmsgs].len = m->len;
-		msgs[nmsgs].topic = pinpipe_topic;
+		msgs[nmsgs].topic = cp->topic;
+		msgs[nmsgs].stream = cp->stream;
 		msgs[nmsgs].partition = m->partition;
 		msgs[nmsgs].offset = m->offset;
 		if (m->len > (size_t) pinpipe_max_message_bytes)
@@ -562,8 +649,8 @@ ConsumerWriteBatchTx(void *arg)
 		{
 			consumer_parts[k].stored = next[k];
 			if (consumer_parts[k].gap.pending)
-				WorkerStatusAddSkipped(consumer_ws, consumer_parts[k].partition,
-									   consumer_parts[k].gap.skipped);
+				WorkerStatusAddSkipped(consumer_ws, consumer_parts[k].topic,
+									   consumer_parts[k].partition, consumer_parts[k].gap.skipped);
 			consumer_parts[k].gap.pending = false;
 		}
 }
@@ -576,7 +663,8 @@ ConsumerCommitToKafka(void)
 
 	for (int k = 0; k < consumer_nparts; k++)
 		if (consumer_parts[k].stored >= 0)
-			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
+			rd_kafka_topic_partition_list_add(list, consumer_parts[k].topic,
+											  consumer_parts[k].partition)
 				->offset = consumer_parts[k].stored;
 	if (list->cnt > 0)
 		rd_kafka_commit(consumer_rk, list, 1);
@@ -712,6 +800,8 @@ ConsumerCreate(void)
 	rd_kafka_conf_t *conf;
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_resp_err_t err;
+	TopicStreamConfig streams = GucTopicStreams();
+	char pattern[CONSUMER_PATTERN_LEN];
 
 	snprintf(client_id, sizeof(client_id), "pinpipe-consumer-%d", consumer_number);
 	conf = KafkaConfigNew(KAFKA_ROLE_CONSUMER, client_id, errstr, sizeof(errstr));
@@ -741,13 +831,20 @@ ConsumerCreate(void)
 	consumer_queue = rd_kafka_queue_get_consumer(consumer_rk);
 	rd_kafka_queue_io_event_enable(consumer_queue, consumer_pipe[1], "1", 1);
 
+	/* one regex for every topic that carries a stream, derived from the same rule */
+	if (!TopicStreamPattern(&streams, pattern, sizeof(pattern)))
+		ereport(FATAL,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("the streams' topic names are too long for a subscription"),
+				 errhint("Shorten pinpipe.topic, pinpipe.geo_topic or pinpipe.user_topic.")));
 	topics = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(topics, pinpipe_topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_topic_partition_list_add(topics, pattern, RD_KAFKA_PARTITION_UA);
 	err = rd_kafka_subscribe(consumer_rk, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (err)
-		ereport(FATAL, (errmsg("could not subscribe to Kafka topic \"%s\": %s", pinpipe_topic,
+		ereport(FATAL, (errmsg("could not subscribe to Kafka topics \"%s\": %s", pattern,
 							   rd_kafka_err2str(err))));
+	ereport(LOG, (errmsg("%s: subscribed to the topics matching \"%s\"", consumer_who, pattern)));
 	brokers_up = -1;
 }
 
@@ -808,7 +905,7 @@ ConsumerPoll(void)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if ((k = ConsumerFindPartition(m->partition)) < 0)
+		if ((k = ConsumerFindMessagePartition(m)) < 0)
 		{
 			rd_kafka_message_destroy(m); /* stale fetch of a partition no longer ours */
 			continue;
