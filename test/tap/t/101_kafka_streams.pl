@@ -121,7 +121,7 @@ sub check_exact
 sub wait_consumed
 {
 	my ($n, $what, $secs) = @_;
-	ok(PinpipeTest::wait_for(sub { my $c = eval { consumed() }; defined $c && $c >= $n }, "$n consumed", $secs),
+	ok(PinpipeTest::wait_until(sub { my $c = eval { consumed() }; defined $c && $c >= $n }, "$n consumed", $secs),
 		"$what: $n consumed")
 	  or diag('consumed ' . consumed());
 }
@@ -192,7 +192,7 @@ if ($producer == 0)
 		{
 			my $need = $base + ($c - 1) * $chunk_size;
 			die "consumer stuck"
-			  unless PinpipeTest::wait_for(sub { my $n = eval { consumed() }; defined $n && $n >= $need },
+			  unless PinpipeTest::wait_until(sub { my $n = eval { consumed() }; defined $n && $n >= $need },
 				"consumer at $need", 180);
 			for my $part (@{ $chunks[$c] })
 			{
@@ -205,7 +205,7 @@ if ($producer == 0)
 	};
 	POSIX::_exit($ok ? 0 : 1);
 }
-ok(PinpipeTest::wait_for(sub { consumed() > $base + $chunk_size + 500 }, 'phase 3 under way', 120),
+ok(PinpipeTest::wait_until(sub { consumed() > $base + $chunk_size + 500 }, 'phase 3 under way', 120),
 	'phase 3 under way');
 my $pid = sql("SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'");
 my $mid = consumed();
@@ -222,7 +222,7 @@ for my $topic (sort keys %produced)
 	is(sql("SELECT sum(next_offset) FROM pinpipe.kafka_offsets WHERE topic = '$topic'"),
 		$produced{$topic}, "stored offsets of $topic sum to what was produced to it");
 }
-ok(PinpipeTest::wait_for(sub { sql("SELECT lag FROM pinpipe.workers WHERE kind = 'consumer'") eq '0' }, 'lag 0', 30),
+ok(PinpipeTest::wait_until(sub { sql("SELECT lag FROM pinpipe.workers WHERE kind = 'consumer'") eq '0' }, 'lag 0', 30),
 	'lag is zero over every topic');
 is( sql("SELECT string_agg(DISTINCT topic, ',' ORDER BY topic) FROM pinpipe.consumer_partition_status"),
 	join(',', sort keys %stream_of), 'per-partition view: the partitions of every stream topic');
