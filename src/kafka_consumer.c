@@ -6,10 +6,11 @@
  * topic that carries a stream (topic_stream.h: pinpipe.topic, geo_topic,
  * user_topic and any topic named *.pin, *.geo, *.user, as one regex
  * subscription, so topics created later are picked up at a metadata refresh);
- * each message goes to the sink with its topic's stream. It runs one event loop (DESIGN §8): a
- * WaitEventSet over its latch, postmaster death and a pipe that librdkafka writes to when the
- * consumer queue goes from empty to non-empty (rd_kafka_queue_io_event_enable). librdkafka is only
- * ever called with a zero timeout from the loop, so SIGTERM and SIGHUP are handled at once.
+ * each message goes to the sink with its topic's stream. It runs one event
+ * loop (DESIGN §8): a WaitEventSet over its latch, postmaster death and a pipe
+ * that librdkafka writes to when the consumer queue goes from empty to
+ * non-empty (rd_kafka_queue_io_event_enable). librdkafka is only ever called
+ * with a zero timeout from the loop, so SIGTERM and SIGHUP are handled at once.
  *
  * Exactly-once: a batch (pinpipe.batch_size messages or pinpipe.batch_timeout_ms)
  * is one transaction that stores the partitions' next offsets in
@@ -24,8 +25,19 @@
  *
  * Threads: librdkafka's own threads never call into PostgreSQL. The callbacks
  * below (rebalance, error, stats) run on this process's main thread from
- * rd_kafka_consumer_poll, and only record into the Consumer state (their opaque): no palloc, elog
- * or SPI. Everything that needs PostgreSQL happens in the loop after the poll returns.
+ * rd_kafka_consumer_poll, and only record into the Consumer state (their
+ * opaque): no palloc, elog or SPI. Everything that needs PostgreSQL happens in
+ * the loop after the poll returns.
+ *
+ * Fetch restarts: a fetcher that an offset out of range stopped (auto.offset.reset
+ * = error), and any partition whose stored offset moved, restarts through one
+ * rd_kafka_assign of the whole assignment (nothing else restarts such a fetcher;
+ * paused partitions stay in it, held by rd_kafka_pause_partitions). librdkafka up
+ * to 2.15 (its issue #5573) must not see a second assignment change before the
+ * fetcher stops of the first were answered: it stops those fetchers twice and
+ * aborts the process on the second answer (assertion rktp_started). So a restart
+ * waits until the previous one settled (ConsumerFetchSettled), and so do an
+ * unassign and the consumer's destruction.
  *
  * Failures: a database error rolls the batch back and retries it with
  * exponential backoff (the messages stay in memory); record-level failures are
@@ -65,6 +77,7 @@
 #define CONSUMER_DEAD_LETTER_KEEP 1024			  /* bytes kept of an oversize message */
 #define CONSUMER_TOPIC_LEN 256					  /* Kafka topic names have at most 249 bytes */
 #define CONSUMER_PATTERN_LEN 2048				  /* the subscription regex */
+#define CONSUMER_SETTLE_MS 1000					  /* bound of a restart's fetcher stops */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
 typedef enum ConsumerState
@@ -97,9 +110,11 @@ typedef struct ConsumerPartition
 	SinkStream stream;		 /* what its topic carries (TopicStreamName) */
 	const char *stream_name; /* its name, static: "pin", "geo" or "user" */
 	int32 partition;
-	int64 stored; /* next offset stored in PostgreSQL, or NONE */
-	bool paused;  /* out of range under pinpipe.offset_out_of_range = pause */
-	KafkaGap gap; /* a pending gap: written with the partition's next batch */
+	int64 stored;	/* next offset stored in PostgreSQL, or NONE */
+	bool paused;	/* out of range under pinpipe.offset_out_of_range = pause */
+	bool rk_paused; /* held by rd_kafka_pause_partitions */
+	bool refetch;	/* its fetcher is to restart: what it fetches now is dropped */
+	KafkaGap gap;	/* a pending gap: written with the partition's next batch */
 } ConsumerPartition;
 
 /*
@@ -129,6 +144,7 @@ typedef struct Consumer
 	/* set by the callbacks, consumed by the loop */
 	rd_kafka_topic_partition_list_t *pending_assignment;
 	bool revoked;
+	bool unassign_pending; /* revoked, rd_kafka_assign(NULL) not yet called */
 	bool kafka_error_pending;
 	char kafka_error[256];
 	char kafka_error_logged[256];
@@ -144,6 +160,8 @@ typedef struct Consumer
 	bool fence_failed;
 	bool restart_fetch;	  /* reassign once the batch is written (kafka_gaps.c) */
 	bool restart_on_tick; /* a logical start offset failed: retry it at the tick */
+	bool fetch_settling;  /* the last restart's fetcher stops may be unanswered */
+	TimestampTz settle_deadline;
 } Consumer;
 
 static Consumer consumer = {
@@ -192,10 +210,36 @@ ConsumerSetState(ConsumerState state, const char *detail)
 }
 
 /*
+ * Whether the assignment may change again (see "Fetch restarts" above). After
+ * a restart, librdkafka starts the new fetchers only once every stop of the old
+ * ones was answered, and drops whatever the old ones fetched: so a message or an
+ * end-of-partition event since the restart proves it settled. Without either
+ * (every partition paused or out of range again, the broker down) the wait is
+ * bounded by CONSUMER_SETTLE_MS: a stop is a hand-over between librdkafka's own
+ * threads, without the network, normally done in microseconds.
+ */
+static bool
+ConsumerFetchSettled(void)
+{
+	if (consumer.fetch_settling && GetCurrentTimestamp() >= consumer.settle_deadline)
+		consumer.fetch_settling = false;
+	return !consumer.fetch_settling;
+}
+
+/* Give up the revoked assignment (librdkafka waits for this call to rejoin). */
+static void
+ConsumerUnassign(void)
+{
+	rd_kafka_assign(consumer.rk, NULL);
+	consumer.unassign_pending = false;
+}
+
+/*
  * Rebalance callback (main thread, from rd_kafka_consumer_poll). A new
  * assignment is only recorded: the loop reads the stored offsets and calls
  * rd_kafka_assign itself (librdkafka waits for that call). A revocation is
- * applied at once; the loop then drops the unwritten messages.
+ * applied at once unless a restart has not settled yet (then the loop applies
+ * it); the loop drops the unwritten messages either way.
  */
 static void
 ConsumerOnRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -212,8 +256,10 @@ ConsumerOnRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		c->pending_assignment = rd_kafka_topic_partition_list_copy(partitions);
 	else
 	{
-		rd_kafka_assign(rk, NULL);
 		c->revoked = true;
+		c->unassign_pending = true;
+		if (ConsumerFetchSettled())
+			ConsumerUnassign();
 	}
 }
 
@@ -340,6 +386,7 @@ ConsumerReadStoredOffsets(void)
 								 next[i], cp->paused ? "; partition resumed" : "")));
 		cp->stored = next[i];
 		cp->paused = false;
+		cp->refetch = true;
 		cp->gap.pending = false;
 		moved++;
 	}
@@ -358,30 +405,82 @@ ConsumerStartOffset(const ConsumerPartition *cp)
 														: RD_KAFKA_OFFSET_BEGINNING;
 }
 
-/*
- * Restart the fetchers of every partition not paused at ConsumerStartOffset: one
- * rd_kafka_assign of that set, because a seek cannot restart a fetcher that an
- * out-of-range error stopped. Messages fetched from the old positions are
- * discarded by librdkafka; call only with no batch in memory.
- */
+/* Hold (pause) or release (resume) partitions in librdkafka; marks those it took. */
 static void
-ConsumerRestartFetch(void)
+ConsumerPauseResume(bool pause)
 {
-	rd_kafka_topic_partition_list_t *list =
-		rd_kafka_topic_partition_list_new(consumer.nparts > 0 ? consumer.nparts : 1);
-	rd_kafka_resp_err_t err;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(consumer.nparts);
 
 	for (int k = 0; k < consumer.nparts; k++)
-		if (!consumer.parts[k].paused)
+		if (consumer.parts[k].paused == pause && consumer.parts[k].rk_paused != pause)
 			rd_kafka_topic_partition_list_add(list, consumer.parts[k].topic,
-											  consumer.parts[k].partition)
-				->offset = ConsumerStartOffset(&consumer.parts[k]);
+											  consumer.parts[k].partition);
+	if (list->cnt > 0)
+	{
+		if (pause)
+			(void) rd_kafka_pause_partitions(consumer.rk, list);
+		else
+			(void) rd_kafka_resume_partitions(consumer.rk, list);
+		for (int i = 0; i < list->cnt; i++)
+		{
+			int k = ConsumerFindPartition(list->elems[i].topic, list->elems[i].partition);
+
+			if (k >= 0 && list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				consumer.parts[k].rk_paused = pause;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Restart every fetcher at ConsumerStartOffset: one rd_kafka_assign of the
+ * whole assignment, because a seek cannot restart a fetcher that an
+ * out-of-range error stopped; paused partitions are held by librdkafka first
+ * (a pause or resume right after an assign may race its fetch start). Only once
+ * the previous restart settled: until then (returns false) the request stays
+ * pending. Messages fetched from the old positions are discarded by librdkafka;
+ * call only with no batch in memory.
+ */
+static bool
+ConsumerRestartFetch(void)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t err;
+
+	consumer.restart_fetch = consumer.nparts > 0;
+	if (!consumer.restart_fetch || !ConsumerFetchSettled())
+		return false;
+
+	ConsumerPauseResume(true);
+	ConsumerPauseResume(false);
+	list = rd_kafka_topic_partition_list_new(consumer.nparts);
+	for (int k = 0; k < consumer.nparts; k++)
+	{
+		rd_kafka_topic_partition_list_add(list, consumer.parts[k].topic,
+										  consumer.parts[k].partition)
+			->offset = ConsumerStartOffset(&consumer.parts[k]);
+		consumer.parts[k].refetch = false;
+	}
 	err = rd_kafka_assign(consumer.rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
 		ereport(WARNING, (errmsg("pinpipe consumer %d: could not restart fetching: %s",
 								 consumer.number, rd_kafka_err2str(err))));
+	consumer.fetch_settling = true;
+	consumer.settle_deadline =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_SETTLE_MS);
 	consumer.restart_fetch = false;
+	return true;
+}
+
+/* Every partition restarts (its unwritten messages were dropped): nothing fetched counts until
+ * then. */
+static void
+ConsumerRestartAll(void)
+{
+	for (int k = 0; k < consumer.nparts; k++)
+		consumer.parts[k].refetch = true;
+	(void) ConsumerRestartFetch();
 }
 
 /* Offsets to start from: the stored ones, else pinpipe.start_offset. */
@@ -466,6 +565,8 @@ ConsumerApplyAssignment(void)
 		cp->partition = list->elems[i].partition;
 		cp->stored = CONSUMER_OFFSET_NONE;
 		cp->paused = false;
+		cp->rk_paused = false;
+		cp->refetch = false;
 		cp->gap.pending = false;
 		n++;
 	}
@@ -479,9 +580,15 @@ ConsumerApplyAssignment(void)
 				 errhint("Raise pinpipe.consumer_workers.")));
 
 	ConsumerReadStoredOffsets(); /* may throw: the assignment stays pending */
+	for (int k = 0; k < consumer.nparts; k++)
+		consumer.parts[k].refetch = false; /* the assignment starts every fetcher anew */
 	ConsumerSetStartOffsets(list);
 	consumer.pending_assignment = NULL;
-	consumer.restart_fetch = false; /* the assignment starts every fetcher anew */
+	consumer.restart_fetch = false;
+	/* a partition paused under an earlier assignment is held by librdkafka still */
+	(void) rd_kafka_resume_partitions(consumer.rk, list);
+	/* librdkafka rejoined only after the revocation's fetcher stops were answered */
+	consumer.fetch_settling = false;
 	err = rd_kafka_assign(consumer.rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
@@ -496,7 +603,7 @@ static void
 ConsumerReseek(void)
 {
 	ConsumerReadStoredOffsets();
-	ConsumerRestartFetch();
+	ConsumerRestartAll();
 }
 
 /*
@@ -509,7 +616,7 @@ ConsumerFollowMovedOffsetsBody(void *arg)
 	if (ConsumerReadStoredOffsets() > 0)
 	{
 		ConsumerDropBatch();
-		ConsumerRestartFetch();
+		ConsumerRestartAll();
 	}
 }
 
@@ -550,6 +657,8 @@ ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 		return false;
 	}
 	cp = &consumer.parts[k];
+	if (cp->paused)
+		return true; /* a paused partition's fetcher stopped again: nothing changes */
 	/* the cached bounds come from the very fetch response that failed */
 	(void) rd_kafka_get_watermark_offsets(consumer.rk, cp->topic, cp->partition, &lo, &hi);
 	/* a second event before the first gap was written extends that gap */
@@ -558,6 +667,7 @@ ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 						&cp->gap))
 		cp->paused = true;
 	KafkaGapWarn(consumer.number, cp->topic, cp->partition, pinpipe_offset_out_of_range, &cp->gap);
+	cp->refetch = true;
 	consumer.restart_fetch = true;
 	if (consumer.batch_len > 0)
 		consumer.batch_deadline = GetCurrentTimestamp();
@@ -574,6 +684,7 @@ ConsumerAfterReload(void)
 		if (consumer.parts[k].paused)
 		{
 			consumer.parts[k].paused = false;
+			consumer.parts[k].refetch = true;
 			consumer.restart_fetch = true;
 		}
 }
@@ -782,6 +893,11 @@ ConsumerDestroy(void)
 	if (consumer.rk == NULL)
 		return;
 	ConsumerDropBatch();
+	/* the destruction unassigns: not before a restart settled (ConsumerFetchSettled) */
+	if (!ConsumerFetchSettled())
+		pg_usleep(WorkerMsUntil(consumer.settle_deadline) * 1000L);
+	consumer.fetch_settling = false;
+	consumer.unassign_pending = false;
 	if (consumer.pending_assignment)
 	{
 		rd_kafka_topic_partition_list_destroy(consumer.pending_assignment);
@@ -915,6 +1031,9 @@ ConsumerPoll(void)
 		}
 		if (m == NULL)
 			return false;
+		/* only fetchers started after the last restart deliver these (ConsumerFetchSettled) */
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			consumer.fetch_settling = false;
 		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && ConsumerOffsetOutOfRange(m))
 		{
 			rd_kafka_message_destroy(m);
@@ -931,9 +1050,10 @@ ConsumerPoll(void)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if ((k = ConsumerFindMessagePartition(m)) < 0)
+		if ((k = ConsumerFindMessagePartition(m)) < 0 || consumer.parts[k].refetch)
 		{
-			rd_kafka_message_destroy(m); /* stale fetch of a partition no longer ours */
+			/* stale fetch of a partition no longer ours, or from a position being left */
+			rd_kafka_message_destroy(m);
 			continue;
 		}
 		KafkaGapResolve(&consumer.parts[k].gap, m->offset);
@@ -1028,6 +1148,8 @@ ConsumerRun(void)
 				timeout =
 					Min(timeout,
 						consumer.backoff.retry_at ? WorkerMsUntil(consumer.backoff.retry_at) : 0);
+			if ((consumer.restart_fetch || consumer.unassign_pending) && consumer.fetch_settling)
+				timeout = Min(timeout, WorkerMsUntil(consumer.settle_deadline));
 			(void) WaitEventSetWait(wes, timeout, &event, 1, PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
@@ -1050,7 +1172,10 @@ ConsumerRun(void)
 			more = ConsumerPoll();
 		}
 
-		if (consumer.pending_assignment && !WorkerBackoffWaiting(&consumer.backoff))
+		if (consumer.unassign_pending && ConsumerFetchSettled())
+			ConsumerUnassign();
+		if (consumer.pending_assignment && !consumer.unassign_pending &&
+			!WorkerBackoffWaiting(&consumer.backoff))
 		{
 			if (!ConsumerTryApplyAssignment() && !ConsumerExtensionReady())
 				break;
@@ -1067,11 +1192,9 @@ ConsumerRun(void)
 			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 			more = true; /* the queue may hold more than one batch */
 		}
-		if (consumer.restart_fetch && consumer.batch_len == 0 && !consumer.pending_assignment)
-		{
-			ConsumerRestartFetch();
+		if (consumer.restart_fetch && consumer.batch_len == 0 && !consumer.pending_assignment &&
+			ConsumerRestartFetch())
 			more = true;
-		}
 
 		ConsumerReportKafkaState();
 
