@@ -5,6 +5,8 @@
 #ifndef PINPIPE_GUC_H
 #define PINPIPE_GUC_H
 
+#include "topic_stream.h"
+
 /* Where workers connect */
 extern char *pinpipe_database;
 
@@ -47,6 +49,9 @@ typedef enum PinpipeOffsetOutOfRange
 
 /* Define every pinpipe.* GUC and reserve the prefix. */
 extern void GucInit(void);
+
+/* The streams' configured topics (pinpipe.topic, geo_topic, user_topic) for TopicStreamName. */
+extern TopicStreamConfig GucTopicStreams(void);
 
 /* True when pinpipe.kafka_brokers is set (Kafka mode). */
 extern bool GucKafkaEnabled(void);

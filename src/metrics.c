@@ -274,7 +274,7 @@ MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 				snprintf(wnum, sizeof(wnum), "%d", w->number);
 				snprintf(pnum, sizeof(pnum), "%d", ps->partition);
 				values[0] = wnum;
-				values[1] = w->topic;
+				values[1] = ps->topic;
 				values[2] = pnum;
 				PromLabels(labels, sizeof(labels), 3, keys, values);
 				if (pass == 0)
@@ -293,12 +293,11 @@ MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 	}
 }
 
-/* Offset gaps: messages skipped per partition (summed over workers) and paused partitions. */
+/* Offset gaps: messages skipped per (topic, partition), summed over workers; paused partitions. */
 static void
 MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 {
 	WorkerSkippedStatus sum[WORKER_STATUS_MAX_PARTITIONS];
-	const char *topic = NULL;
 	int nsum = 0;
 	char labels[512];
 
@@ -310,18 +309,19 @@ MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 		{
 			int j;
 
+			const WorkerSkippedStatus *sk = &ws[i].skipped[g];
+
 			for (j = 0; j < nsum; j++)
-				if (sum[j].partition == ws[i].skipped[g].partition)
+				if (sum[j].partition == sk->partition && strcmp(sum[j].topic, sk->topic) == 0)
 					break;
 			if (j == nsum)
 			{
 				if (nsum == WORKER_STATUS_MAX_PARTITIONS)
 					continue;
-				sum[nsum].partition = ws[i].skipped[g].partition;
+				sum[nsum] = *sk;
 				sum[nsum++].skipped = 0;
 			}
-			sum[j].skipped += ws[i].skipped[g].skipped;
-			topic = ws[i].topic;
+			sum[j].skipped += sk->skipped;
 		}
 	}
 	PromFamily(
@@ -334,7 +334,7 @@ MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 		const char *values[2];
 
 		snprintf(pnum, sizeof(pnum), "%d", sum[j].partition);
-		values[0] = topic;
+		values[0] = sum[j].topic;
 		values[1] = pnum;
 		PromLabels(labels, sizeof(labels), 2, keys, values);
 		PromSampleInt(buf, "pinpipe_consumer_skipped_messages_total", labels, sum[j].skipped);
@@ -356,7 +356,7 @@ MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 			snprintf(wnum, sizeof(wnum), "%d", ws[i].number);
 			snprintf(pnum, sizeof(pnum), "%d", ws[i].partitions[p].partition);
 			values[0] = wnum;
-			values[1] = ws[i].topic;
+			values[1] = ws[i].partitions[p].topic;
 			values[2] = pnum;
 			PromLabels(labels, sizeof(labels), 3, keys, values);
 			PromSampleInt(buf, "pinpipe_consumer_partition_paused", labels,

@@ -117,7 +117,7 @@ pinpipe_consumer_partitions(PG_FUNCTION_ARGS)
 			memset(nulls, 0, sizeof(nulls));
 			values[0] = Int32GetDatum(w->number);
 			values[1] = Int32GetDatum((int32) w->pid);
-			values[2] = CStringGetTextDatum(w->topic);
+			values[2] = CStringGetTextDatum(ps->topic);
 			values[3] = Int32GetDatum(ps->partition);
 			values[4] = Int64GetDatum(ps->committed_offset);
 			nulls[4] = ps->committed_offset < 0;

@@ -180,16 +180,42 @@ WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double s
 	SpinLockRelease(&ws->mutex);
 }
 
-void
-WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic, const WorkerPartitionStatus *parts,
-						  int nparts)
+/* The distinct topics of parts, comma-separated in order of appearance, cut to fit out. */
+static void
+WorkerStatusTopicList(const WorkerPartitionStatus *parts, int nparts, char *out, size_t size)
 {
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < nparts; i++)
+	{
+		bool seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = strcmp(parts[j].topic, parts[i].topic) == 0;
+		if (seen)
+			continue;
+		if (used > 0 && used + 1 < size)
+			out[used++] = ',';
+		used += strlcpy(out + used, parts[i].topic, size - used);
+		if (used >= size)
+			break;
+	}
+	out[Min(used, size - 1)] = '\0';
+}
+
+void
+WorkerStatusSetPartitions(WorkerStatus *ws, const WorkerPartitionStatus *parts, int nparts)
+{
+	char topics[WORKER_STATUS_TOPIC_LEN];
+
 	if (ws == NULL)
 		return;
 	if (nparts > WORKER_STATUS_MAX_PARTITIONS)
 		nparts = WORKER_STATUS_MAX_PARTITIONS;
+	WorkerStatusTopicList(parts, nparts, topics, sizeof(topics));
 	SpinLockAcquire(&ws->mutex);
-	strlcpy(ws->topic, topic ? topic : "", sizeof(ws->topic));
+	strlcpy(ws->topic, topics, sizeof(ws->topic));
 	ws->npartitions = nparts;
 	if (nparts > 0)
 		memcpy(ws->partitions, parts, nparts * sizeof(WorkerPartitionStatus));
@@ -197,18 +223,21 @@ WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic, const WorkerParti
 }
 
 void
-WorkerStatusAddSkipped(WorkerStatus *ws, int32 partition, int64 skipped)
+WorkerStatusAddSkipped(WorkerStatus *ws, const char *topic, int32 partition, int64 skipped)
 {
+	char name[WORKER_STATUS_TOPIC_LEN];
 	int i;
 
 	if (ws == NULL)
 		return;
+	strlcpy(name, topic, sizeof(name));
 	SpinLockAcquire(&ws->mutex);
 	for (i = 0; i < ws->nskipped; i++)
-		if (ws->skipped[i].partition == partition)
+		if (ws->skipped[i].partition == partition && strcmp(ws->skipped[i].topic, name) == 0)
 			break;
 	if (i == ws->nskipped && i < WORKER_STATUS_MAX_PARTITIONS)
 	{
+		memcpy(ws->skipped[i].topic, name, sizeof(name));
 		ws->skipped[i].partition = partition;
 		ws->skipped[i].skipped = 0;
 		ws->nskipped++;

@@ -14,7 +14,7 @@ CREATE FUNCTION pinpipe.status(
     OUT last_error text,
     OUT last_error_at timestamptz,
     OUT started_at timestamptz,
-    OUT topic text,           -- consumers: the topic
+    OUT topic text,           -- consumers: the topics of their partitions, comma-separated
     OUT partitions integer,   -- consumers: partitions assigned
     OUT lag bigint,           -- consumers: messages behind the high watermarks (NULL if unknown)
     OUT batch_messages bigint -- messages in committed batches (accepted + dead-lettered)
