@@ -104,14 +104,6 @@ GucInit(void)
 							   "Topics named *.user carry them too.", &pinpipe_user_topic,
 							   "pinterest.user", startup, 0, CheckNonEmpty, NULL, NULL);
 
-	DefineCustomStringVariable("pinpipe.geo_topic", "Kafka topic carrying geolocation records.",
-							   NULL, &pinpipe_geo_topic, "pinterest.geo", startup, 0, CheckNonEmpty,
-							   NULL, NULL);
-
-	DefineCustomStringVariable("pinpipe.user_topic", "Kafka topic carrying user records.", NULL,
-							   &pinpipe_user_topic, "pinterest.user", startup, 0, CheckNonEmpty,
-							   NULL, NULL);
-
 	DefineCustomStringVariable(
 		"pinpipe.consumer_group", "Kafka consumer group of the consumer workers.",
 		"Offsets are stored per group in pinpipe.kafka_offsets.", &pinpipe_consumer_group,
@@ -199,14 +191,6 @@ GucInit(void)
 		NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pinpipe");
-}
-
-TopicStreamConfig
-GucTopicStreams(void)
-{
-	TopicStreamConfig config = {pinpipe_topic, pinpipe_geo_topic, pinpipe_user_topic};
-
-	return config;
 }
 
 bool

@@ -50,8 +50,17 @@ typedef enum PinpipeOffsetOutOfRange
 /* Define every pinpipe.* GUC and reserve the prefix. */
 extern void GucInit(void);
 
-/* The streams' configured topics (pinpipe.topic, geo_topic, user_topic) for TopicStreamName. */
-extern TopicStreamConfig GucTopicStreams(void);
+/*
+ * The streams' configured topics (pinpipe.topic, geo_topic, user_topic) for
+ * TopicStreamName. Inline: the request layer's unit test has the settings but not guc.c.
+ */
+static inline TopicStreamConfig
+GucTopicStreams(void)
+{
+	TopicStreamConfig config = {pinpipe_topic, pinpipe_geo_topic, pinpipe_user_topic};
+
+	return config;
+}
 
 /* True when pinpipe.kafka_brokers is set (Kafka mode). */
 extern bool GucKafkaEnabled(void);

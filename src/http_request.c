@@ -786,15 +786,6 @@ HttpCheckFraming(HttpRequest *req)
 	return false;
 }
 
-/* The configured topic of each stream (the topic rule's input). */
-static TopicStreamConfig
-HttpTopicConfig(void)
-{
-	TopicStreamConfig c = {pinpipe_topic, pinpipe_geo_topic, pinpipe_user_topic};
-
-	return c;
-}
-
 /*
  * /topics and /streams: the content type, and the stream the path names
  * (TopicStreamName: the one topic rule); sets req->model and req->topic, the
@@ -805,7 +796,7 @@ HttpCheckStream(HttpRequest *req, const char *url)
 {
 	const char *ct =
 		MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	TopicStreamConfig config = HttpTopicConfig();
+	TopicStreamConfig config = GucTopicStreams();
 	const char *stream;
 	const char *name;
 	size_t len;
