@@ -8,6 +8,7 @@
 # Prints a table with pins/s and ratios, and the consumer's peak RSS (VmHWM).
 #
 #   BENCH_PINS=1000000 bash bench/bench_kafka.sh       (default 1M; use e.g. 20000 to try it)
+#   BENCH_PERF=1 ...     also profile the 1-worker run with perf (time by phase, top symbols)
 #
 # The whole backlog is produced into the dev broker before any consumer starts. The
 # dev broker (librdkafka's mock cluster) keeps only ~5 MB of compressed message sets
@@ -51,8 +52,24 @@ consume_run() {
 		"consumption to start on $workers worker(s)" || die "no consumption"
 	t1=$(now)
 	c0=$(kafka_consumed)
+	local perfpid=''
+	if [ -n "${BENCH_PERF:-}" ] && [ "$workers" = 1 ]; then
+		# profile the one worker (its backend and librdkafka's threads) while it consumes
+		perf record -q -F 199 --call-graph dwarf -p "$(pp_sql "SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'")" \
+			-o "$DIR/consumer.perf" 2>/dev/null &
+		perfpid=$!
+	fi
 	pp_wait_for "[ \$(kafka_consumed) -ge $N ]" 3600 "$N consumed" || die "timed out at $(kafka_consumed)"
 	t2=$(now)
+	if [ -n "$perfpid" ]; then
+		kill -INT "$perfpid"
+		wait "$perfpid"
+		echo "# profile of 1 worker (load:$(uptime | sed 's/.*load average://')), time by phase:"
+		perf script -F ip,sym -i "$DIR/consumer.perf" 2>/dev/null | python3 bench/perf_phases.py | sed 's/^/#   /'
+		echo "# top symbols (self):"
+		perf report -q -i "$DIR/consumer.perf" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
+			sed 's/ *-  *- *$//' | grep -v '^$' | head -n 15 | sed 's/^/#   /'
+	fi
 	[ "$(kafka_consumed)" = "$N" ] || die "consumed $(kafka_consumed), expected $N"
 	[ "$(pp_sql "SELECT count(*) FROM pinpipe.dead_letters")" = 0 ] || die "unexpected dead letters"
 	RUN_RATE=$(rate $((N - c0)) "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")
