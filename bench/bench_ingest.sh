@@ -22,13 +22,8 @@ pp_cluster_start "shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout
 pp_psql -c "CREATE EXTENSION pinpipe"
 
 echo "bench_ingest: preparing $N pins from the real sample..."
-pp_psql -c "CREATE TABLE sample(line text)"
-pp_psql -c "\\copy sample FROM '$PP_SHARED_DATA/pins_sample.jsonl' WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
-pp_psql -c "CREATE TABLE bench_lines AS
-    SELECT row_number() OVER () AS n,
-           (s.line::jsonb || jsonb_build_object('unique_id', gen_random_uuid()))::text AS line
-    FROM generate_series(1, ceil($N / 3852.0)::int) g, sample s LIMIT $N;
-  CREATE TABLE bench_json AS SELECT n, line::jsonb AS j FROM bench_lines"
+bench_make_lines "$N"
+pp_psql -c "CREATE TABLE bench_json AS SELECT n, line::jsonb AS j FROM bench_lines"
 pp_psql -c "VACUUM ANALYZE bench_lines" -c "VACUUM ANALYZE bench_json"
 
 # Seconds taken by one SQL command (wall clock on the client).
@@ -55,12 +50,9 @@ same=$(pp_sql "SELECT count(*) FROM ($(sql_clean bench_json)) x, LATERAL pinpipe
            x.tag_list, x.is_image_or_video, x.image_src, x.downloaded, x.save_location, x.category, x.error_fields)")
 
 echo "bench_ingest: 2. writing (ingest on batches of $BATCH, best of $ROUNDS rounds)"
-# The batches as a client sends them (built once, not timed; EXTERNAL: not compressed in
-# TOAST), so each path is timed from its own input to its rows, as COPY is from its file.
-pp_psql -c "CREATE TABLE bench_text (p text); ALTER TABLE bench_text ALTER p SET STORAGE EXTERNAL;
-  CREATE TABLE bench_jsonb (p jsonb); ALTER TABLE bench_jsonb ALTER p SET STORAGE EXTERNAL;
-  INSERT INTO bench_text SELECT string_agg(line, E'\\n' ORDER BY n) FROM bench_lines GROUP BY (n - 1) / $BATCH;
-  INSERT INTO bench_jsonb SELECT jsonb_agg(line::jsonb ORDER BY n) FROM bench_lines GROUP BY (n - 1) / $BATCH" >/dev/null
+# The batches as a client sends them (built once, not timed), so each path is timed from
+# its own input to its rows, as COPY is from its file.
+bench_make_batches "$BATCH"
 pp_psql -c "CREATE EXTENSION pg_prewarm" -c "SELECT pg_prewarm('bench_json')" -c "SELECT pg_prewarm('bench_lines')" \
 	-c "SELECT pg_prewarm('bench_text')" -c "SELECT pg_prewarm('bench_jsonb')" >/dev/null
 truncate_all() { pp_psql -c "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters" -c "CHECKPOINT"; }
@@ -73,27 +65,32 @@ pp_psql -c "$SQL_ITEXT" >/dev/null
 accepted_text=$(pp_sql "SELECT count(*) FROM pinpipe.pins")
 pp_psql -c "COPY pinpipe.raw_pins TO '$PP_DIR/raw.copy'" -c "COPY pinpipe.pins TO '$PP_DIR/pins.copy'"
 
-# best TIME VAR: keep the smaller of two times (the machine may be shared: the best round
-# is the one least disturbed by other work).
-best() { if [ -z "${!2:-}" ] || [ "$(echo "$1 < ${!2}" | bc -l)" = 1 ]; then printf -v "$2" '%s' "$1"; fi; }
-t_ingest='' t_itext='' t_copy='' t_copy_pins='' t_sqlpath=''
+# best "WALL CPU" NAME: keep the smaller wall time in W_NAME and the smaller backend CPU
+# time in C_NAME over the rounds (the machine may be shared: the best round is the one
+# least disturbed by other work; CPU time is disturbed far less than the wall clock).
+best() {
+	local w=${1% *} c=${1#* } wv="W_$2" cv="C_$2"
+	if [ -z "${!wv:-}" ] || [ "$(echo "$w < ${!wv}" | bc -l)" = 1 ]; then printf -v "$wv" '%s' "$w"; fi
+	if [ -z "${!cv:-}" ] || [ "$(echo "$c < ${!cv}" | bc -l)" = 1 ]; then printf -v "$cv" '%s' "$c"; fi
+}
 for round in $(seq 1 "$ROUNDS"); do
 	truncate_all
-	best "$(timed "$SQL_INGEST")" t_ingest
+	best "$(bench_timed "$SQL_INGEST")" ingest
 	accepted=$(pp_sql "SELECT count(*) FROM pinpipe.pins")
 	truncate_all
-	best "$(timed "$SQL_ITEXT")" t_itext
+	best "$(bench_timed "$SQL_ITEXT")" itext
 	# COPY ceiling: the rows ingest_text wrote, already cleaned, into the same two tables
 	# with the same indexes (raw log + pins; ingest also upserts category_minute)
 	truncate_all
-	best "$(timed "COPY pinpipe.raw_pins FROM '$PP_DIR/raw.copy'; COPY pinpipe.pins FROM '$PP_DIR/pins.copy'")" t_copy
+	best "$(bench_timed "COPY pinpipe.raw_pins FROM '$PP_DIR/raw.copy'; COPY pinpipe.pins FROM '$PP_DIR/pins.copy'")" copy
 	truncate_all
-	best "$(timed "COPY pinpipe.pins FROM '$PP_DIR/pins.copy'")" t_copy_pins
+	best "$(bench_timed "COPY pinpipe.pins FROM '$PP_DIR/pins.copy'")" copy_pins
 	# SQL-only path: the same writes (raw log, cleaned rows, aggregates) without pinpipe's C.
 	truncate_all
-	best "$(timed "$(sql_only_path bench_lines)")" t_sqlpath
+	best "$(bench_timed "$(sql_only_path bench_lines)")" sqlpath
 	echo "bench_ingest: round $round done; load:$(uptime | sed 's/.*load average://')"
 done
+t_ingest=$W_ingest t_itext=$W_itext t_copy=$W_copy t_copy_pins=$W_copy_pins t_sqlpath=$W_sqlpath
 
 cat <<REPORT
 
@@ -107,14 +104,16 @@ no parallel query; PostgreSQL $(pp_sql "SHOW server_version"), $(nproc) cores.
    rows where the two disagree:  $same
 
 2. Writing (raw log + pins + live aggregates), best of $ROUNDS rounds, shared buffers warm
-   ingest(jsonb) x $BATCH         $(printf '%8.2f %10s' "$t_ingest" "$(rate "$t_ingest")")   ($accepted accepted; jsonb -> sink)
-   ingest_text(text) x $BATCH     $(printf '%8.2f %10s' "$t_itext" "$(rate "$t_itext")")   ($accepted_text accepted; text -> sink, as the workers)
-   SQL-only path (baseline)      $(printf '%8.2f %10s' "$t_sqlpath" "$(rate "$t_sqlpath")")
-   COPY raw_pins + pins          $(printf '%8.2f %10s' "$t_copy" "$(rate "$t_copy")")   (ceiling: the same rows, cleaned, same tables and indexes)
-   COPY pins only                $(printf '%8.2f %10s' "$t_copy_pins" "$(rate "$t_copy_pins")")   (one table)
-   ratio ingest(jsonb) / SQL-only    $(ratio "$t_sqlpath" "$t_ingest")x   (goal >= 3x)
-   ratio ingest_text / SQL-only      $(ratio "$t_sqlpath" "$t_itext")x
-   ratio ingest(jsonb) / COPY        $(ratio "$t_copy" "$t_ingest")x   (goal >= 0.6x, issue 12)
-   ratio ingest_text / COPY          $(ratio "$t_copy" "$t_itext")x   (goal >= 0.85x, issue 12)
+                                 wall s     rows/s   backend CPU s  rows/CPU-s
+   ingest(jsonb) x $BATCH         $(printf '%8.2f %10s %12.2f %10s' "$W_ingest" "$(rate "$W_ingest")" "$C_ingest" "$(rate "$C_ingest")")   ($accepted accepted; jsonb -> sink)
+   ingest_text(text) x $BATCH     $(printf '%8.2f %10s %12.2f %10s' "$W_itext" "$(rate "$W_itext")" "$C_itext" "$(rate "$C_itext")")   ($accepted_text accepted; text -> sink, as the workers)
+   SQL-only path (baseline)      $(printf '%8.2f %10s %12.2f %10s' "$W_sqlpath" "$(rate "$W_sqlpath")" "$C_sqlpath" "$(rate "$C_sqlpath")")
+   COPY raw_pins + pins          $(printf '%8.2f %10s %12.2f %10s' "$W_copy" "$(rate "$W_copy")" "$C_copy" "$(rate "$C_copy")")   (ceiling: the same rows, cleaned, same tables and indexes)
+   COPY pins only                $(printf '%8.2f %10s %12.2f %10s' "$W_copy_pins" "$(rate "$W_copy_pins")" "$C_copy_pins" "$(rate "$C_copy_pins")")   (one table)
+                                     wall   CPU
+   ratio ingest(jsonb) / SQL-only    $(ratio "$W_sqlpath" "$W_ingest")x  $(ratio "$C_sqlpath" "$C_ingest")x   (goal >= 3x)
+   ratio ingest_text / SQL-only      $(ratio "$W_sqlpath" "$W_itext")x  $(ratio "$C_sqlpath" "$C_itext")x
+   ratio ingest(jsonb) / COPY        $(ratio "$W_copy" "$W_ingest")x  $(ratio "$C_copy" "$C_ingest")x   (goal >= 0.6x, issue 12)
+   ratio ingest_text / COPY          $(ratio "$W_copy" "$W_itext")x  $(ratio "$C_copy" "$C_itext")x   (goal >= 0.85x, issue 12)
    load average at the end:$(uptime | sed 's/.*load average://')
 REPORT

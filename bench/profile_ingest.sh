@@ -3,7 +3,8 @@
 #   ingest_text(text) in batches of BENCH_BATCH, ingest(jsonb) in the same batches, and the
 #   COPY ceiling (the rows those calls wrote, COPY'd back into raw_pins and pins: same
 #   tables, same indexes), each profiled in its own backend (perf record -p).
-# Prints each path's wall time, µs per pin and its top BENCH_TOP symbols (self time).
+# Prints each path's wall and backend CPU time per pin, its time by phase
+# (bench/perf_phases.py) and its top BENCH_TOP symbols (self time).
 #
 #   BENCH_PINS=200000 bash bench/profile_ingest.sh          (needs perf; run as root)
 #   PP_PGBIN=/other/tmp_install/.../bin bash bench/profile_ingest.sh   (profile another build)
@@ -19,37 +20,27 @@ PP_PGBIN=${PP_PGBIN:-$(bash scripts/tmp_install.sh)}
 export PP_PGBIN
 source test/lib.sh
 source scripts/local_server.sh
+source bench/bench_lib.sh
 command -v perf >/dev/null || { echo "profile_ingest: perf is not installed" >&2; exit 1; }
 pp_cluster_start "shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
 	"max_parallel_workers_per_gather = 0" "jit = off" >/dev/null
 pp_psql -c "CREATE EXTENSION pinpipe" -c "CREATE EXTENSION pg_prewarm" >/dev/null
-pp_psql -c "CREATE TABLE sample(line text)"
-pp_psql -c "\\copy sample FROM '$PP_SHARED_DATA/pins_sample.jsonl' WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
-pp_psql -c "CREATE TABLE bench_lines AS
-    SELECT row_number() OVER () AS n,
-           (s.line::jsonb || jsonb_build_object('unique_id', gen_random_uuid()))::text AS line
-    FROM generate_series(1, ceil($N / 3852.0)::int) g, sample s LIMIT $N;
-  CREATE TABLE bench_text (p text);
-  CREATE TABLE bench_jsonb (p jsonb);
-  -- the batches as a client would send them: not compressed in TOAST
-  ALTER TABLE bench_text ALTER p SET STORAGE EXTERNAL;
-  ALTER TABLE bench_jsonb ALTER p SET STORAGE EXTERNAL;
-  INSERT INTO bench_text SELECT string_agg(line, E'\\n' ORDER BY n) AS p FROM bench_lines GROUP BY (n - 1) / $BATCH;
-  INSERT INTO bench_jsonb SELECT jsonb_agg(line::jsonb ORDER BY n) AS p FROM bench_lines GROUP BY (n - 1) / $BATCH" >/dev/null
+bench_make_lines "$N" >/dev/null
+bench_make_batches "$BATCH"
 pp_psql -c "VACUUM ANALYZE" -c "SELECT pg_prewarm('bench_text'), pg_prewarm('bench_jsonb')" >/dev/null
 truncate_all() { pp_psql -c "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters" -c "CHECKPOINT" >/dev/null; }
 
 # profile NAME SQL...: run the statements in one backend under perf, print the summary.
 profile() {
-	local name=$1 out=$PP_DIR/$(echo "$1" | tr -c "a-z0-9\n" _) pid perfpid psqlpid secs
+	local name=$1 out=$PP_DIR/$(echo "$1" | tr -c "a-z0-9\n" _) pid perfpid psqlpid secs cpu
 	shift
 	truncate_all
 	{
 		echo "SELECT pg_backend_pid();"
 		echo "SELECT pg_sleep(1);"
-		echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"
+		echo "SELECT extract(epoch FROM clock_timestamp()) AS t0, $BENCH_CPU_TICKS AS c0 \\gset"
 		for s in "$@"; do echo "$s;"; done
-		echo "SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 2);"
+		echo "SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 2) || ' ' || round(($BENCH_CPU_TICKS - :c0) / $BENCH_CLK_TCK.0, 2);"
 	} >"$out.sql"
 	pp_psql -A -t -f "$out.sql" >"$out.psql" &
 	psqlpid=$!
@@ -60,9 +51,9 @@ profile() {
 	wait "$psqlpid"
 	kill -INT "$perfpid"
 	wait "$perfpid" || true
-	secs=$(tail -n 1 "$out.psql")
+	read -r secs cpu < <(tail -n 1 "$out.psql")
 	echo
-	echo "== $name: $N pins, ${secs} s, $(awk -v s="$secs" -v n="$N" 'BEGIN { printf "%.1f", s * 1e6 / n }') µs/pin; load:$(uptime | sed 's/.*load average://')"
+	echo "== $name: $N pins, wall ${secs} s = $(awk -v s="$secs" -v n="$N" 'BEGIN { printf "%.1f", s * 1e6 / n }') µs/pin, backend CPU ${cpu} s = $(awk -v s="$cpu" -v n="$N" 'BEGIN { printf "%.1f", s * 1e6 / n }') µs/pin; load:$(uptime | sed 's/.*load average://')"
 	echo "-- time by phase (innermost named frame; bench/perf_phases.py)"
 	perf script -F ip,sym -i "$out.data" 2>/dev/null | python3 bench/perf_phases.py
 	echo "-- self time by object"
