@@ -15,9 +15,10 @@
  * histogram (32 sub-buckets per power of two, so quantiles are within about 3%, like
  * an HdrHistogram), so memory is constant however long it runs.
  *
- * Modules (tools/emulate/): emu_gen (the pin generator), emu_hist (latency histogram),
- * emu_buf (buffer, JSON strings). Self-contained on purpose (own JSON writer and PRNG):
- * it builds and runs on a client machine without the extension's sources.
+ * Modules (tools/emulate/): emu_gen (the pin generator), emu_hist (latency histogram);
+ * from src/: strbuf (the extension's growable buffer; out of memory is fatal here) and
+ * pin_json's JsonEscape. It needs libcurl and those pure sources only, no PostgreSQL:
+ * it builds and runs on a client machine.
  * Run with --help for the manual.
  */
 #define _GNU_SOURCE
@@ -37,9 +38,33 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "emu_buf.h"
 #include "emu_gen.h"
 #include "emu_hist.h"
+#include "strbuf.h"
+
+/* Print "pinpipe-emulate: <message>" to stderr and exit with status 2. */
+static void Die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+Die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pinpipe-emulate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+/* A load generator has no plan B: a buffer that ran out of memory ends the run. */
+static void
+NeedMemory(const StrBuf *b)
+{
+	if (b->oom)
+		Die("out of memory");
+}
 
 #define EMU_DEFAULT_URL "http://127.0.0.1:8000/pin/"
 #define EMU_MAX_RESPONSE (256 * 1024) /* response bytes kept per request (batch results) */
@@ -73,20 +98,20 @@ static void
 SourceLoadReplay(EmuSource *s, const char *path)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	EmuBuf b = {0};
+	StrBuf b = {0};
 	char chunk[65536];
 	size_t n, cap = 0;
 
 	if (f == NULL)
 		Die("cannot open %s: %s", path, strerror(errno));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		BufPut(&b, chunk, n);
+		StrBufAppend(&b, chunk, n);
 	if (ferror(f))
 		Die("cannot read %s: %s", path, strerror(errno));
 	if (f != stdin)
 		fclose(f);
-	s->file = b.data;
-	s->file_len = b.len;
+	NeedMemory(&b);
+	s->file = StrBufTake(&b, &s->file_len);
 	for (size_t pos = 0; pos < s->file_len;)
 	{
 		char *nl = memchr(s->file + pos, '\n', s->file_len - pos);
@@ -117,12 +142,13 @@ SourceLoadReplay(EmuSource *s, const char *path)
 
 /* Append the next pin to out; false when a non-looping replay has run out. */
 static bool
-SourceNext(EmuSource *s, EmuBuf *out, bool *invalid)
+SourceNext(EmuSource *s, StrBuf *out, bool *invalid)
 {
 	*invalid = false;
 	if (s->file == NULL)
 	{
 		GenPin(&s->gen, out, invalid);
+		NeedMemory(out);
 		return true;
 	}
 	if (s->next_line == s->nlines)
@@ -131,7 +157,8 @@ SourceNext(EmuSource *s, EmuBuf *out, bool *invalid)
 			return false;
 		s->next_line = 0;
 	}
-	BufPut(out, s->file + s->line_off[s->next_line], s->line_len[s->next_line]);
+	StrBufAppend(out, s->file + s->line_off[s->next_line], s->line_len[s->next_line]);
+	NeedMemory(out);
 	s->next_line++;
 	return true;
 }
@@ -430,23 +457,24 @@ BatchUrl(const char *url, bool given)
 static int
 RunPrint(const EmuOptions *o, EmuSource *src)
 {
-	EmuBuf b = {0};
+	StrBuf b = {0};
 	bool invalid;
 	uint64_t n = 0;
 
 	while (o->count == 0 || n < o->count)
 	{
-		b.len = 0;
+		StrBufReset(&b);
 		if (!SourceNext(src, &b, &invalid))
 			break;
-		BufPut(&b, "\n", 1);
+		StrBufAppend(&b, "\n", 1);
+		NeedMemory(&b);
 		if (fwrite(b.data, 1, b.len, stdout) != b.len)
 			Die("write error: %s", strerror(errno));
 		n++;
 	}
 	if (fflush(stdout) != 0)
 		Die("write error: %s", strerror(errno));
-	free(b.data);
+	StrBufFree(&b);
 	return n > 0 ? 0 : 1;
 }
 
@@ -455,8 +483,8 @@ RunPrint(const EmuOptions *o, EmuSource *src)
 typedef struct EmuSlot
 {
 	CURL *easy;
-	EmuBuf body;
-	EmuBuf resp;
+	StrBuf body;
+	StrBuf resp;
 	int npins;
 	int ninvalid;
 	int attempts;
@@ -502,8 +530,11 @@ OnResponseData(char *ptr, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb;
 
 	if (s->resp.len < EMU_MAX_RESPONSE)
-		BufPut(&s->resp, ptr,
-			   n < EMU_MAX_RESPONSE - s->resp.len ? n : EMU_MAX_RESPONSE - s->resp.len);
+	{
+		StrBufAppend(&s->resp, ptr,
+					 n < EMU_MAX_RESPONSE - s->resp.len ? n : EMU_MAX_RESPONSE - s->resp.len);
+		NeedMemory(&s->resp);
+	}
 	return n;
 }
 
@@ -588,19 +619,19 @@ SlotPrepare(EmuSlot *s, const EmuOptions *o, EmuSource *src, uint64_t limit)
 
 	if (limit > 0 && (uint64_t) want > limit)
 		want = (int) limit;
-	s->body.len = 0;
+	StrBufReset(&s->body);
 	s->ninvalid = 0;
 	if (o->batch > 1 && !o->ndjson)
-		BufPut(&s->body, "[", 1);
+		StrBufAppend(&s->body, "[", 1);
 	for (; n < want; n++)
 	{
 		size_t before = s->body.len;
 
 		if (n > 0)
-			BufPut(&s->body, o->ndjson ? "\n" : ",", 1);
+			StrBufAppend(&s->body, o->ndjson ? "\n" : ",", 1);
 		if (!SourceNext(src, &s->body, &invalid))
 		{
-			s->body.len = before;
+			StrBufTruncate(&s->body, before);
 			break;
 		}
 		s->ninvalid += invalid;
@@ -608,9 +639,10 @@ SlotPrepare(EmuSlot *s, const EmuOptions *o, EmuSource *src, uint64_t limit)
 	if (n == 0)
 		return false;
 	if (o->batch > 1 && !o->ndjson)
-		BufPut(&s->body, "]", 1);
+		StrBufAppend(&s->body, "]", 1);
 	else if (o->ndjson)
-		BufPut(&s->body, "\n", 1);
+		StrBufAppend(&s->body, "\n", 1);
+	NeedMemory(&s->body);
 	s->npins = n;
 	s->attempts = 0;
 	return true;
@@ -621,7 +653,7 @@ SlotStart(EmuSlot *s, CURLM *multi, double now)
 {
 	CURLMcode mc;
 
-	s->resp.len = 0;
+	StrBufReset(&s->resp);
 	s->errbuf[0] = '\0';
 	s->retry_after = -1;
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body.data);
@@ -719,11 +751,12 @@ SlotFinish(EmuSlot *s, CURLcode result, const EmuOptions *o, EmuStats *st, doubl
 static void
 PrintJsonString(FILE *f, const char *s)
 {
-	EmuBuf b = {0};
+	StrBuf b = {0};
 
-	BufPutJsonString(&b, s, strlen(s));
+	StrBufJsonString(&b, s, strlen(s));
+	NeedMemory(&b);
 	fputs(b.data, f);
-	free(b.data);
+	StrBufFree(&b);
 }
 
 static void
@@ -974,8 +1007,8 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 	for (int i = 0; i < o->concurrency; i++)
 	{
 		curl_easy_cleanup(slots[i].easy);
-		free(slots[i].body.data);
-		free(slots[i].resp.data);
+		StrBufFree(&slots[i].body);
+		StrBufFree(&slots[i].resp);
 	}
 	curl_multi_cleanup(multi);
 	curl_slist_free_all(headers);

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "emu_buf.h"
+#include "strbuf.h"
 
 /* xoshiro256**, seeded through splitmix64: fast, good, and reproducible with --seed. */
 typedef struct EmuRng
@@ -28,7 +28,10 @@ typedef struct EmuGen
 /* Seed the generator; invalid_rate (0..1) of the pins are made invalid on purpose. */
 void GenInit(EmuGen *g, uint64_t seed, double invalid_rate);
 
-/* Append one pin as a JSON object; *invalid_out says whether it was broken on purpose. */
-void GenPin(EmuGen *g, EmuBuf *out, bool *invalid_out);
+/*
+ * Append one pin as a JSON object; *invalid_out says whether it was broken on
+ * purpose. Out of memory sets out->oom (strbuf.h), for the caller to check.
+ */
+void GenPin(EmuGen *g, StrBuf *out, bool *invalid_out);
 
 #endif /* EMU_GEN_H */
