@@ -10,8 +10,9 @@
  * per-category counts to category_minute and write the dead letters.
  *
  * Runs in the caller's transaction and backend; all memory is in a batch
- * context deleted at the end, except the per-message error strings, which are
- * allocated in the caller's context.
+ * context (kept for the backend and reset at the end; a nested batch's own is
+ * deleted), except the per-message error strings, which are allocated in the
+ * caller's context.
  */
 #include "postgres.h"
 
