@@ -18,6 +18,8 @@
 char *pinpipe_database = NULL;
 char *pinpipe_kafka_brokers = NULL;
 char *pinpipe_topic = NULL;
+char *pinpipe_geo_topic = NULL;
+char *pinpipe_user_topic = NULL;
 char *pinpipe_consumer_group = NULL;
 char *pinpipe_kafka_config = NULL;
 int pinpipe_consumer_workers = 1;
@@ -90,6 +92,14 @@ GucInit(void)
 
 	DefineCustomStringVariable("pinpipe.topic", "Kafka topic carrying pins.", NULL, &pinpipe_topic,
 							   "pinterest.pins", startup, 0, CheckNonEmpty, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.geo_topic", "Kafka topic carrying geolocation records.",
+							   NULL, &pinpipe_geo_topic, "pinterest.geo", startup, 0, CheckNonEmpty,
+							   NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.user_topic", "Kafka topic carrying user records.", NULL,
+							   &pinpipe_user_topic, "pinterest.user", startup, 0, CheckNonEmpty,
+							   NULL, NULL);
 
 	DefineCustomStringVariable(
 		"pinpipe.consumer_group", "Kafka consumer group of the consumer workers.",

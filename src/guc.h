@@ -11,6 +11,8 @@ extern char *pinpipe_database;
 /* Kafka */
 extern char *pinpipe_kafka_brokers;
 extern char *pinpipe_topic;
+extern char *pinpipe_geo_topic;
+extern char *pinpipe_user_topic;
 extern char *pinpipe_consumer_group;
 extern char *pinpipe_kafka_config;
 extern int pinpipe_consumer_workers;

@@ -16,11 +16,11 @@
 #include "worker_status.h"
 
 /* Status codes counted individually; anything else falls into the last slot. */
-static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 422, 500, 501, 503, 0};
+static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 415, 422, 500, 501, 503, 0};
 #define METRICS_NSTATUS (sizeof(metrics_statuses) / sizeof(metrics_statuses[0]))
 
-static const char *const metrics_endpoints[HTTP_EP_COUNT] = {"/pin/", "/pins", "/healthz",
-															 "/metrics", "other"};
+static const char *const metrics_endpoints[HTTP_EP_COUNT] = {
+	"/pin/", "/pins", "/healthz", "/metrics", "/topics/{topic}", "/streams/{name}/record", "other"};
 
 /* Request latency buckets (seconds). */
 static const double metrics_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

@@ -413,6 +413,7 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 
 		memset(rn, true, sizeof(bool) * raw_natts);
 		rv[r_id] = Int64GetDatum(id);
+		m->raw_id = id; /* the last insert of a bisection is the one that commits */
 		rv[r_received] = TimestampTzGetDatum(b->received_at);
 		rv[r_xact] = FullTransactionIdGetDatum(b->xact_id);
 		rv[r_source] = b->source_datum;
