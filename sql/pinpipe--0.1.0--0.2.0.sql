@@ -1120,3 +1120,39 @@ SELECT d.join_year, count(*) AS number_users_joined
            AND extract(year FROM u.date_joined AT TIME ZONE 'UTC') BETWEEN 2015 AND 2020) d
  GROUP BY d.join_year;
 COMMENT ON VIEW pinpipe.users_joined_by_year IS 'Analyses: users (distinct user_name and date_joined) per UTC joining year, 2015-2020';
+
+-- ---- ingest lag (issue 12 item 3; fragment 30_workers)
+-- status() gains ingest_lag_seconds and pinpipe.workers shows it: the row type
+-- changes, so the function and its view are recreated, with their grants.
+DROP VIEW pinpipe.workers;
+DROP FUNCTION pinpipe.status();
+CREATE FUNCTION pinpipe.status(
+    OUT kind text,            -- consumer | http
+    OUT number integer,       -- 0.. within its kind
+    OUT pid integer,
+    OUT state text,           -- e.g. consuming, broker unreachable, waiting for extension, retrying batch
+    OUT rows bigint,          -- messages accepted
+    OUT dead_letters bigint,  -- messages dead-lettered
+    OUT batches bigint,       -- transactions committed
+    OUT errors bigint,        -- failed batch attempts (rolled back and retried)
+    OUT last_error text,
+    OUT last_error_at timestamptz,
+    OUT started_at timestamptz,
+    OUT topic text,           -- consumers: the topic
+    OUT partitions integer,   -- consumers: partitions assigned
+    OUT lag bigint,           -- consumers: messages behind the high watermarks (NULL if unknown)
+    OUT batch_messages bigint, -- messages in committed batches (accepted + dead-lettered)
+    OUT ingest_lag_seconds double precision -- latest ingest lag: commit time minus the HTTP request's arrival / the batch's oldest Kafka timestamp (NULL before the first)
+) RETURNS SETOF record
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'pinpipe_status';
+COMMENT ON FUNCTION pinpipe.status() IS 'Every pinpipe background worker: state, counters, last error, consumer lag.';
+
+CREATE VIEW pinpipe.workers AS
+    SELECT kind, number, pid, state, rows, dead_letters, batches, errors,
+           last_error, last_error_at, started_at, topic, partitions, lag, ingest_lag_seconds
+      FROM pinpipe.status();
+COMMENT ON VIEW pinpipe.workers IS 'Every pinpipe background worker: state, counters, last error, consumer lag.';
+REVOKE ALL ON FUNCTION pinpipe.status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pinpipe.status() TO pg_monitor;
+GRANT SELECT ON pinpipe.workers TO pg_monitor;

@@ -716,6 +716,28 @@ HttpEmbeddedWriteTx(void *arg)
 	WorkerTxCommit(false);
 }
 
+/*
+ * The ingest lag of the requests just committed: commit time minus each one's
+ * arrival (pinpipe_ingest_lag_seconds{source="http"}, pinpipe.workers).
+ */
+static void
+HttpRecordIngestLag(HttpRequest *head)
+{
+	double now = HttpNow();
+	double lags[64];
+	int n = 0;
+
+	for (HttpRequest *r = head; r; r = r->next)
+	{
+		lags[n++] = now - r->started;
+		if (n == lengthof(lags) || r->next == NULL)
+		{
+			WorkerStatusIngestLag(my_status, lags, n);
+			n = 0;
+		}
+	}
+}
+
 /* Embedded mode: write every queued pin in one transaction, then settle the requests. */
 static void
 HttpEmbeddedFlush(void)
@@ -805,6 +827,7 @@ HttpEmbeddedFlush(void)
 		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 		WorkerStatusBatchDone(my_status, w.counts.accepted, w.counts.dead_lettered,
 							  (double) secs + usecs / 1e6);
+		HttpRecordIngestLag(head);
 		for (int i = 0; i < n; i++)
 		{
 			HttpRecord *rec = recs[i];

@@ -63,6 +63,7 @@
 
 #include "consumer_offsets.h"
 #include "guc.h"
+#include "ingest_lag.h"
 #include "kafka_config.h"
 #include "kafka_consumer.h"
 #include "kafka_gaps.h"
@@ -868,6 +869,7 @@ ConsumerWriteBatch(void)
 		double secs = (GetCurrentTimestamp() - start) / 1000000.0;
 
 		WorkerStatusBatchDone(consumer.ws, counts.accepted, counts.dead_lettered, secs);
+		IngestLagKafkaBatch(consumer.ws, consumer.batch, consumer.batch_len);
 		ConsumerDropBatch(); /* written: librdkafka may free them */
 		ConsumerCommitToKafka();
 		ConsumerPublishPartitions();

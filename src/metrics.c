@@ -202,6 +202,45 @@ MetricsRenderHttp(StrBuf *buf, int64_t produce_queue_depth)
 	PromSampleInt(buf, "pinpipe_kafka_delivery_errors_total", NULL, counters.delivery_errors);
 }
 
+/*
+ * pinpipe_ingest_lag_seconds{source}: the workers' lag histograms summed per
+ * source (the consumers' as "kafka", the HTTP worker's as "http"), one series
+ * per source that has a running worker.
+ */
+static void
+MetricsRenderIngestLag(StrBuf *buf, const WorkerStatus *ws, int n)
+{
+	static const WorkerKind kinds[2] = {WORKER_KIND_HTTP, WORKER_KIND_CONSUMER};
+	static const char *const sources[2] = {"http", "kafka"};
+
+	PromFamily(buf, "pinpipe_ingest_lag_seconds", "histogram",
+			   "Commit time minus the HTTP request's arrival (one per request) or the oldest "
+			   "Kafka message timestamp of a batch (one per batch).");
+	for (int s = 0; s < 2; s++)
+	{
+		static const char *const keys[] = {"source"};
+		int64_t counts[WORKER_STATUS_LAG_NBUCKETS + 1] = {0};
+		double sum = 0;
+		bool present = false;
+		char labels[64];
+
+		for (int i = 0; i < n; i++)
+		{
+			if (ws[i].kind != kinds[s])
+				continue;
+			present = true;
+			for (int b = 0; b <= WORKER_STATUS_LAG_NBUCKETS; b++)
+				counts[b] += ws[i].lag_buckets[b];
+			sum += ws[i].lag_seconds_sum;
+		}
+		if (!present)
+			continue;
+		PromLabels(labels, sizeof(labels), 1, keys, &sources[s]);
+		PromHistogram(buf, "pinpipe_ingest_lag_seconds", labels, worker_status_lag_bounds,
+					  WORKER_STATUS_LAG_NBUCKETS, counts, sum);
+	}
+}
+
 /* Families from the shared-memory worker slots. */
 static void
 MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
@@ -242,6 +281,8 @@ MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 		PromHistogram(buf, "pinpipe_batch_duration_seconds", labels, worker_status_bucket_bounds,
 					  WORKER_STATUS_NBUCKETS, ws[i].batch_seconds_buckets, ws[i].batch_seconds_sum);
 	}
+
+	MetricsRenderIngestLag(buf, ws, n);
 
 	PromFamily(buf, "pinpipe_consumer_committed_offset", "gauge",
 			   "Next offset to read per partition, as committed in PostgreSQL.");

@@ -23,6 +23,9 @@
 const double worker_status_bucket_bounds[WORKER_STATUS_NBUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
 
+const double worker_status_lag_bounds[WORKER_STATUS_LAG_NBUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0};
+
 typedef struct WorkerStatusShared
 {
 	slock_t mutex; /* protects slot claiming (kind NONE <-> other) */
@@ -116,6 +119,7 @@ WorkerStatusAttach(WorkerKind kind, int number)
 			s->number = number;
 			s->pid = MyProcPid;
 			s->started_at = GetCurrentTimestamp();
+			s->last_lag_seconds = -1;
 			strlcpy(s->state, "starting", sizeof(s->state));
 			SpinLockRelease(&s->mutex);
 			ws = s;
@@ -157,19 +161,23 @@ WorkerStatusSetError(WorkerStatus *ws, const char *message)
 	SpinLockRelease(&ws->mutex);
 }
 
+/* The histogram bucket of a value: the first bound it does not exceed, else +Inf. */
+static int
+WorkerStatusBucket(const double *bounds, int nbounds, double v)
+{
+	for (int i = 0; i < nbounds; i++)
+		if (v <= bounds[i])
+			return i;
+	return nbounds;
+}
+
 void
 WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double seconds)
 {
-	int bucket = WORKER_STATUS_NBUCKETS;
+	int bucket = WorkerStatusBucket(worker_status_bucket_bounds, WORKER_STATUS_NBUCKETS, seconds);
 
 	if (ws == NULL)
 		return;
-	for (int i = 0; i < WORKER_STATUS_NBUCKETS; i++)
-		if (seconds <= worker_status_bucket_bounds[i])
-		{
-			bucket = i;
-			break;
-		}
 	SpinLockAcquire(&ws->mutex);
 	ws->rows += rows;
 	ws->dead_letters += dead_letters;
@@ -177,6 +185,37 @@ WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double s
 	ws->batch_rows_total += rows + dead_letters;
 	ws->batch_seconds_sum += seconds;
 	ws->batch_seconds_buckets[bucket]++;
+	SpinLockRelease(&ws->mutex);
+}
+
+void
+WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n)
+{
+	int64 counts[WORKER_STATUS_LAG_NBUCKETS + 1] = {0};
+	int64 count = 0;
+	double sum = 0, last = -1;
+
+	if (ws == NULL)
+		return;
+	/* bucketed outside the spinlock, which then guards only the additions */
+	for (int i = 0; i < n; i++)
+	{
+		if (seconds[i] < 0)
+			continue;
+		counts[WorkerStatusBucket(worker_status_lag_bounds, WORKER_STATUS_LAG_NBUCKETS,
+								  seconds[i])]++;
+		count++;
+		sum += seconds[i];
+		last = seconds[i];
+	}
+	if (count == 0)
+		return;
+	SpinLockAcquire(&ws->mutex);
+	for (int b = 0; b <= WORKER_STATUS_LAG_NBUCKETS; b++)
+		ws->lag_buckets[b] += counts[b];
+	ws->lag_count += count;
+	ws->lag_seconds_sum += sum;
+	ws->last_lag_seconds = last;
 	SpinLockRelease(&ws->mutex);
 }
 

@@ -25,6 +25,13 @@
 #define WORKER_STATUS_NBUCKETS 12
 extern const double worker_status_bucket_bounds[WORKER_STATUS_NBUCKETS];
 
+/*
+ * Upper bounds (seconds) of the ingest-lag histogram (commit time minus a Kafka
+ * message's timestamp or an HTTP request's arrival); 0.02 is issue 12's p99 goal.
+ */
+#define WORKER_STATUS_LAG_NBUCKETS 16
+extern const double worker_status_lag_bounds[WORKER_STATUS_LAG_NBUCKETS];
+
 typedef enum WorkerKind
 {
 	WORKER_KIND_NONE = 0,
@@ -68,6 +75,11 @@ typedef struct WorkerStatus
 	int64 batch_rows_total;
 	double batch_seconds_sum;
 	int64 batch_seconds_buckets[WORKER_STATUS_NBUCKETS + 1];
+	/* ingest lag of committed batches (consumer) or requests (HTTP worker) */
+	int64 lag_buckets[WORKER_STATUS_LAG_NBUCKETS + 1];
+	int64 lag_count;
+	double lag_seconds_sum;
+	double last_lag_seconds; /* the latest observation; < 0 before the first */
 	/* consumers: their assigned partitions, and their topics comma-separated (cut to fit) */
 	char topic[WORKER_STATUS_TOPIC_LEN];
 	int npartitions;
@@ -91,6 +103,12 @@ extern void WorkerStatusSetError(WorkerStatus *ws, const char *message);
 
 /* Count a committed batch: its accepted rows, dead letters and duration. */
 extern void WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double seconds);
+
+/*
+ * Record the ingest lag of n committed units (one per HTTP request, one per
+ * consumer batch), in seconds; negative values (no timestamp known) are skipped.
+ */
+extern void WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n);
 
 /*
  * Replace the consumer's partition list (after assignment or a lag refresh);
