@@ -111,11 +111,13 @@ typedef struct ConsumerPartition
 	SinkStream stream;		 /* what its topic carries (TopicStreamName) */
 	const char *stream_name; /* its name, static: "pin", "geo" or "user" */
 	int32 partition;
-	int64 stored;	/* next offset stored in PostgreSQL, or NONE */
-	bool paused;	/* out of range under pinpipe.offset_out_of_range = pause */
-	bool rk_paused; /* held by rd_kafka_pause_partitions */
-	bool refetch;	/* its fetcher is to restart: what it fetches now is dropped */
-	KafkaGap gap;	/* a pending gap: written with the partition's next batch */
+	int64 stored;	   /* next offset stored in PostgreSQL, or NONE */
+	bool paused;	   /* out of range under pinpipe.offset_out_of_range = pause */
+	bool rk_paused;	   /* held by rd_kafka_pause_partitions */
+	bool refetch;	   /* its fetcher is to restart: what it fetches now is dropped */
+	int64 fetch_start; /* where its fetcher last started (absolute, or logical) */
+	bool fetched;	   /* a message came since then */
+	KafkaGap gap;	   /* a pending gap: written with the partition's next batch */
 } ConsumerPartition;
 
 /*
@@ -457,9 +459,11 @@ ConsumerRestartFetch(void)
 	list = rd_kafka_topic_partition_list_new(consumer.nparts);
 	for (int k = 0; k < consumer.nparts; k++)
 	{
+		consumer.parts[k].fetch_start = ConsumerStartOffset(&consumer.parts[k]);
+		consumer.parts[k].fetched = false;
 		rd_kafka_topic_partition_list_add(list, consumer.parts[k].topic,
 										  consumer.parts[k].partition)
-			->offset = ConsumerStartOffset(&consumer.parts[k]);
+			->offset = consumer.parts[k].fetch_start;
 		consumer.parts[k].refetch = false;
 	}
 	err = rd_kafka_assign(consumer.rk, list);
@@ -495,6 +499,11 @@ ConsumerSetStartOffsets(rd_kafka_topic_partition_list_t *list)
 									   .stored = CONSUMER_OFFSET_NONE};
 
 		list->elems[i].offset = ConsumerStartOffset(k >= 0 ? &consumer.parts[k] : &untracked);
+		if (k >= 0)
+		{
+			consumer.parts[k].fetch_start = list->elems[i].offset;
+			consumer.parts[k].fetched = false;
+		}
 	}
 }
 
@@ -660,6 +669,14 @@ ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 	cp = &consumer.parts[k];
 	if (cp->paused)
 		return true; /* a paused partition's fetcher stopped again: nothing changes */
+	/*
+	 * Until it delivers a message, the current fetcher can only fail at its
+	 * start offset: another offset is a late event of a fetcher from before the
+	 * last restart (librdkafka does not drop those), and the current one reports
+	 * for itself. Later its events come after all older ones (one queue, in order).
+	 */
+	if (!cp->fetched && cp->fetch_start >= 0 && m->offset != cp->fetch_start)
+		return true;
 	/* the cached bounds come from the very fetch response that failed */
 	(void) rd_kafka_get_watermark_offsets(consumer.rk, cp->topic, cp->partition, &lo, &hi);
 	/* a second event before the first gap was written extends that gap */
@@ -1052,7 +1069,9 @@ ConsumerPoll(void)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if ((k = ConsumerFindMessagePartition(m)) < 0 || consumer.parts[k].refetch)
+		if ((k = ConsumerFindMessagePartition(m)) >= 0)
+			consumer.parts[k].fetched = true;
+		if (k < 0 || consumer.parts[k].refetch)
 		{
 			/* stale fetch of a partition no longer ours, or from a position being left */
 			rd_kafka_message_destroy(m);
