@@ -28,7 +28,17 @@ typedef struct EmuGen
 /* Seed the generator; invalid_rate (0..1) of the pins are made invalid on purpose. */
 void GenInit(EmuGen *g, uint64_t seed, double invalid_rate);
 
-/* Append one pin as a JSON object; *invalid_out says whether it was broken on purpose. */
-void GenPin(EmuGen *g, EmuBuf *out, bool *invalid_out);
+/*
+ * Append one pin as a JSON object; *invalid_out says whether it was broken on purpose,
+ * *index_out is its row index (also when the pin's "index" was broken on purpose).
+ */
+void GenPin(EmuGen *g, EmuBuf *out, bool *invalid_out, int *index_out);
+
+/* Append the geolocation or user record of row ind (the 2023 data set's other streams). */
+void GenGeo(EmuGen *g, int ind, EmuBuf *out);
+void GenUser(EmuGen *g, int ind, EmuBuf *out);
+
+/* Uniform in [0, n): the generator's own stream (row picks, shuffles under --seed). */
+uint64_t GenBelow(EmuGen *g, uint64_t n);
 
 #endif /* EMU_GEN_H */

@@ -1,0 +1,224 @@
+/*
+ * emu_rows.c — JSONL records and the rows of the 2023 data set (see emu_rows.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu_json.h"
+#include "emu_rows.h"
+
+const char *const emu_stream_names[EMU_NSTREAMS] = {"pin", "geo", "user"};
+
+static void *
+Grow(void *p, size_t n, size_t size)
+{
+	void *q = realloc(p, n * size);
+
+	if (q == NULL)
+		Die("out of memory");
+	return q;
+}
+
+void
+LinesLoad(EmuLines *l, const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	EmuBuf b = {0};
+	char chunk[65536];
+	size_t n, cap = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (f == NULL)
+		Die("cannot open %s: %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		BufPut(&b, chunk, n);
+	if (ferror(f))
+		Die("cannot read %s: %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	l->file = b.data;
+	l->file_len = b.len;
+	for (size_t pos = 0; pos < l->file_len;)
+	{
+		char *nl = memchr(l->file + pos, '\n', l->file_len - pos);
+		size_t end = nl ? (size_t) (nl - l->file) : l->file_len;
+		size_t len = end - pos;
+
+		while (len > 0 && (l->file[pos + len - 1] == '\r' || l->file[pos + len - 1] == ' '))
+			len--;
+		if (len > 0)
+		{
+			if (l->n == cap)
+			{
+				cap = cap ? cap * 2 : 1024;
+				l->off = Grow(l->off, cap, sizeof(size_t));
+				l->len = Grow(l->len, cap, sizeof(size_t));
+			}
+			l->off[l->n] = pos;
+			l->len[l->n] = len;
+			l->n++;
+		}
+		pos = end + 1;
+	}
+	if (l->n == 0)
+		Die("%s holds no records", path);
+}
+
+void
+LinesFree(EmuLines *l)
+{
+	free(l->file);
+	free(l->off);
+	free(l->len);
+	memset(l, 0, sizeof(*l));
+}
+
+bool
+RecordRowIndex(const char *line, size_t len, EmuStream stream, int64_t *index)
+{
+	const char *want = stream == EMU_PIN ? "index" : "ind";
+	EmuJson j;
+	int n = 0, r;
+	const char *key;
+	size_t klen;
+	bool found = false;
+
+	JsonInit(&j, line, len);
+	if (!JsonObjectOpen(&j))
+		return false;
+	while ((r = JsonObjectNext(&j, &n, &key, &klen)) == 1)
+	{
+		if (JsonKeyIs(key, klen, want))
+		{
+			if (found || !JsonReadInt(&j, index))
+				return false;
+			found = true;
+		}
+		else if (!JsonSkipValue(&j))
+			return false;
+	}
+	return r == 0 && JsonAtEnd(&j) && found;
+}
+
+typedef struct IndexedLine
+{
+	int64_t index;
+	size_t line;
+} IndexedLine;
+
+static int
+CompareIndexed(const void *a, const void *b)
+{
+	const IndexedLine *x = a, *y = b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The lines of one file sorted by index; Die on a line without one or a repeated one. */
+static IndexedLine *
+SortedIndexes(const EmuLines *l, EmuStream s, const char *path)
+{
+	IndexedLine *v = Grow(NULL, l->n, sizeof(IndexedLine));
+
+	for (size_t i = 0; i < l->n; i++)
+	{
+		if (!RecordRowIndex(l->file + l->off[i], l->len[i], s, &v[i].index))
+			Die("%s line %zu: not a JSON object with an integer \"%s\"", path, i + 1,
+				s == EMU_PIN ? "index" : "ind");
+		v[i].line = i;
+	}
+	qsort(v, l->n, sizeof(IndexedLine), CompareIndexed);
+	for (size_t i = 1; i < l->n; i++)
+		if (v[i].index == v[i - 1].index)
+			Die("%s: index %lld occurs twice (lines %zu and %zu)", path, (long long) v[i].index,
+				v[i - 1].line + 1, v[i].line + 1);
+	return v;
+}
+
+void
+RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS])
+{
+	IndexedLine *sorted[EMU_NSTREAMS] = {NULL};
+	size_t at[EMU_NSTREAMS] = {0};
+	size_t cap = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->selected = selected;
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+		if (selected & (1u << s))
+		{
+			LinesLoad(&r->lines[s], paths[s]);
+			sorted[s] = SortedIndexes(&r->lines[s], (EmuStream) s, paths[s]);
+		}
+	/* a merge join of the sorted index lists */
+	for (;;)
+	{
+		int64_t top = INT64_MIN;
+		bool done = false, equal = true;
+
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			if (sorted[s])
+			{
+				if (at[s] == r->lines[s].n)
+					done = true;
+				else if (sorted[s][at[s]].index > top)
+					top = sorted[s][at[s]].index;
+			}
+		if (done)
+			break;
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			if (sorted[s] && sorted[s][at[s]].index != top)
+			{
+				equal = false;
+				at[s]++;
+				r->skipped[s]++;
+				break;
+			}
+		if (!equal)
+			continue;
+		if (r->nrows == cap)
+		{
+			cap = cap ? cap * 2 : 1024;
+			r->index = Grow(r->index, cap, sizeof(int64_t));
+			for (int s = 0; s < EMU_NSTREAMS; s++)
+				if (sorted[s])
+					r->line[s] = Grow(r->line[s], cap, sizeof(size_t));
+		}
+		r->index[r->nrows] = top;
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			if (sorted[s])
+				r->line[s][r->nrows] = sorted[s][at[s]++].line;
+		r->nrows++;
+	}
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+		if (sorted[s])
+		{
+			r->skipped[s] += r->lines[s].n - at[s];
+			free(sorted[s]);
+		}
+	if (r->nrows == 0)
+		Die("no row index occurs in every selected stream's file");
+}
+
+void
+RowsRecord(const EmuRows *r, size_t k, EmuStream s, const char **rec, size_t *len)
+{
+	size_t i = r->line[s][k];
+
+	*rec = r->lines[s].file + r->lines[s].off[i];
+	*len = r->lines[s].len[i];
+}
+
+void
+RowsFree(EmuRows *r)
+{
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+	{
+		LinesFree(&r->lines[s]);
+		free(r->line[s]);
+	}
+	free(r->index);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,71 @@
+/*
+ * emu_rows.h — the records pinpipe-emulate replays: JSONL files split into lines, and
+ * the rows of the 2023 data set, where a pin (its "index"), a geolocation and a user
+ * record (their "ind") share one row index. A row exists when every selected stream
+ * has a record with that index, as the 2023 emulator's row number picks one record
+ * of each table.
+ */
+#ifndef EMU_ROWS_H
+#define EMU_ROWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "emu_buf.h"
+
+/* The streams of the 2023 data set, in pinpipe's order (raw_pins.stream names). */
+typedef enum EmuStream
+{
+	EMU_PIN = 0,
+	EMU_GEO,
+	EMU_USER,
+	EMU_NSTREAMS
+} EmuStream;
+
+extern const char *const emu_stream_names[EMU_NSTREAMS];
+
+/* A file's non-blank lines (trailing CR and spaces dropped), bytes untouched. */
+typedef struct EmuLines
+{
+	char *file;
+	size_t file_len;
+	size_t *off;
+	size_t *len;
+	size_t n;
+} EmuLines;
+
+/* Read a file ("-" = stdin) into lines; Die on failure or when it has none. */
+void LinesLoad(EmuLines *l, const char *path);
+void LinesFree(EmuLines *l);
+
+/*
+ * The integer value of the record's "index" (pins) or "ind" (geo, user) member:
+ * false when the line is not a JSON object with that integer member.
+ */
+bool RecordRowIndex(const char *line, size_t len, EmuStream stream, int64_t *index);
+
+/* Rows: for each row, the line of each selected stream's file holding it. */
+typedef struct EmuRows
+{
+	unsigned selected; /* bit per EmuStream */
+	EmuLines lines[EMU_NSTREAMS];
+	size_t nrows;
+	int64_t *index;				  /* the row's index, ascending */
+	size_t *line[EMU_NSTREAMS];	  /* the row's line in each selected stream's file */
+	size_t skipped[EMU_NSTREAMS]; /* lines with no row (index absent in another stream) */
+} EmuRows;
+
+/*
+ * Pair the records of the selected streams by index (paths[s] for each selected s).
+ * A line without an integer index, or an index given twice in one file, is fatal
+ * (Die names the file and line). Dies when no row has every selected stream.
+ */
+void RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS]);
+
+/* The raw record of stream s in row k. */
+void RowsRecord(const EmuRows *r, size_t k, EmuStream s, const char **rec, size_t *len);
+
+void RowsFree(EmuRows *r);
+
+#endif /* EMU_ROWS_H */
