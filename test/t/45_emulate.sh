@@ -266,9 +266,7 @@ if [ "$sent" -ge 1 ] && [ "$sent" -le 201 ]; then ok "--rate 200 --duration 1 ne
 check "--rate reports how far behind schedule it ran" "$(jq '.schedule_lag_max_ms >= 0' "$W/c10.json")" true
 # The same code under AddressSanitizer/UBSan (leaks included): generation with invalid pins,
 # replay, and posting single pins, batches and retries.
-if cc -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=gnu99 \
-	-I"$PP_REPO/tools/emulate" -I"$PP_REPO/src" -o "$W/emu-asan" "$PP_REPO/tools/pinpipe-emulate.c" "$PP_REPO"/tools/emulate/*.c \
-	$(cd "$PP_REPO" && make -s --no-print-directory pure-srcs | sed "s|[^ ]*|$PP_REPO/&|g") -lcurl -lm 2>"$W/asan-build"; then
+if pp_build_emulate_asan "$W/emu-asan" 2>"$W/asan-build"; then
 	asan_ok=1
 	"$W/emu-asan" --print --count 3000 --seed 9 --invalid-rate 0.1 >/dev/null 2>"$W/asan1" || asan_ok=0
 	"$W/emu-asan" --print --count 100 --replay "$REAL" >/dev/null 2>>"$W/asan1" || asan_ok=0
