@@ -27,7 +27,7 @@ ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=pinpipe
 
 # Pure modules: no backend state; also linked into unit tests, fuzzers and tools.
-PURE_SRCS = src/text.c src/pin_json.c src/clean.c src/topic_stream.c
+PURE_SRCS = src/text.c src/pin_json.c src/clean.c src/topic_stream.c src/strbuf.c
 
 SHLIB_LINK = -lrdkafka -lmicrohttpd
 
@@ -44,7 +44,7 @@ TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
 TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
 
 # Before the PGXS include: pgxs.mk adds the clean rule for EXTRA_CLEAN only if it is set.
-EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
+EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
 
 include $(PGXS)
 
@@ -75,7 +75,7 @@ tools/pinpipe-devbroker: tools/pinpipe-devbroker.c $(DEVBROKER_SRCS) $(wildcard 
 
 # Needs only libcurl and the pure modules (no PostgreSQL): it builds on a client machine.
 EMULATE_SRCS = $(sort $(wildcard tools/emulate/*.c))
-tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/strbuf.h
 	$(CC) $(TOOL_CFLAGS) -Itools/emulate -o $@ $< $(EMULATE_SRCS) $(PURE_SRCS) -lcurl -lm
 
 install: install-tools
@@ -83,22 +83,26 @@ install-tools: tools
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
 	for t in $(wildcard $(TOOLS)); do $(INSTALL_PROGRAM) $$t '$(DESTDIR)$(bindir)/'; done
 
-test/unit/test_clean: test/unit/test_clean.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/topic_stream.h
+test/unit/test_clean: test/unit/test_clean.c test/unit/unit_check.h $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/topic_stream.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_clean.c $(PURE_SRCS)
 
-test/unit/test_prom: test/unit/test_prom.c src/prom_format.c src/prom_format.h
-	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_prom.c src/prom_format.c -lm
+test/unit/test_prom: test/unit/test_prom.c test/unit/unit_check.h src/prom_format.c src/prom_format.h $(PURE_SRCS) src/strbuf.h
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_prom.c src/prom_format.c $(PURE_SRCS) -lm
+
+test/unit/test_strbuf: test/unit/test_strbuf.c test/unit/unit_check.h $(PURE_SRCS) src/strbuf.h src/pin_json.h
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_strbuf.c $(PURE_SRCS)
 
 # The HTTP request layer alone: a real libmicrohttpd daemon, a fake backend, stubbed metrics.
-test/unit/test_http_request: test/unit/test_http_request.c src/http_request.c src/http_request.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h
+test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.h src/http_request.c src/http_request.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h src/strbuf.h
 	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c src/http_request.c $(PURE_SRCS) -lmicrohttpd
 
 # pinpipe-emulate's pure parts (strict answer readers, row pairing); no network.
-EMULATE_UNIT_SRCS = tools/emulate/emu_json.c tools/emulate/emu_answer.c tools/emulate/emu_rows.c tools/emulate/emu_buf.c
-test/unit/test_emulate: test/unit/test_emulate.c $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS)
+EMULATE_UNIT_SRCS = tools/emulate/emu_json.c tools/emulate/emu_answer.c tools/emulate/emu_rows.c
+test/unit/test_emulate: test/unit/test_emulate.c test/unit/unit_check.h $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/strbuf.h
 	$(CC) $(TOOL_CFLAGS) -Itools/emulate -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_emulate.c $(EMULATE_UNIT_SRCS) $(PURE_SRCS)
 
-unit: test/unit/test_clean test/unit/test_prom test/unit/test_http_request test/unit/test_emulate
+unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_request test/unit/test_emulate
+	./test/unit/test_strbuf
 	./test/unit/test_prom
 	./test/unit/test_http_request
 	./test/unit/test_emulate

@@ -20,6 +20,7 @@
 #                                     17 and 18 (the roots are prepared while 15 runs)
 #        scripts/test.sh LAYER...     those layers on 15 only
 #        PP_PG_VERSIONS="17" scripts/test.sh unit regress     those layers on 17
+#        PP_TAP_FILES="020_kafka_gaps" scripts/test.sh tap    only those TAP files (test/tap.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -77,11 +78,24 @@ record() {
 }
 ORDER=()
 
+# make unit runs several test programs, each with its own "N passed, M failed" line;
+# the layer's count is their sum (the tally reads a layer's last such line).
+unit_layer() {
+	local out status
+	out=$(mktemp)
+	make -s unit PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$out"
+	status=${PIPESTATUS[0]}
+	awk '/^[A-Za-z0-9_-]+: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4; n++ }
+	     END { if (n) printf "unit-total: %d passed, %d failed (%d programs)\n", p, f, n }' "$out"
+	rm -f "$out"
+	return "$status"
+}
+
 # One layer on this machine's (or this root's) PostgreSQL.
 layer() {
 	case $1 in
 		format) make -s format-check PG_CONFIG="$PG_CONFIG" ;;
-		unit) make -s unit PG_CONFIG="$PG_CONFIG" ;;
+		unit) unit_layer ;;
 		fuzz) bash test/fuzz/run.sh ;;
 		regress) bash test/regress.sh ;;
 		isolation) bash test/isolation.sh ;;
@@ -158,7 +172,7 @@ in_root() {
 	tar -C "$REPO" --exclude=./.git --exclude=./tmp_install --exclude='*.o' --exclude='*.so' \
 		--exclude='*.d' --exclude=./results -cf - . | tar -C "$root/build/pinpipe" -xf -
 	cp -a "$(cd "${PP_SHARED_DATA:-$REPO/../shared/data}" && pwd)" "$root/build/shared/data"
-	bash scripts/pg_root.sh run "$root" env PP_IN_ROOT=1 PP_PG_MAJOR="$v" \
+	bash scripts/pg_root.sh run "$root" env PP_IN_ROOT=1 PP_PG_MAJOR="$v" PP_TAP_FILES="${PP_TAP_FILES:-}" \
 		bash /build/pinpipe/scripts/test.sh "$@"
 }
 

@@ -162,8 +162,12 @@ GucInit(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable(
-		"pinpipe.http_timeout", "Idle time after which an HTTP connection is closed.",
-		"Slow clients cannot hold a connection longer than this between bytes.",
+		"pinpipe.http_timeout",
+		"Idle time after which an HTTP connection is closed; also the deadline for a request's "
+		"header and for its body.",
+		"A connection idle this long is closed; a request's header must be complete within this "
+		"time of the connection opening or of its previous request, and its body within this "
+		"time of the header, however slowly the client sends.",
 		&pinpipe_http_timeout, 30, 1, 3600, startup, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomIntVariable(

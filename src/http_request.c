@@ -24,6 +24,7 @@
 #include "http_request.h"
 #include "metrics.h"
 #include "pin_json.h"
+#include "strbuf.h"
 
 /* Largest body buffer allocated from Content-Length alone, before the bytes arrive. */
 #define HTTP_PREALLOC_MAX (256 * 1024)
@@ -68,88 +69,6 @@ HttpWaitingRemove(HttpRequest *req)
 /* The last parsed pin: reused for the next one unless a record kept it (HttpKeepPin). */
 static HttpPin *parsed = NULL;
 static size_t parsed_cap = 0;
-
-/* A small growable string for JSON answers. */
-typedef struct HttpBuf
-{
-	char *data;
-	size_t len;
-	size_t cap;
-	bool oom;
-} HttpBuf;
-
-static bool
-BufReserve(HttpBuf *b, size_t n)
-{
-	size_t need = b->len + n + 1;
-
-	if (b->oom)
-		return false;
-	if (need > b->cap)
-	{
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < need)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (p == NULL)
-		{
-			b->oom = true;
-			return false;
-		}
-		b->data = p;
-		b->cap = cap;
-	}
-	return true;
-}
-
-static void
-BufAppend(HttpBuf *b, const char *s, size_t n)
-{
-	if (!BufReserve(b, n))
-		return;
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void __attribute__((format(printf, 2, 3))) BufPrintf(HttpBuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	BufAppend(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
-}
-
-/* Append a NUL-terminated string. */
-static void
-BufPuts(HttpBuf *b, const char *s)
-{
-	BufAppend(b, s, strlen(s));
-}
-
-/* Append s as a JSON string literal (with quotes). */
-static void
-BufJsonString(HttpBuf *b, const char *s, size_t n)
-{
-	size_t need = JsonEscape(s, n, NULL, 0);
-
-	BufPuts(b, "\"");
-	if (BufReserve(b, need))
-	{
-		JsonEscape(s, n, b->data + b->len, need + 1);
-		b->len += need;
-		b->data[b->len] = '\0';
-	}
-	BufPuts(b, "\"");
-}
 
 double
 HttpNow(void)
@@ -223,22 +142,20 @@ static void
 HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
 {
 	char msg[512];
-	HttpBuf b = {0};
+	StrBuf b = {0};
+	char *body;
+	size_t len;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	BufPuts(&b, "{\"detail\":");
-	BufJsonString(&b, msg, strlen(msg));
-	BufPuts(&b, "}");
-	if (b.oom)
-	{
-		free(b.data);
-		b.data = NULL;
-		b.len = 0;
-	}
-	HttpSetAnswer(req, status, b.data, b.len, "application/json");
+	StrBufPuts(&b, "{\"detail\":");
+	StrBufJsonString(&b, msg, strlen(msg));
+	StrBufPuts(&b, "}");
+	/* out of memory: the status alone */
+	body = StrBufTake(&b, &len);
+	HttpSetAnswer(req, status, body, len, "application/json");
 }
 
 /* Hand the prepared answer to libmicrohttpd and count it. */
@@ -352,23 +269,20 @@ HttpKeepKey(HttpRecord *rec)
 static void
 HttpBadBody(HttpRequest *req, const char *msg, const char *type, long offset)
 {
-	HttpBuf b = {0};
+	StrBuf b = {0};
+	char *body;
+	size_t len;
 
-	BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
+	StrBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"");
 	if (offset >= 0)
-		BufPrintf(&b, ",%ld", offset);
-	BufPuts(&b, "],\"msg\":");
-	BufJsonString(&b, msg, strlen(msg));
-	BufPuts(&b, ",\"type\":");
-	BufJsonString(&b, type, strlen(type));
-	BufPuts(&b, "}]}");
-	if (b.oom)
-	{
-		free(b.data);
-		b.data = NULL;
-		b.len = 0;
-	}
-	HttpSetAnswer(req, MHD_HTTP_BAD_REQUEST, b.data, b.len, "application/json");
+		StrBufPrintf(&b, ",%ld", offset);
+	StrBufPuts(&b, "],\"msg\":");
+	StrBufJsonString(&b, msg, strlen(msg));
+	StrBufPuts(&b, ",\"type\":");
+	StrBufJsonString(&b, type, strlen(type));
+	StrBufPuts(&b, "}]}");
+	body = StrBufTake(&b, &len);
+	HttpSetAnswer(req, MHD_HTTP_BAD_REQUEST, body, len, "application/json");
 }
 
 /* Hand the valid records to the durable path; false (answer set) if it is unavailable. */
@@ -535,19 +449,22 @@ HttpProcessHealthz(HttpRequest *req)
 	const HttpBackend *be = req->backend;
 	const char *problem = be->health(be->ctx);
 	const char *mode = be->mode(be->ctx);
-	HttpBuf b = {0};
+	StrBuf b = {0};
+	char *body;
+	size_t len;
 
 	if (problem == NULL)
-		BufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
+		StrBufPrintf(&b, "{\"status\":\"ok\",\"mode\":\"%s\"}", mode);
 	else
 	{
-		BufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
-		BufJsonString(&b, problem, strlen(problem));
-		BufPuts(&b, "}");
+		StrBufPrintf(&b, "{\"status\":\"unavailable\",\"mode\":\"%s\",\"reason\":", mode);
+		StrBufJsonString(&b, problem, strlen(problem));
+		StrBufPuts(&b, "}");
 		req->retry_after = 1;
 	}
-	HttpSetAnswer(req, problem ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, b.data,
-				  b.oom ? 0 : b.len, "application/json");
+	body = StrBufTake(&b, &len);
+	HttpSetAnswer(req, problem ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, body, len,
+				  "application/json");
 }
 
 /* Answer GET /metrics. */
@@ -941,18 +858,16 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 	else if ((outcome == HTTP_REC_REJECTED || outcome == HTTP_REC_TOO_LARGE) && reason != NULL &&
 			 rec->detail == NULL)
 	{
-		HttpBuf b = {0};
+		StrBuf b = {0};
 
 		/* a rejected record with a reason was dead-lettered by the sink (a 413 never was) */
 		rec->dead_lettered = outcome == HTTP_REC_REJECTED;
 		/* dead-lettered at insert time, or too large for Kafka: say why, in FastAPI's shape */
-		BufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
-		BufJsonString(&b, reason, strlen(reason));
-		BufPuts(&b, outcome == HTTP_REC_TOO_LARGE ? ",\"type\":\"value_error.too_large\"}]}"
-												  : ",\"type\":\"value_error.dead_letter\"}]}");
-		rec->detail = b.oom ? NULL : b.data;
-		if (b.oom)
-			free(b.data);
+		StrBufPuts(&b, "{\"detail\":[{\"loc\":[\"body\"],\"msg\":");
+		StrBufJsonString(&b, reason, strlen(reason));
+		StrBufPuts(&b, outcome == HTTP_REC_TOO_LARGE ? ",\"type\":\"value_error.too_large\"}]}"
+													 : ",\"type\":\"value_error.dead_letter\"}]}");
+		rec->detail = StrBufTake(&b, NULL);
 	}
 	if (--req->pending == 0)
 	{
@@ -975,22 +890,22 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 
 /* The "detail" array inside a {"detail": [...]} text, or the whole text. */
 static void
-BufDetailArray(HttpBuf *b, const char *detail)
+BufDetailArray(StrBuf *b, const char *detail)
 {
 	const char *open;
 	const char *close;
 
 	if (detail == NULL)
 	{
-		BufPuts(b, "[]");
+		StrBufPuts(b, "[]");
 		return;
 	}
 	open = strchr(detail, '[');
 	close = strrchr(detail, ']');
 	if (strncmp(detail, "{\"detail\":", 10) == 0 && open && close && close > open)
-		BufAppend(b, open, (size_t) (close - open + 1));
+		StrBufAppend(b, open, (size_t) (close - open + 1));
 	else
-		BufAppend(b, detail, strlen(detail));
+		StrBufAppend(b, detail, strlen(detail));
 }
 
 void
@@ -999,7 +914,9 @@ HttpRequestFinish(HttpRequest *req)
 	int64_t accepted = 0;
 	int64_t rejected = 0;
 	int64_t dead = 0;
-	HttpBuf b = {0};
+	StrBuf b = {0};
+	char *body;
+	size_t len;
 
 	for (int i = 0; i < req->nrecords; i++)
 	{
@@ -1042,28 +959,28 @@ HttpRequestFinish(HttpRequest *req)
 		}
 		return;
 	}
-	BufPrintf(&b, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":[", (long long) accepted,
-			  (long long) rejected);
+	StrBufPrintf(&b, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":[", (long long) accepted,
+				 (long long) rejected);
 	for (int i = 0, first = 1; i < req->nrecords; i++)
 	{
 		HttpRecord *rec = &req->records[i];
 
 		if (rec->outcome != HTTP_REC_REJECTED && rec->outcome != HTTP_REC_TOO_LARGE)
 			continue;
-		BufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
+		StrBufPrintf(&b, "%s{\"index\":%d,\"detail\":", first ? "" : ",", rec->index);
 		BufDetailArray(&b, rec->detail);
-		BufPuts(&b, "}");
+		StrBufPuts(&b, "}");
 		first = 0;
 	}
-	BufPuts(&b, "]}");
-	if (b.oom)
+	StrBufPuts(&b, "]}");
+	body = StrBufTake(&b, &len);
+	if (body == NULL)
 	{
-		free(b.data);
 		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 		req->retry_after = 1;
 		return;
 	}
-	HttpSetAnswer(req, MHD_HTTP_OK, b.data, b.len, "application/json");
+	HttpSetAnswer(req, MHD_HTTP_OK, body, len, "application/json");
 }
 
 bool

@@ -40,7 +40,8 @@ static const char *const consumer_required[][2] = {
 	 * (kafka_gaps.c decides and records), never be reset silently.
 	 */
 	{"auto.offset.reset", "error"},
-	{"enable.partition.eof", "false"},
+	/* end-of-partition events prove a restarted fetcher runs (kafka_consumer.c) */
+	{"enable.partition.eof", "true"},
 	{"statistics.interval.ms", "1000"},
 	{NULL, NULL}};
 

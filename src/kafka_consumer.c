@@ -25,6 +25,16 @@
  * rd_kafka_consumer_poll, and only set static state: no palloc, elog or SPI.
  * Everything that needs PostgreSQL happens in the loop after the poll returns.
  *
+ * Fetch restarts: a fetcher that an offset out of range stopped (auto.offset.reset
+ * = error), and any partition whose stored offset moved, restarts through one
+ * rd_kafka_assign of the whole assignment (nothing else restarts such a fetcher;
+ * paused partitions stay in it, held by rd_kafka_pause_partitions). librdkafka up
+ * to 2.15 (its issue #5573) must not see a second assignment change before the
+ * fetcher stops of the first were answered: it stops those fetchers twice and
+ * aborts the process on the second answer (assertion rktp_started). So a restart
+ * waits until the previous one settled (ConsumerFetchSettled), and so do an
+ * unassign and the consumer's destruction.
+ *
  * Failures: a database error rolls the batch back and retries it with
  * exponential backoff (the messages stay in memory); record-level failures are
  * isolated into dead letters by the sink. The extension missing or dropped
@@ -60,6 +70,7 @@
 #define CONSUMER_IDLE_CHECK_MS WORKER_DB_CHECK_MS /* extension check while idle */
 #define CONSUMER_TICK_MS 1000					  /* status refresh when nothing happens */
 #define CONSUMER_DEAD_LETTER_KEEP 1024			  /* bytes kept of an oversize message */
+#define CONSUMER_SETTLE_MS 1000					  /* bound of a restart's fetcher stops */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
 typedef enum ConsumerState
@@ -89,9 +100,11 @@ static const char *const consumer_state_names[] = {
 typedef struct ConsumerPartition
 {
 	int32 partition;
-	int64 stored; /* next offset stored in PostgreSQL, or NONE */
-	bool paused;  /* out of range under pinpipe.offset_out_of_range = pause */
-	KafkaGap gap; /* a pending gap: written with the partition's next batch */
+	int64 stored;	/* next offset stored in PostgreSQL, or NONE */
+	bool paused;	/* out of range under pinpipe.offset_out_of_range = pause */
+	bool rk_paused; /* held by rd_kafka_pause_partitions */
+	bool refetch;	/* its fetcher is to restart: what it fetches now is dropped */
+	KafkaGap gap;	/* a pending gap: written with the partition's next batch */
 } ConsumerPartition;
 
 /* librdkafka handle and its wakeup pipe (fds owned by this process). */
@@ -110,6 +123,7 @@ static int consumer_nparts = 0;
 /* Set by the callbacks, consumed by the loop (same thread, no locking needed). */
 static rd_kafka_topic_partition_list_t *pending_assignment = NULL;
 static bool revoked = false;
+static bool unassign_pending = false; /* revoked, rd_kafka_assign(NULL) not yet called */
 static bool kafka_error_pending = false;
 static char kafka_error[256];
 static char kafka_error_logged[256];
@@ -124,6 +138,8 @@ static WorkerBackoff backoff; /* retry of a failed batch or offset read */
 static bool fence_failed = false;
 static bool restart_fetch = false;	 /* reassign once the batch is written (kafka_gaps.c) */
 static bool restart_on_tick = false; /* a logical start offset failed: retry it at the tick */
+static bool fetch_settling = false;	 /* the last restart's fetcher stops may be unanswered */
+static TimestampTz settle_deadline = 0;
 static MemoryContext batch_context = NULL;
 
 /* Partitions stopped by pinpipe.offset_out_of_range = pause. */
@@ -166,10 +182,36 @@ ConsumerSetState(ConsumerState state, const char *detail)
 }
 
 /*
+ * Whether the assignment may change again (see "Fetch restarts" above). After
+ * a restart, librdkafka starts the new fetchers only once every stop of the old
+ * ones was answered, and drops whatever the old ones fetched: so a message or an
+ * end-of-partition event since the restart proves it settled. Without either
+ * (every partition paused or out of range again, the broker down) the wait is
+ * bounded by CONSUMER_SETTLE_MS: a stop is a hand-over between librdkafka's own
+ * threads, without the network, normally done in microseconds.
+ */
+static bool
+ConsumerFetchSettled(void)
+{
+	if (fetch_settling && GetCurrentTimestamp() >= settle_deadline)
+		fetch_settling = false;
+	return !fetch_settling;
+}
+
+/* Give up the revoked assignment (librdkafka waits for this call to rejoin). */
+static void
+ConsumerUnassign(void)
+{
+	rd_kafka_assign(consumer_rk, NULL);
+	unassign_pending = false;
+}
+
+/*
  * Rebalance callback (main thread, from rd_kafka_consumer_poll). A new
  * assignment is only recorded: the loop reads the stored offsets and calls
  * rd_kafka_assign itself (librdkafka waits for that call). A revocation is
- * applied at once; the loop then drops the unwritten messages.
+ * applied at once unless a restart has not settled yet (then the loop applies
+ * it); the loop drops the unwritten messages either way.
  */
 static void
 ConsumerOnRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -184,8 +226,10 @@ ConsumerOnRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		pending_assignment = rd_kafka_topic_partition_list_copy(partitions);
 	else
 	{
-		rd_kafka_assign(rk, NULL);
 		revoked = true;
+		unassign_pending = true;
+		if (ConsumerFetchSettled())
+			ConsumerUnassign();
 	}
 }
 
@@ -293,6 +337,7 @@ ConsumerReadStoredOffsets(void)
 								 next[i], cp->paused ? "; partition resumed" : "")));
 		cp->stored = next[i];
 		cp->paused = false;
+		cp->refetch = true;
 		cp->gap.pending = false;
 		moved++;
 	}
@@ -311,29 +356,79 @@ ConsumerStartOffset(const ConsumerPartition *cp)
 														: RD_KAFKA_OFFSET_BEGINNING;
 }
 
-/*
- * Restart the fetchers of every partition not paused at ConsumerStartOffset: one
- * rd_kafka_assign of that set, because a seek cannot restart a fetcher that an
- * out-of-range error stopped. Messages fetched from the old positions are
- * discarded by librdkafka; call only with no batch in memory.
- */
+/* Hold (pause) or release (resume) partitions in librdkafka; marks those it took. */
 static void
-ConsumerRestartFetch(void)
+ConsumerPauseResume(bool pause)
 {
-	rd_kafka_topic_partition_list_t *list =
-		rd_kafka_topic_partition_list_new(consumer_nparts > 0 ? consumer_nparts : 1);
-	rd_kafka_resp_err_t err;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(consumer_nparts);
 
 	for (int k = 0; k < consumer_nparts; k++)
-		if (!consumer_parts[k].paused)
-			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
-				->offset = ConsumerStartOffset(&consumer_parts[k]);
+		if (consumer_parts[k].paused == pause && consumer_parts[k].rk_paused != pause)
+			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition);
+	if (list->cnt > 0)
+	{
+		if (pause)
+			(void) rd_kafka_pause_partitions(consumer_rk, list);
+		else
+			(void) rd_kafka_resume_partitions(consumer_rk, list);
+		for (int i = 0; i < list->cnt; i++)
+		{
+			int k = ConsumerFindPartition(list->elems[i].partition);
+
+			if (k >= 0 && list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				consumer_parts[k].rk_paused = pause;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Restart every fetcher at ConsumerStartOffset: one rd_kafka_assign of the
+ * whole assignment, because a seek cannot restart a fetcher that an
+ * out-of-range error stopped; paused partitions are held by librdkafka first
+ * (a pause or resume right after an assign may race its fetch start). Only once
+ * the previous restart settled: until then (returns false) the request stays
+ * pending. Messages fetched from the old positions are discarded by librdkafka;
+ * call only with no batch in memory.
+ */
+static bool
+ConsumerRestartFetch(void)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t err;
+
+	restart_fetch = consumer_nparts > 0;
+	if (!restart_fetch || !ConsumerFetchSettled())
+		return false;
+
+	ConsumerPauseResume(true);
+	ConsumerPauseResume(false);
+	list = rd_kafka_topic_partition_list_new(consumer_nparts);
+	for (int k = 0; k < consumer_nparts; k++)
+	{
+		rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
+			->offset = ConsumerStartOffset(&consumer_parts[k]);
+		consumer_parts[k].refetch = false;
+	}
 	err = rd_kafka_assign(consumer_rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
 		ereport(WARNING, (errmsg("pinpipe consumer %d: could not restart fetching: %s",
 								 consumer_number, rd_kafka_err2str(err))));
+	fetch_settling = true;
+	settle_deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_SETTLE_MS);
 	restart_fetch = false;
+	return true;
+}
+
+/* Every partition restarts (its unwritten messages were dropped): nothing fetched counts until
+ * then. */
+static void
+ConsumerRestartAll(void)
+{
+	for (int k = 0; k < consumer_nparts; k++)
+		consumer_parts[k].refetch = true;
+	(void) ConsumerRestartFetch();
 }
 
 /* Offsets to start from: the stored ones, else pinpipe.start_offset. */
@@ -365,15 +460,23 @@ ConsumerApplyAssignment(void)
 		consumer_parts[n].partition = list->elems[i].partition;
 		consumer_parts[n].stored = CONSUMER_OFFSET_NONE;
 		consumer_parts[n].paused = false;
+		consumer_parts[n].rk_paused = false;
+		consumer_parts[n].refetch = false;
 		consumer_parts[n].gap.pending = false;
 		n++;
 	}
 	consumer_nparts = n;
 
 	ConsumerReadStoredOffsets(); /* may throw: the assignment stays pending */
+	for (int k = 0; k < consumer_nparts; k++)
+		consumer_parts[k].refetch = false; /* the assignment starts every fetcher anew */
 	ConsumerSetStartOffsets(list);
 	pending_assignment = NULL;
-	restart_fetch = false; /* the assignment starts every fetcher anew */
+	restart_fetch = false;
+	/* a partition paused under an earlier assignment is held by librdkafka still */
+	(void) rd_kafka_resume_partitions(consumer_rk, list);
+	/* librdkafka rejoined only after the revocation's fetcher stops were answered */
+	fetch_settling = false;
 	err = rd_kafka_assign(consumer_rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
@@ -389,7 +492,7 @@ static void
 ConsumerReseek(void)
 {
 	ConsumerReadStoredOffsets();
-	ConsumerRestartFetch();
+	ConsumerRestartAll();
 }
 
 /*
@@ -402,7 +505,7 @@ ConsumerFollowMovedOffsetsBody(void *arg)
 	if (ConsumerReadStoredOffsets() > 0)
 	{
 		ConsumerDropBatch();
-		ConsumerRestartFetch();
+		ConsumerRestartAll();
 	}
 }
 
@@ -443,6 +546,8 @@ ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 		return false;
 	}
 	cp = &consumer_parts[k];
+	if (cp->paused)
+		return true; /* a paused partition's fetcher stopped again: nothing changes */
 	/* the cached bounds come from the very fetch response that failed */
 	(void) rd_kafka_get_watermark_offsets(consumer_rk, pinpipe_topic, cp->partition, &lo, &hi);
 	/* a second event before the first gap was written extends that gap */
@@ -452,6 +557,7 @@ ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 		cp->paused = true;
 	KafkaGapWarn(consumer_number, pinpipe_topic, cp->partition, pinpipe_offset_out_of_range,
 				 &cp->gap);
+	cp->refetch = true;
 	restart_fetch = true;
 	if (batch_len > 0)
 		batch_deadline = GetCurrentTimestamp();
@@ -468,6 +574,7 @@ ConsumerAfterReload(void)
 		if (consumer_parts[k].paused)
 		{
 			consumer_parts[k].paused = false;
+			consumer_parts[k].refetch = true;
 			restart_fetch = true;
 		}
 }
@@ -670,6 +777,11 @@ ConsumerDestroy(void)
 	if (consumer_rk == NULL)
 		return;
 	ConsumerDropBatch();
+	/* the destruction unassigns: not before a restart settled (ConsumerFetchSettled) */
+	if (!ConsumerFetchSettled())
+		pg_usleep(WorkerMsUntil(settle_deadline) * 1000L);
+	fetch_settling = false;
+	unassign_pending = false;
 	if (pending_assignment)
 	{
 		rd_kafka_topic_partition_list_destroy(pending_assignment);
@@ -792,6 +904,9 @@ ConsumerPoll(void)
 		}
 		if (m == NULL)
 			return false;
+		/* only fetchers started after the last restart deliver these (ConsumerFetchSettled) */
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			fetch_settling = false;
 		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && ConsumerOffsetOutOfRange(m))
 		{
 			rd_kafka_message_destroy(m);
@@ -808,9 +923,10 @@ ConsumerPoll(void)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if ((k = ConsumerFindPartition(m->partition)) < 0)
+		if ((k = ConsumerFindPartition(m->partition)) < 0 || consumer_parts[k].refetch)
 		{
-			rd_kafka_message_destroy(m); /* stale fetch of a partition no longer ours */
+			/* stale fetch of a partition no longer ours, or from a position being left */
+			rd_kafka_message_destroy(m);
 			continue;
 		}
 		KafkaGapResolve(&consumer_parts[k].gap, m->offset);
@@ -900,6 +1016,8 @@ ConsumerRun(void)
 				timeout = Min(timeout, WorkerMsUntil(batch_deadline));
 			if (pending_assignment)
 				timeout = Min(timeout, backoff.retry_at ? WorkerMsUntil(backoff.retry_at) : 0);
+			if ((restart_fetch || unassign_pending) && fetch_settling)
+				timeout = Min(timeout, WorkerMsUntil(settle_deadline));
 			(void) WaitEventSetWait(wes, timeout, &event, 1, PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
@@ -922,7 +1040,9 @@ ConsumerRun(void)
 			more = ConsumerPoll();
 		}
 
-		if (pending_assignment && !WorkerBackoffWaiting(&backoff))
+		if (unassign_pending && ConsumerFetchSettled())
+			ConsumerUnassign();
+		if (pending_assignment && !unassign_pending && !WorkerBackoffWaiting(&backoff))
 		{
 			if (!ConsumerTryApplyAssignment() && !ConsumerExtensionReady())
 				break;
@@ -937,11 +1057,8 @@ ConsumerRun(void)
 			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 			more = true; /* the queue may hold more than one batch */
 		}
-		if (restart_fetch && batch_len == 0 && !pending_assignment)
-		{
-			ConsumerRestartFetch();
+		if (restart_fetch && batch_len == 0 && !pending_assignment && ConsumerRestartFetch())
 			more = true;
-		}
 
 		ConsumerReportKafkaState();
 

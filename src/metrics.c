@@ -124,7 +124,7 @@ MetricsWorkerLabels(const WorkerStatus *w, char *out, size_t cap)
 
 /* One unlabelled counter family. */
 static void
-MetricsCounter(PromBuf *buf, const char *name, const char *help, int64_t value)
+MetricsCounter(StrBuf *buf, const char *name, const char *help, int64_t value)
 {
 	PromFamily(buf, name, "counter", help);
 	PromSampleInt(buf, name, NULL, value);
@@ -132,7 +132,7 @@ MetricsCounter(PromBuf *buf, const char *name, const char *help, int64_t value)
 
 /* The HTTP worker's own families. */
 static void
-MetricsRenderHttp(PromBuf *buf, int64_t produce_queue_depth)
+MetricsRenderHttp(StrBuf *buf, int64_t produce_queue_depth)
 {
 	char labels[256];
 
@@ -204,7 +204,7 @@ MetricsRenderHttp(PromBuf *buf, int64_t produce_queue_depth)
 
 /* Families from the shared-memory worker slots. */
 static void
-MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
+MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 {
 	char labels[512];
 
@@ -295,7 +295,7 @@ MetricsRenderWorkers(PromBuf *buf, const WorkerStatus *ws, int n)
 
 /* Offset gaps: messages skipped per partition (summed over workers) and paused partitions. */
 static void
-MetricsRenderGaps(PromBuf *buf, const WorkerStatus *ws, int n)
+MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 {
 	WorkerSkippedStatus sum[WORKER_STATUS_MAX_PARTITIONS];
 	const char *topic = NULL;
@@ -368,23 +368,16 @@ MetricsRenderGaps(PromBuf *buf, const WorkerStatus *ws, int n)
 bool
 MetricsRender(char **out, size_t *len, int64_t produce_queue_depth)
 {
-	PromBuf buf;
+	StrBuf buf = {0};
 	int n = 0;
 
 	if (snapshot == NULL)
 		snapshot = malloc(sizeof(WorkerStatus) * WORKER_STATUS_MAX_WORKERS);
 	if (snapshot != NULL)
 		n = WorkerStatusSnapshot(snapshot, WORKER_STATUS_MAX_WORKERS);
-	PromInit(&buf);
 	MetricsRenderHttp(&buf, produce_queue_depth);
 	MetricsRenderWorkers(&buf, snapshot, n);
 	MetricsRenderGaps(&buf, snapshot, n);
-	if (buf.oom || buf.data == NULL)
-	{
-		PromFree(&buf);
-		return false;
-	}
-	*out = buf.data;
-	*len = buf.len;
-	return true;
+	*out = StrBufTake(&buf, len);
+	return *out != NULL;
 }

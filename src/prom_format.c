@@ -4,85 +4,15 @@
  * No backend state: safe to unit-test outside the server.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "prom_format.h"
 
 void
-PromInit(PromBuf *buf)
+PromFamily(StrBuf *buf, const char *name, const char *type, const char *help)
 {
-	memset(buf, 0, sizeof(*buf));
-}
-
-void
-PromFree(PromBuf *buf)
-{
-	free(buf->data);
-	memset(buf, 0, sizeof(*buf));
-}
-
-/* Make room for n more bytes plus a terminating NUL. */
-static bool
-PromReserve(PromBuf *buf, size_t n)
-{
-	size_t need;
-	size_t cap;
-	char *p;
-
-	if (buf->oom)
-		return false;
-	need = buf->len + n + 1;
-	if (need <= buf->cap)
-		return true;
-	cap = buf->cap ? buf->cap : 4096;
-	while (cap < need)
-		cap *= 2;
-	p = realloc(buf->data, cap);
-	if (p == NULL)
-	{
-		buf->oom = true;
-		return false;
-	}
-	buf->data = p;
-	buf->cap = cap;
-	return true;
-}
-
-void
-PromPrintf(PromBuf *buf, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (int attempt = 0; attempt < 2; attempt++)
-	{
-		size_t room = buf->cap > buf->len ? buf->cap - buf->len : 0;
-
-		va_start(ap, fmt);
-		n = vsnprintf(room ? buf->data + buf->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-		{
-			buf->oom = true;
-			return;
-		}
-		if ((size_t) n < room)
-		{
-			buf->len += n;
-			return;
-		}
-		if (!PromReserve(buf, (size_t) n))
-			return;
-	}
-}
-
-void
-PromFamily(PromBuf *buf, const char *name, const char *type, const char *help)
-{
-	PromPrintf(buf, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	StrBufPrintf(buf, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 bool
@@ -139,12 +69,12 @@ overflow:
 }
 
 void
-PromSampleInt(PromBuf *buf, const char *name, const char *labels, int64_t value)
+PromSampleInt(StrBuf *buf, const char *name, const char *labels, int64_t value)
 {
 	if (labels && labels[0])
-		PromPrintf(buf, "%s{%s} %lld\n", name, labels, (long long) value);
+		StrBufPrintf(buf, "%s{%s} %lld\n", name, labels, (long long) value);
 	else
-		PromPrintf(buf, "%s %lld\n", name, (long long) value);
+		StrBufPrintf(buf, "%s %lld\n", name, (long long) value);
 }
 
 /* A float the way Prometheus parses it (Go's ParseFloat: +Inf, -Inf, NaN). */
@@ -160,19 +90,19 @@ PromFormatDouble(char *out, size_t cap, double v)
 }
 
 void
-PromSampleDouble(PromBuf *buf, const char *name, const char *labels, double value)
+PromSampleDouble(StrBuf *buf, const char *name, const char *labels, double value)
 {
 	char num[64];
 
 	PromFormatDouble(num, sizeof(num), value);
 	if (labels && labels[0])
-		PromPrintf(buf, "%s{%s} %s\n", name, labels, num);
+		StrBufPrintf(buf, "%s{%s} %s\n", name, labels, num);
 	else
-		PromPrintf(buf, "%s %s\n", name, num);
+		StrBufPrintf(buf, "%s %s\n", name, num);
 }
 
 void
-PromHistogram(PromBuf *buf, const char *name, const char *labels, const double *bounds, int nbounds,
+PromHistogram(StrBuf *buf, const char *name, const char *labels, const double *bounds, int nbounds,
 			  const int64_t *counts, double sum)
 {
 	int64_t cum = 0;
@@ -188,19 +118,19 @@ PromHistogram(PromBuf *buf, const char *name, const char *labels, const double *
 			PromFormatDouble(le, sizeof(le), bounds[i]);
 		else
 			snprintf(le, sizeof(le), "+Inf");
-		PromPrintf(buf, "%s_bucket{%s%sle=\"%s\"} %lld\n", name, lab, sep, le, (long long) cum);
+		StrBufPrintf(buf, "%s_bucket{%s%sle=\"%s\"} %lld\n", name, lab, sep, le, (long long) cum);
 	}
 	{
 		char num[64];
 
 		PromFormatDouble(num, sizeof(num), sum);
 		if (lab[0])
-			PromPrintf(buf, "%s_sum{%s} %s\n", name, lab, num);
+			StrBufPrintf(buf, "%s_sum{%s} %s\n", name, lab, num);
 		else
-			PromPrintf(buf, "%s_sum %s\n", name, num);
+			StrBufPrintf(buf, "%s_sum %s\n", name, num);
 	}
 	if (lab[0])
-		PromPrintf(buf, "%s_count{%s} %lld\n", name, lab, (long long) cum);
+		StrBufPrintf(buf, "%s_count{%s} %lld\n", name, lab, (long long) cum);
 	else
-		PromPrintf(buf, "%s_count %lld\n", name, (long long) cum);
+		StrBufPrintf(buf, "%s_count %lld\n", name, (long long) cum);
 }

@@ -44,11 +44,35 @@
 #include <unistd.h>
 
 #include "emu_answer.h"
-#include "emu_buf.h"
 #include "emu_gen.h"
 #include "emu_hist.h"
 #include "emu_rows.h"
 #include "emu_source.h"
+#include "strbuf.h"
+
+/* Print "pinpipe-emulate: <message>" to stderr and exit with status 2. */
+static void Die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+Die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pinpipe-emulate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+/* A load generator has no plan B: a buffer that ran out of memory ends the run. */
+static void
+NeedMemory(const StrBuf *b)
+{
+	if (b->oom)
+		Die("out of memory");
+}
 
 #define EMU_DEFAULT_URL "http://127.0.0.1:8000/pin/"
 #define EMU_DEFAULT_BASE "http://127.0.0.1:8000" /* --api restproxy, kinesis */
@@ -546,23 +570,24 @@ BatchUrl(const char *url, bool given)
 static char *
 StreamTarget(const char *tmpl, EmuStream stream)
 {
-	EmuBuf b = {0};
+	StrBuf b = {0};
 
 	for (const char *p = tmpl; *p;)
 	{
 		if (strncmp(p, "{stream}", 8) == 0)
 		{
-			BufPuts(&b, emu_stream_names[stream]);
+			StrBufPuts(&b, emu_stream_names[stream]);
 			p += 8;
 		}
 		else
-			BufPut(&b, p++, 1);
+			StrBufAppend(&b, p++, 1);
 	}
 	if (b.len == 0 || b.len > 249 ||
-		strspn(b.data, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-			b.len)
+		strspn(b.data ? b.data : "",
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != b.len)
 		Die("invalid --names \"%s\": %s is not a topic name (1..249 of [a-zA-Z0-9._-])", tmpl,
 			b.data ? b.data : "\"\"");
+	NeedMemory(&b);
 	return b.data;
 }
 
@@ -570,15 +595,16 @@ StreamTarget(const char *tmpl, EmuStream stream)
 static char *
 StreamUrl(const EmuOptions *o, const char *target)
 {
-	EmuBuf b = {0};
+	StrBuf b = {0};
 	size_t n = strlen(o->url);
 
 	if (o->api == API_FASTAPI)
 		return o->batch > 1 ? BatchUrl(o->url, o->url_given) : strdup(o->url);
 	while (n > 0 && o->url[n - 1] == '/')
 		n--;
-	BufPut(&b, o->url, n);
-	BufPrintf(&b, o->api == API_RESTPROXY ? "/topics/%s" : "/streams/%s/record", target);
+	StrBufAppend(&b, o->url, n);
+	StrBufPrintf(&b, o->api == API_RESTPROXY ? "/topics/%s" : "/streams/%s/record", target);
+	NeedMemory(&b);
 	return b.data;
 }
 
@@ -587,7 +613,7 @@ StreamUrl(const EmuOptions *o, const char *target)
 static int
 RunPrint(const EmuOptions *o, EmuSource *src)
 {
-	EmuBuf rec[EMU_NSTREAMS] = {{0}}, line = {0};
+	StrBuf rec[EMU_NSTREAMS] = {{0}}, line = {0};
 	bool invalid[EMU_NSTREAMS];
 	bool several = (o->streams & (o->streams - 1)) != 0;
 	uint64_t n = 0;
@@ -595,19 +621,22 @@ RunPrint(const EmuOptions *o, EmuSource *src)
 	while (o->count == 0 || n < o->count)
 	{
 		for (int s = 0; s < EMU_NSTREAMS; s++)
-			rec[s].len = 0;
+			StrBufReset(&rec[s]);
 		if (!SourceNextRow(src, rec, invalid))
 			break;
-		line.len = 0;
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			NeedMemory(&rec[s]);
+		StrBufReset(&line);
 		for (int s = 0; s < EMU_NSTREAMS; s++)
 		{
 			if (!(o->streams & (1u << s)))
 				continue;
 			if (several)
-				BufPrintf(&line, "{\"stream\":\"%s\",\"record\":", emu_stream_names[s]);
-			BufPut(&line, rec[s].data, rec[s].len);
-			BufPuts(&line, several ? "}\n" : "\n");
+				StrBufPrintf(&line, "{\"stream\":\"%s\",\"record\":", emu_stream_names[s]);
+			StrBufAppend(&line, rec[s].data, rec[s].len);
+			StrBufPuts(&line, several ? "}\n" : "\n");
 		}
+		NeedMemory(&line);
 		if (fwrite(line.data, 1, line.len, stdout) != line.len)
 			Die("write error: %s", strerror(errno));
 		n++;
@@ -615,8 +644,8 @@ RunPrint(const EmuOptions *o, EmuSource *src)
 	if (fflush(stdout) != 0)
 		Die("write error: %s", strerror(errno));
 	for (int s = 0; s < EMU_NSTREAMS; s++)
-		free(rec[s].data);
-	free(line.data);
+		StrBufFree(&rec[s]);
+	StrBufFree(&line);
 	return n > 0 ? 0 : 1;
 }
 
@@ -625,8 +654,8 @@ RunPrint(const EmuOptions *o, EmuSource *src)
 typedef struct EmuSlot
 {
 	CURL *easy;
-	EmuBuf body;
-	EmuBuf resp;
+	StrBuf body;
+	StrBuf resp;
 	EmuStream stream;
 	int npins; /* records in the request */
 	int ninvalid;
@@ -681,8 +710,11 @@ OnResponseData(char *ptr, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb;
 
 	if (s->resp.len < EMU_MAX_RESPONSE)
-		BufPut(&s->resp, ptr,
-			   n < EMU_MAX_RESPONSE - s->resp.len ? n : EMU_MAX_RESPONSE - s->resp.len);
+	{
+		StrBufAppend(&s->resp, ptr,
+					 n < EMU_MAX_RESPONSE - s->resp.len ? n : EMU_MAX_RESPONSE - s->resp.len);
+		NeedMemory(&s->resp);
+	}
 	return n;
 }
 
@@ -765,11 +797,11 @@ NoteFailure(EmuStats *st, const char *what, const char *body, size_t len)
  */
 typedef struct EmuGroup
 {
-	EmuBuf body[EMU_NSTREAMS];
+	StrBuf body[EMU_NSTREAMS];
 	int nrec[EMU_NSTREAMS];
 	int ninvalid[EMU_NSTREAMS];
 	unsigned pending; /* bit per stream whose body is still to be sent */
-	EmuBuf rec[EMU_NSTREAMS];
+	StrBuf rec[EMU_NSTREAMS];
 	const char *target[EMU_NSTREAMS];
 	uint64_t seq; /* rows framed so far (the Kinesis partition key) */
 } EmuGroup;
@@ -778,24 +810,24 @@ typedef struct EmuGroup
 static void
 FrameRecord(const EmuOptions *o, EmuGroup *g, int s, int n)
 {
-	EmuBuf *b = &g->body[s];
+	StrBuf *b = &g->body[s];
 
 	switch (o->api)
 	{
 		case API_FASTAPI:
 			if (n > 0)
-				BufPut(b, o->ndjson ? "\n" : ",", 1);
-			BufPut(b, g->rec[s].data, g->rec[s].len);
+				StrBufAppend(b, o->ndjson ? "\n" : ",", 1);
+			StrBufAppend(b, g->rec[s].data, g->rec[s].len);
 			break;
 		case API_RESTPROXY:
-			BufPuts(b, n > 0 ? ",{\"value\":" : "{\"value\":");
-			BufPut(b, g->rec[s].data, g->rec[s].len);
-			BufPuts(b, "}");
+			StrBufPuts(b, n > 0 ? ",{\"value\":" : "{\"value\":");
+			StrBufAppend(b, g->rec[s].data, g->rec[s].len);
+			StrBufPuts(b, "}");
 			break;
 		case API_KINESIS:
-			BufPrintf(b, "{\"StreamName\":\"%s\",\"Data\":", g->target[s]);
-			BufPut(b, g->rec[s].data, g->rec[s].len);
-			BufPrintf(b, ",\"PartitionKey\":\"%s-%" PRIu64 "\"}", emu_stream_names[s], g->seq);
+			StrBufPrintf(b, "{\"StreamName\":\"%s\",\"Data\":", g->target[s]);
+			StrBufAppend(b, g->rec[s].data, g->rec[s].len);
+			StrBufPrintf(b, ",\"PartitionKey\":\"%s-%" PRIu64 "\"}", emu_stream_names[s], g->seq);
 			break;
 	}
 }
@@ -811,19 +843,21 @@ GroupFill(EmuGroup *g, const EmuOptions *o, EmuSource *src, uint64_t limit)
 		want = (int) limit;
 	for (int s = 0; s < EMU_NSTREAMS; s++)
 	{
-		g->body[s].len = 0;
+		StrBufReset(&g->body[s]);
 		g->nrec[s] = g->ninvalid[s] = 0;
 		if (o->api == API_FASTAPI && o->batch > 1 && !o->ndjson)
-			BufPut(&g->body[s], "[", 1);
+			StrBufAppend(&g->body[s], "[", 1);
 		else if (o->api == API_RESTPROXY)
-			BufPuts(&g->body[s], "{\"records\":[");
+			StrBufPuts(&g->body[s], "{\"records\":[");
 	}
 	for (; n < want; n++)
 	{
 		for (int s = 0; s < EMU_NSTREAMS; s++)
-			g->rec[s].len = 0;
+			StrBufReset(&g->rec[s]);
 		if (!SourceNextRow(src, g->rec, invalid))
 			break;
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			NeedMemory(&g->rec[s]);
 		for (int s = 0; s < EMU_NSTREAMS; s++)
 			if (o->streams & (1u << s))
 			{
@@ -838,11 +872,12 @@ GroupFill(EmuGroup *g, const EmuOptions *o, EmuSource *src, uint64_t limit)
 	for (int s = 0; s < EMU_NSTREAMS; s++)
 	{
 		if (o->api == API_FASTAPI && o->batch > 1 && !o->ndjson)
-			BufPut(&g->body[s], "]", 1);
+			StrBufAppend(&g->body[s], "]", 1);
 		else if (o->ndjson)
-			BufPut(&g->body[s], "\n", 1);
+			StrBufAppend(&g->body[s], "\n", 1);
 		else if (o->api == API_RESTPROXY)
-			BufPuts(&g->body[s], "]}");
+			StrBufPuts(&g->body[s], "]}");
+		NeedMemory(&g->body[s]);
 	}
 	g->pending = o->streams;
 	return n;
@@ -853,7 +888,7 @@ static void
 SlotTake(EmuSlot *s, EmuGroup *g)
 {
 	int st = __builtin_ctz(g->pending);
-	EmuBuf t = s->body;
+	StrBuf t = s->body;
 
 	/* swap the buffers: the slot sends this body, the group reuses the slot's old one */
 	s->body = g->body[st];
@@ -871,7 +906,7 @@ SlotStart(EmuSlot *s, CURLM *multi, double now, char *const urls[EMU_NSTREAMS])
 	CURLMcode mc;
 
 	curl_easy_setopt(s->easy, CURLOPT_URL, urls[s->stream]);
-	s->resp.len = 0;
+	StrBufReset(&s->resp);
 	s->errbuf[0] = '\0';
 	s->retry_after = -1;
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body.data);
@@ -1013,11 +1048,12 @@ SlotFinish(EmuSlot *s, CURLcode result, const EmuOptions *o, EmuStats *st, doubl
 static void
 PrintJsonString(FILE *f, const char *s)
 {
-	EmuBuf b = {0};
+	StrBuf b = {0};
 
-	BufPutJsonString(&b, s, strlen(s));
+	StrBufJsonString(&b, s, strlen(s));
+	NeedMemory(&b);
 	fputs(b.data, f);
-	free(b.data);
+	StrBufFree(&b);
 }
 
 static void
@@ -1349,6 +1385,8 @@ main(int argc, char **argv)
 {
 	EmuOptions o;
 	EmuSource src;
+	char err[EMU_ROWS_ERRLEN];
+	bool ok;
 	int rc;
 
 	ParseOptions(argc, argv, &o);
@@ -1368,7 +1406,10 @@ main(int argc, char **argv)
 		}
 	}
 	if (o.replay)
-		SourceInitReplay(&src, o.replay, o.loop, o.seed);
+	{
+		if (!SourceInitReplay(&src, o.replay, o.loop, o.seed, err))
+			Die("%s", err);
+	}
 	else if (o.rows)
 	{
 		const char *paths[EMU_NSTREAMS];
@@ -1381,15 +1422,18 @@ main(int argc, char **argv)
 			paths[s] = o.files[s];
 			if (paths[s] == NULL && o.sample_dir)
 			{
-				EmuBuf b = {0};
+				StrBuf b = {0};
 
-				BufPrintf(&b, "%s/%s", o.sample_dir, sample_files[s]);
+				StrBufPrintf(&b, "%s/%s", o.sample_dir, sample_files[s]);
+				NeedMemory(&b);
 				paths[s] = joined[s] = b.data;
 			}
 		}
-		SourceInitRows(&src, o.streams, paths, o.all_rows, o.seed);
+		ok = SourceInitRows(&src, o.streams, paths, o.all_rows, o.seed, err);
 		for (int s = 0; s < EMU_NSTREAMS; s++)
 			free(joined[s]);
+		if (!ok)
+			Die("%s", err);
 	}
 	else
 		SourceInitGenerate(&src, o.streams, o.seed, o.invalid_rate);

@@ -28,6 +28,20 @@ H=http://127.0.0.1:$HP
 pins_with() { pp_sql "select count(*) from pinpipe.pins where unique_id = '$1'"; }
 # a real pin with a fresh unique_id
 fresh_pin() { sed -n "${1}p" "$DATA" | jq -c --arg u "$(cat /proc/sys/kernel/random/uuid)" '.unique_id = $u'; }
+# post_until_stop FIRST ANSWERS BACKOFF: POST /pin/ fresh pins from line FIRST on, one at a
+# time, until $T/stop exists; each answer goes to ANSWERS as "<code> <unique_id>"; after a
+# 503 wait BACKOFF seconds (0: none). Run it in the background.
+post_until_stop() {
+	local i=$1 p u c
+	while [ ! -f "$T/stop" ]; do
+		p=$(fresh_pin "$i")
+		u=$(echo "$p" | jq -r .unique_id)
+		c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST "$H/pin/" --data-binary "$p")
+		echo "$c $u" >>"$2"
+		i=$((i + 1))
+		[ "$c" = 503 ] && [ "$3" != 0 ] && sleep "$3"
+	done
+}
 
 pp_wait_for "http_healthz_is 200" 60 "healthz 200" || fail "healthz never 200"
 check "healthz: kafka mode" "$(req GET /healthz; body | jq -r .mode)" "200kafka"
@@ -62,17 +76,7 @@ pp_wait_for "[ \"\$(pp_sql 'select count(*) from pinpipe.pins')\" -ge $((BEFORE 
 
 # --- broker outage: 503 + Retry-After while down, and no pin answered 2xx is lost
 : >"$T/answers"
-(
-	i=1000
-	while [ ! -f "$T/stop" ]; do
-		p=$(fresh_pin "$i")
-		u=$(echo "$p" | jq -r .unique_id)
-		c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST "$H/pin/" --data-binary "$p")
-		echo "$c $u" >>"$T/answers"
-		i=$((i + 1))
-		[ "$c" = 503 ] && sleep 0.2
-	done
-) &
+post_until_stop 1000 "$T/answers" 0.2 &
 LOADER=$!
 pp_cleanup "touch '$T/stop'; kill $LOADER"
 pp_wait_for "[ \$(grep -c '^200 ' '$T/answers') -ge 5 ]" 60 "posts before the outage" || fail "no 200s before the outage"
@@ -110,16 +114,7 @@ check "metrics: produce queue depth" "$(grep -c '^pinpipe_kafka_produce_queue_de
 # --- fast shutdown under load: in-flight requests are answered, acknowledged pins survive
 rm -f "$T/stop"
 : >"$T/answers2"
-(
-	i=1500
-	while [ ! -f "$T/stop" ]; do
-		p=$(fresh_pin "$i")
-		u=$(echo "$p" | jq -r .unique_id)
-		c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST "$H/pin/" --data-binary "$p")
-		echo "$c $u" >>"$T/answers2"
-		i=$((i + 1))
-	done
-) &
+post_until_stop 1500 "$T/answers2" 0 &
 LOADER=$!
 pp_wait_for "[ \$(grep -c '^200 ' '$T/answers2') -ge 20 ]" 60 "posts before the stop" || fail "no 200s before the stop"
 pp_cluster_stop fast

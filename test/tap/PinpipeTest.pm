@@ -28,6 +28,9 @@
 #       the same, and the stored offsets sum to $n
 #   PinpipeTest::wait_kafka_consumed($node, $db, $n, 'what', $secs)
 #       a check: $db holds $n kafka messages within $secs
+#   PinpipeTest::no_crash($node, 'what')                a check: no server process crashed
+#       (a signal, an abort) so far; a test that dies, and every test at its end, also
+#       reports such crash lines, and stops its servers without bailing out the TAP layer
 #   PinpipeTest::devbroker_produce_paced($b, $node, $db, $file, $base, $partitions, $chunk)
 #       produce $file in chunks, each once the consumer caught up (the broker keeps ~5 MB
 #       per partition); returns true when all was produced
@@ -46,11 +49,59 @@ use IPC::Run;
 our $REPO = $ENV{PP_REPO} or die "PP_REPO not set (run through test/tap.sh)";
 our $DATA = $ENV{PP_SHARED_DATA} // "$REPO/../shared/data";
 
+# Server log lines of a crashed process: killed by a signal (an abort, a segfault), or the
+# postmaster reinitializing after one.
+my $CRASH = qr/terminated by signal \d+|was terminated by exception|Assertion .* failed|all server processes terminated; reinitializing/;
+my @nodes;    # every node made by node(): checked for crashes when a test dies or ends
+
+# The crash lines of $node's server log, or ''.
+sub crash_lines
+{
+	my ($node) = @_;
+	return '' unless -f $node->logfile;
+	return join("\n", grep { /$CRASH/ } split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile));
+}
+
+# A check: no server process of $node crashed so far (the crash lines are shown if one did).
+sub no_crash
+{
+	my ($node, $what) = @_;
+	my $lines = crash_lines($node);
+	ok($lines eq '', $what) or diag("server process crashed:\n$lines");
+	return $lines eq '';
+}
+
+# Whatever made a test die (often a psql call refused while the server recovers from a
+# crash): say so if a server process crashed.
+sub report_crashes
+{
+	for my $node (@nodes)
+	{
+		my $lines = eval { crash_lines($node) } // '';
+		diag("node \"" . $node->name . "\": a server process crashed:\n$lines") if $lines ne '';
+	}
+}
+$SIG{__DIE__} = sub { report_crashes() unless $^S; };
+
+# Runs before PostgreSQL::Test::Cluster's own END (LIFO), whose immediate stop bails out the
+# whole prove run when pg_ctl fails (e.g. after a crash): stop here without that.
+END
+{
+	my $code = $?;
+	report_crashes() if $code != 0;
+	for my $node (@nodes)
+	{
+		eval { $node->stop('immediate', fail_ok => 1) if defined $node->{_pid}; };
+	}
+	$? = $code;
+}
+
 # A started cluster preloading pg_cron and pinpipe; %opt: http => 1, conf => text, preload => text.
 sub node
 {
 	my ($name, %opt) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
+	push @nodes, $node;
 	$node->init;
 	my $preload = $opt{preload} // 'pg_cron,pinpipe';
 	my $http_port = 0;

@@ -9,22 +9,7 @@
 #include "clean.h"
 #include "pin_json.h"
 #include "topic_stream.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-	do                                                                                             \
-	{                                                                                              \
-		if (cond)                                                                                  \
-			passed++;                                                                              \
-		else                                                                                       \
-		{                                                                                          \
-			failed++;                                                                              \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-			printf(__VA_ARGS__);                                                                   \
-			printf("\n");                                                                          \
-		}                                                                                          \
-	} while (0)
+#include "unit_check.h"
 
 static bool
 TextIs(CleanText t, const char *want)
@@ -658,6 +643,5 @@ main(void)
 	TestTimestamp();
 	TestGeoAndUser();
 	TestTopicStream();
-	printf("unit: %d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return UnitReport("unit");
 }

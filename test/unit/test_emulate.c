@@ -12,22 +12,16 @@
 #include "emu_answer.h"
 #include "emu_json.h"
 #include "emu_rows.h"
+#include "unit_check.h"
 
 /* A string literal and its length. */
 #define LIT(s) s, sizeof(s) - 1
 
-static int passed, failed;
-
+/* A check of a number, with what it means. */
 static void
 Check(const char *what, long long got, long long want)
 {
-	if (got == want)
-		passed++;
-	else
-	{
-		failed++;
-		fprintf(stderr, "FAIL %s: got %lld, want %lld\n", what, got, want);
-	}
+	CHECK(got == want, "%s: got %lld, want %lld", what, got, want);
 }
 
 /* AnswerRestProxy on a string: "ok a/r/e" or "bad: why". */
@@ -47,13 +41,7 @@ Rest(const char *json, int n)
 static void
 CheckStr(const char *what, const char *got, const char *want)
 {
-	if (strcmp(got, want) == 0)
-		passed++;
-	else
-	{
-		failed++;
-		fprintf(stderr, "FAIL %s:\n got: [%s]\nwant: [%s]\n", what, got, want);
-	}
+	CHECK(strcmp(got, want) == 0, "%s:\n got: [%s]\nwant: [%s]", what, got, want);
 }
 
 static bool
@@ -187,6 +175,7 @@ main(void)
 		char p[3][64];
 		const char *paths[EMU_NSTREAMS];
 		EmuRows r;
+		char err[EMU_ROWS_ERRLEN];
 		const char *rec;
 		size_t len;
 
@@ -199,7 +188,7 @@ main(void)
 				  "{\"index\":3,\"t\":\"c\"}\n{\"index\":1,\"t\":\"a\"}\r\n\n{\"index\":2}\n");
 		WriteFile(p[1], "{\"ind\":2}\n{\"ind\":3,\"g\":1}\n{\"ind\":9}\n");
 		WriteFile(p[2], "{\"ind\":3,\"u\":1}\n{\"ind\":1}\n{\"ind\":2}");
-		RowsLoad(&r, 7, paths);
+		Check("RowsLoad of three files", RowsLoad(&r, 7, paths, err), 1);
 		Check("rows in all three files", (long long) r.nrows, 2);
 		Check("first row", r.index[0], 2);
 		Check("second row", r.index[1], 3);
@@ -211,16 +200,26 @@ main(void)
 		Check("skipped: pin 1, geo 9, user 1",
 			  (long long) (r.skipped[0] * 100 + r.skipped[1] * 10 + r.skipped[2]), 111);
 		RowsFree(&r);
-		RowsLoad(&r, 1u << EMU_PIN, paths);
+		Check("RowsLoad of the pins alone", RowsLoad(&r, 1u << EMU_PIN, paths, err), 1);
 		Check("pins alone: every line is a row", (long long) r.nrows, 3);
 		RowsRecord(&r, 0, EMU_PIN, &rec, &len);
 		Check("CR dropped", len == 19 && memcmp(rec, "{\"index\":1,\"t\":\"a\"}", 19) == 0, 1);
+		RowsFree(&r);
+		WriteFile(p[1], "{\"ind\":2}\n{\"ind\":\"3\"}\n");
+		Check("a record without an integer ind is an error", RowsLoad(&r, 3, paths, err), 0);
+		CheckStr("... naming the file and line", strstr(err, "1.jsonl line 2: ") ? "named" : err,
+				 "named");
+		RowsFree(&r);
+		WriteFile(p[1], "{\"ind\":2}\n{\"ind\":2}\n");
+		Check("an index twice in one file is an error", RowsLoad(&r, 2, paths, err), 0);
+		RowsFree(&r);
+		WriteFile(p[1], "{\"ind\":9}\n");
+		Check("no common index is an error", RowsLoad(&r, 3, paths, err), 0);
 		RowsFree(&r);
 		for (int s = 0; s < 3; s++)
 			unlink(p[s]);
 		rmdir(dir);
 	}
 
-	printf("test_emulate: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return UnitReport("test_emulate");
 }

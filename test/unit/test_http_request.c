@@ -20,6 +20,7 @@
 #include "guc.h"
 #include "http_request.h"
 #include "metrics.h"
+#include "unit_check.h"
 
 /* The settings http_request.c reads (normally guc.c). */
 char *pinpipe_http_auth_token = "";
@@ -126,21 +127,6 @@ static const HttpBackend fake = {
 	.over_limit = FakeOverLimit,
 };
 
-static int failures = 0, passes = 0;
-#define CHECK(cond, ...)                                                                           \
-	do                                                                                             \
-	{                                                                                              \
-		if (cond)                                                                                  \
-			passes++;                                                                              \
-		else                                                                                       \
-		{                                                                                          \
-			failures++;                                                                            \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-			printf(__VA_ARGS__);                                                                   \
-			printf("\n");                                                                          \
-		}                                                                                          \
-	} while (0)
-
 /* Send one raw request and drive the daemon (and the ready list) until the answer is in. */
 static void
 Exchange(struct MHD_Daemon *d, int port, const char *raw, char *out, size_t cap)
@@ -244,6 +230,5 @@ main(void)
 		  requests_counted);
 
 	MHD_stop_daemon(d);
-	printf("http_request: %d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return UnitReport("http_request");
 }

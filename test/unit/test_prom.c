@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "prom_format.h"
+#include "unit_check.h"
 
-static int passed, failed;
-
+/* A string check that shows both sides when it fails. */
 #define CHECK_STR(what, got, want)                                                                 \
 	do                                                                                             \
 	{                                                                                              \
@@ -27,27 +27,25 @@ static int passed, failed;
 int
 main(void)
 {
-	PromBuf b;
+	StrBuf b = {0};
 	char labels[64];
 	static const char *const keys[] = {"topic", "partition"};
 	const char *values[] = {"a\"b\\c\nd", "3"};
 	static const double bounds[] = {0.1, 1};
 	const int64_t counts[] = {2, 3, 1};
 
-	PromInit(&b);
 	PromFamily(&b, "pinpipe_x_total", "counter", "Things.");
 	PromSampleInt(&b, "pinpipe_x_total", NULL, 42);
 	CHECK_STR(
 		"family + sample", b.data,
 		"# HELP pinpipe_x_total Things.\n# TYPE pinpipe_x_total counter\npinpipe_x_total 42\n");
-	PromFree(&b);
+	StrBufFree(&b);
 
 	CHECK_STR("label escaping", (PromLabels(labels, sizeof(labels), 2, keys, values), labels),
 			  "topic=\"a\\\"b\\\\c\\nd\",partition=\"3\"");
 	CHECK_STR("labels that do not fit are refused",
 			  PromLabels(labels, 8, 2, keys, values) ? "fit" : labels, "");
 
-	PromInit(&b);
 	PromHistogram(&b, "pinpipe_h_seconds", "kind=\"http\"", bounds, 2, counts, 1.5);
 	CHECK_STR("histogram (cumulative buckets, sum, count)", b.data,
 			  "pinpipe_h_seconds_bucket{kind=\"http\",le=\"0.1\"} 2\n"
@@ -55,32 +53,28 @@ main(void)
 			  "pinpipe_h_seconds_bucket{kind=\"http\",le=\"+Inf\"} 6\n"
 			  "pinpipe_h_seconds_sum{kind=\"http\"} 1.5\n"
 			  "pinpipe_h_seconds_count{kind=\"http\"} 6\n");
-	PromFree(&b);
+	StrBufFree(&b);
 
-	PromInit(&b);
 	PromHistogram(&b, "h", NULL, bounds, 2, counts, 0);
 	CHECK_STR("histogram without labels", b.data,
 			  "h_bucket{le=\"0.1\"} 2\nh_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 6\nh_sum "
 			  "0\nh_count 6\n");
-	PromFree(&b);
+	StrBufFree(&b);
 
-	PromInit(&b);
 	PromSampleDouble(&b, "g", NULL, INFINITY);
 	PromSampleDouble(&b, "g", "a=\"1\"", NAN);
 	PromSampleDouble(&b, "g", NULL, 0.000125);
 	CHECK_STR("special floats", b.data, "g +Inf\ng{a=\"1\"} NaN\ng 0.000125\n");
-	PromFree(&b);
+	StrBufFree(&b);
 
 	/* growth well past the first allocation */
-	PromInit(&b);
 	for (int i = 0; i < 20000; i++)
 		PromSampleInt(&b, "pinpipe_many", NULL, i);
 	CHECK_STR("large output ends right", b.data + b.len - strlen("pinpipe_many 19999\n"),
 			  "pinpipe_many 19999\n");
 	if (b.oom)
 		failed++;
-	PromFree(&b);
+	StrBufFree(&b);
 
-	printf("prom_format: %d checks passed, %d checks failed\n", passed, failed);
-	return failed > 0;
+	return UnitReport("prom_format");
 }

@@ -313,48 +313,49 @@ GenFollowers(EmuGen *g, char *out, size_t cap)
 }
 
 static void
-GenTitle(EmuGen *g, const CategoryWords *c, EmuBuf *t)
+GenTitle(EmuGen *g, const CategoryWords *c, StrBuf *t)
 {
 	EmuRng *r = &g->rng;
 
 	switch (RngBelow(r, 6))
 	{
 		case 0:
-			BufPrintf(t, "%d %s %s %s", (int) (5 + RngBelow(r, 60)), PICK(r, adjectives),
-					  PICK(r, c->nouns), PICK(r, endings));
+			StrBufPrintf(t, "%d %s %s %s", (int) (5 + RngBelow(r, 60)), PICK(r, adjectives),
+						 PICK(r, c->nouns), PICK(r, endings));
 			break;
 		case 1:
-			BufPrintf(t, "%s %s %s", PICK(r, adjectives), PICK(r, c->nouns), PICK(r, endings));
+			StrBufPrintf(t, "%s %s %s", PICK(r, adjectives), PICK(r, c->nouns), PICK(r, endings));
 			break;
 		case 2:
-			BufPrintf(t, "%s %s - %s", PICK(r, adjectives), PICK(r, c->nouns), PICK(r, c->brands));
+			StrBufPrintf(t, "%s %s - %s", PICK(r, adjectives), PICK(r, c->nouns),
+						 PICK(r, c->brands));
 			break;
 		case 3:
 		{
 			const char *e = PICK(r, title_emoji);
 			size_t start = t->len;
 
-			BufPrintf(t, "%s%s %s %s", e, PICK(r, adjectives), PICK(r, c->nouns), e);
+			StrBufPrintf(t, "%s%s %s %s", e, PICK(r, adjectives), PICK(r, c->nouns), e);
 			for (size_t i = start; i < t->len; i++)
 				if (t->data[i] >= 'A' && t->data[i] <= 'Z')
 					t->data[i] += 'a' - 'A';
 			break;
 		}
 		case 4:
-			BufPrintf(t, "%s | %s", PICK(r, c->nouns), PICK(r, c->brands));
+			StrBufPrintf(t, "%s | %s", PICK(r, c->nouns), PICK(r, c->brands));
 			break;
 		default:
-			BufPrintf(t, "The %s %s Everyone Is Talking About", PICK(r, adjectives),
-					  PICK(r, c->nouns));
+			StrBufPrintf(t, "The %s %s Everyone Is Talking About", PICK(r, adjectives),
+						 PICK(r, c->nouns));
 			break;
 	}
 	if (RngUniform(r) < TITLE_NEWLINE_RATE)
-		BufPrintf(t, "\n%s", PICK(r, c->nouns));
+		StrBufPrintf(t, "\n%s", PICK(r, c->nouns));
 }
 
 /* A real-looking description; some end cut off with "…\u00a0" as Pinterest truncates them. */
 static void
-GenDescription(EmuGen *g, const CategoryWords *c, EmuBuf *d)
+GenDescription(EmuGen *g, const CategoryWords *c, StrBuf *d)
 {
 	EmuRng *r = &g->rng;
 	bool truncated = RngUniform(r) < TRUNCATED_DESCRIPTION_RATE;
@@ -363,9 +364,9 @@ GenDescription(EmuGen *g, const CategoryWords *c, EmuBuf *d)
 	while (d->len < target)
 	{
 		if (d->len > 0)
-			BufPut(d, " ", 1);
-		BufPrintf(d, "%s %s %s %s.", PICK(r, sentence_openers), PICK(r, adjectives),
-				  PICK(r, c->nouns), PICK(r, sentence_closers));
+			StrBufAppend(d, " ", 1);
+		StrBufPrintf(d, "%s %s %s %s.", PICK(r, sentence_openers), PICK(r, adjectives),
+					 PICK(r, c->nouns), PICK(r, sentence_closers));
 		d->data[d->len - 1] = RngBelow(r, 4) == 0 ? '!' : '.';
 	}
 	if (truncated)
@@ -379,49 +380,49 @@ GenDescription(EmuGen *g, const CategoryWords *c, EmuBuf *d)
 		while (cut > 0 && (d->data[cut - 1] == '.' || d->data[cut - 1] == '!'))
 			cut--;
 		d->len = cut;
-		BufPuts(d, ELLIPSIS_NBSP);
+		StrBufPuts(d, ELLIPSIS_NBSP);
 	}
 }
 
 static void
-GenPosterName(EmuGen *g, const CategoryWords *c, EmuBuf *p)
+GenPosterName(EmuGen *g, const CategoryWords *c, StrBuf *p)
 {
 	EmuRng *r = &g->rng;
 
 	switch (RngBelow(r, 3))
 	{
 		case 0:
-			BufPuts(p, PICK(r, c->brands));
+			StrBufPuts(p, PICK(r, c->brands));
 			break;
 		case 1:
-			BufPrintf(p, "%s %s", PICK(r, first_names), PICK(r, last_names));
+			StrBufPrintf(p, "%s %s", PICK(r, first_names), PICK(r, last_names));
 			break;
 		default:
-			BufPrintf(p, "%s %s", PICK(r, adjectives), PICK(r, c->nouns));
+			StrBufPrintf(p, "%s %s", PICK(r, adjectives), PICK(r, c->nouns));
 			break;
 	}
 }
 
 /* Nine tags (as in 98% of real pins), Title Case, comma-separated without spaces. */
 static void
-GenTags(EmuGen *g, const CategoryWords *c, EmuBuf *t)
+GenTags(EmuGen *g, const CategoryWords *c, StrBuf *t)
 {
 	EmuRng *r = &g->rng;
 
 	for (int i = 0; i < 9; i++)
 	{
 		if (i > 0)
-			BufPut(t, ",", 1);
+			StrBufAppend(t, ",", 1);
 		switch (RngBelow(r, 3))
 		{
 			case 0:
-				BufPuts(t, PICK(r, c->nouns));
+				StrBufPuts(t, PICK(r, c->nouns));
 				break;
 			case 1:
-				BufPrintf(t, "%s %s", PICK(r, adjectives), PICK(r, c->nouns));
+				StrBufPrintf(t, "%s %s", PICK(r, adjectives), PICK(r, c->nouns));
 				break;
 			default:
-				BufPrintf(t, "%s %s", PICK(r, c->nouns), PICK(r, endings));
+				StrBufPrintf(t, "%s %s", PICK(r, c->nouns), PICK(r, endings));
 				break;
 		}
 	}
@@ -453,14 +454,24 @@ GenUuid(EmuGen *g, char out[37])
 			 b[14], b[15]);
 }
 
+/* Append the scratch text as a JSON string; a failure of the scratch buffer is the output's. */
+static void
+GenPutJson(StrBuf *out, const StrBuf *tmp)
+{
+	if (tmp->oom)
+		out->oom = true;
+	else
+		StrBufJsonString(out, tmp->data, tmp->len);
+}
+
 /* Append one generated pin as a JSON object (field order of the real records). */
 void
-GenPin(EmuGen *g, EmuBuf *out, bool *invalid_out, int *index_out)
+GenPin(EmuGen *g, StrBuf *out, bool *invalid_out, int *index_out)
 {
 	EmuRng *r = &g->rng;
 	const PinProfile *p = GenProfile(g);
 	const CategoryWords *c = &categories[RngBelow(r, NCATEGORIES)];
-	static EmuBuf tmp;
+	static StrBuf tmp;
 	char uuid[37], followers[32], hex[33];
 	bool invalid = g->invalid_rate > 0 && RngUniform(r) < g->invalid_rate;
 	InvalidKind kind = invalid ? (InvalidKind) RngBelow(r, INVALID_NKINDS) : INVALID_NKINDS;
@@ -473,87 +484,87 @@ GenPin(EmuGen *g, EmuBuf *out, bool *invalid_out, int *index_out)
 	/* the reference emulator posts a random row of the 11k-row source table */
 	*index_out = (int) (1 + RngBelow(r, 11100));
 	if (kind == INVALID_INDEX_NOT_INT)
-		BufPuts(out, "{\"index\":\"abc\"");
+		StrBufPuts(out, "{\"index\":\"abc\"");
 	else
-		BufPrintf(out, "{\"index\":%d", *index_out);
+		StrBufPrintf(out, "{\"index\":%d", *index_out);
 
 	GenUuid(g, uuid);
 	if (kind == INVALID_BAD_UUID)
-		BufPrintf(out, ",\"unique_id\":\"not-a-uuid-%.8s\"", uuid);
+		StrBufPrintf(out, ",\"unique_id\":\"not-a-uuid-%.8s\"", uuid);
 	else if (kind != INVALID_MISSING_UUID)
-		BufPrintf(out, ",\"unique_id\":\"%s\"", uuid);
+		StrBufPrintf(out, ",\"unique_id\":\"%s\"", uuid);
 
-	BufPuts(out, ",\"title\":");
+	StrBufPuts(out, ",\"title\":");
 	if (kind == INVALID_TITLE_OBJECT)
-		BufPuts(out, "{\"text\":1}");
+		StrBufPuts(out, "{\"text\":1}");
 	else if (p->title == 't')
-		BufPuts(out, "\"" PH_TITLE "\"");
+		StrBufPuts(out, "\"" PH_TITLE "\"");
 	else if (p->title == 'e')
-		BufPuts(out, "\"\"");
+		StrBufPuts(out, "\"\"");
 	else
 	{
-		tmp.len = 0;
+		StrBufReset(&tmp);
 		GenTitle(g, c, &tmp);
-		BufPutJsonString(out, tmp.data, tmp.len);
+		GenPutJson(out, &tmp);
 	}
 
-	BufPuts(out, ",\"description\":");
+	StrBufPuts(out, ",\"description\":");
 	if (p->description == 'S')
-		BufPuts(out, "\"" PH_STORY "\"");
+		StrBufPuts(out, "\"" PH_STORY "\"");
 	else if (p->description == 'D')
-		BufPuts(out, "\"" PH_DESCRIPTION "\"");
+		StrBufPuts(out, "\"" PH_DESCRIPTION "\"");
 	else
 	{
-		tmp.len = 0;
+		StrBufReset(&tmp);
 		GenDescription(g, c, &tmp);
-		BufPutJsonString(out, tmp.data, tmp.len);
+		GenPutJson(out, &tmp);
 	}
 
 	if (p->poster == 'P')
-		BufPuts(out, ",\"poster_name\":\"" PH_POSTER "\"");
+		StrBufPuts(out, ",\"poster_name\":\"" PH_POSTER "\"");
 	else if (p->poster == '-')
 	{
-		tmp.len = 0;
+		StrBufReset(&tmp);
 		GenPosterName(g, c, &tmp);
-		BufPuts(out, ",\"poster_name\":");
-		BufPutJsonString(out, tmp.data, tmp.len);
+		StrBufPuts(out, ",\"poster_name\":");
+		GenPutJson(out, &tmp);
 	}
 
 	if (p->follower_error)
-		BufPuts(out, ",\"follower_count\":\"" PH_FOLLOWERS "\"");
+		StrBufPuts(out, ",\"follower_count\":\"" PH_FOLLOWERS "\"");
 	else
 	{
 		GenFollowers(g, followers, sizeof(followers));
-		BufPrintf(out, ",\"follower_count\":\"%s\"", followers);
+		StrBufPrintf(out, ",\"follower_count\":\"%s\"", followers);
 	}
 
-	BufPuts(out, ",\"tag_list\":");
+	StrBufPuts(out, ",\"tag_list\":");
 	if (p->tags_error)
-		BufPuts(out, "\"" PH_TAGS "\"");
+		StrBufPuts(out, "\"" PH_TAGS "\"");
 	else
 	{
-		tmp.len = 0;
+		StrBufReset(&tmp);
 		GenTags(g, c, &tmp);
-		BufPutJsonString(out, tmp.data, tmp.len);
+		GenPutJson(out, &tmp);
 	}
 
-	BufPrintf(out, ",\"is_image_or_video\":\"%s\"", p->media);
+	StrBufPrintf(out, ",\"is_image_or_video\":\"%s\"", p->media);
 	if (p->image_error)
-		BufPuts(out, ",\"image_src\":\"" PH_IMAGE "\"");
+		StrBufPuts(out, ",\"image_src\":\"" PH_IMAGE "\"");
 	else
 	{
 		GenHex(g, hex, 32);
-		BufPrintf(out, ",\"image_src\":\"https://i.pinimg.com/%s/%.2s/%.2s/%.2s/%s%s\"",
-				  strcmp(p->media, MEDIA_IMAGE) == 0 ? "originals" : "videos/thumbnails/originals",
-				  hex, hex + 2, hex + 4, hex,
-				  strcmp(p->media, MEDIA_IMAGE) == 0 ? ".jpg" : ".0000001.jpg");
+		StrBufPrintf(
+			out, ",\"image_src\":\"https://i.pinimg.com/%s/%.2s/%.2s/%.2s/%s%s\"",
+			strcmp(p->media, MEDIA_IMAGE) == 0 ? "originals" : "videos/thumbnails/originals", hex,
+			hex + 2, hex + 4, hex, strcmp(p->media, MEDIA_IMAGE) == 0 ? ".jpg" : ".0000001.jpg");
 	}
 	if (kind == INVALID_DOWNLOADED_LIST)
-		BufPuts(out, ",\"downloaded\":[1]");
+		StrBufPuts(out, ",\"downloaded\":[1]");
 	else
-		BufPrintf(out, ",\"downloaded\":%d", p->image_error ? 0 : 1);
-	BufPrintf(out, ",\"save_location\":\"Local save in /data/%s\",\"category\":\"%s\"}", c->name,
-			  c->name);
+		StrBufPrintf(out, ",\"downloaded\":%d", p->image_error ? 0 : 1);
+	StrBufPrintf(out, ",\"save_location\":\"Local save in /data/%s\",\"category\":\"%s\"}", c->name,
+				 c->name);
 }
 
 /* ---------------------------------------------------------------- geo and user records */
@@ -600,7 +611,7 @@ GenTimestamp(EmuGen *g, int from, int to, char out[32])
 
 /* Append a geolocation record of row ind (the fields and formats of geo_sample.jsonl). */
 void
-GenGeo(EmuGen *g, int ind, EmuBuf *out)
+GenGeo(EmuGen *g, int ind, StrBuf *out)
 {
 	EmuRng *r = &g->rng;
 	const char *country;
@@ -610,17 +621,17 @@ GenGeo(EmuGen *g, int ind, EmuBuf *out)
 	GenTimestamp(g, 2017, 2023, ts);
 	lat = -90 + 180 * RngUniform(r);
 	lon = -180 + 360 * RngUniform(r);
-	BufPrintf(out,
+	StrBufPrintf(out,
 			  "{\"ind\":%d,\"timestamp\":\"%s\",\"latitude\":%.4f,\"longitude\":%.3f,\"country\":",
 			  ind, ts, lat, lon);
 	country = PICK(r, countries);
-	BufPutJsonString(out, country, strlen(country));
-	BufPuts(out, "}");
+	StrBufJsonString(out, country, strlen(country));
+	StrBufPuts(out, "}");
 }
 
 /* Append a user record of row ind (the fields and formats of user_sample.jsonl). */
 void
-GenUser(EmuGen *g, int ind, EmuBuf *out)
+GenUser(EmuGen *g, int ind, StrBuf *out)
 {
 	EmuRng *r = &g->rng;
 	char joined[32];
@@ -631,7 +642,7 @@ GenUser(EmuGen *g, int ind, EmuBuf *out)
 	const char *last = PICK(r, user_last_names);
 
 	GenTimestamp(g, 2015, 2018, joined);
-	BufPrintf(
+	StrBufPrintf(
 		out,
 		"{\"ind\":%d,\"first_name\":\"%s\",\"last_name\":\"%s\",\"age\":%d,\"date_joined\":\"%s\"}",
 		ind, first, last, age, joined);

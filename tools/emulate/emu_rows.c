@@ -2,44 +2,68 @@
  * emu_rows.c — JSONL records and the rows of the 2023 data set (see emu_rows.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "emu_json.h"
 #include "emu_rows.h"
+#include "strbuf.h"
 
 const char *const emu_stream_names[EMU_NSTREAMS] = {"pin", "geo", "user"};
 
-static void *
-Grow(void *p, size_t n, size_t size)
-{
-	void *q = realloc(p, n * size);
+static bool Fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-	if (q == NULL)
-		Die("out of memory");
-	return q;
+/* Say what went wrong in err; always false. */
+static bool
+Fail(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, EMU_ROWS_ERRLEN, fmt, ap);
+	va_end(ap);
+	return false;
 }
 
-void
-LinesLoad(EmuLines *l, const char *path)
+/* Make *p an array of n elements of size bytes; false when the memory is not there. */
+static bool
+Grow(void *p, size_t n, size_t size)
+{
+	void *q = realloc(*(void **) p, n * size);
+
+	if (q == NULL)
+		return false;
+	*(void **) p = q;
+	return true;
+}
+
+bool
+LinesLoad(EmuLines *l, const char *path, char *err)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	EmuBuf b = {0};
+	StrBuf b = {0};
 	char chunk[65536];
 	size_t n, cap = 0;
+	bool read_error;
 
 	memset(l, 0, sizeof(*l));
 	if (f == NULL)
-		Die("cannot open %s: %s", path, strerror(errno));
+		return Fail(err, "cannot open %s: %s", path, strerror(errno));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		BufPut(&b, chunk, n);
-	if (ferror(f))
-		Die("cannot read %s: %s", path, strerror(errno));
+		StrBufAppend(&b, chunk, n);
+	read_error = ferror(f);
 	if (f != stdin)
 		fclose(f);
-	l->file = b.data;
-	l->file_len = b.len;
+	if (read_error)
+	{
+		StrBufFree(&b);
+		return Fail(err, "cannot read %s", path);
+	}
+	l->file = StrBufTake(&b, &l->file_len);
+	if (l->file == NULL)
+		return Fail(err, "out of memory reading %s", path);
 	for (size_t pos = 0; pos < l->file_len;)
 	{
 		char *nl = memchr(l->file + pos, '\n', l->file_len - pos);
@@ -53,8 +77,8 @@ LinesLoad(EmuLines *l, const char *path)
 			if (l->n == cap)
 			{
 				cap = cap ? cap * 2 : 1024;
-				l->off = Grow(l->off, cap, sizeof(size_t));
-				l->len = Grow(l->len, cap, sizeof(size_t));
+				if (!Grow(&l->off, cap, sizeof(size_t)) || !Grow(&l->len, cap, sizeof(size_t)))
+					return Fail(err, "out of memory reading %s", path);
 			}
 			l->off[l->n] = pos;
 			l->len[l->n] = len;
@@ -63,7 +87,8 @@ LinesLoad(EmuLines *l, const char *path)
 		pos = end + 1;
 	}
 	if (l->n == 0)
-		Die("%s holds no records", path);
+		return Fail(err, "%s holds no records", path);
+	return true;
 }
 
 void
@@ -116,42 +141,37 @@ CompareIndexed(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* The lines of one file sorted by index; Die on a line without one or a repeated one. */
-static IndexedLine *
-SortedIndexes(const EmuLines *l, EmuStream s, const char *path)
+/* The lines of one file sorted by index into *out; false on a line without one or a repeated one. */
+static bool
+SortedIndexes(const EmuLines *l, EmuStream s, const char *path, IndexedLine **out, char *err)
 {
-	IndexedLine *v = Grow(NULL, l->n, sizeof(IndexedLine));
+	IndexedLine *v = NULL;
 
+	if (!Grow(&v, l->n, sizeof(IndexedLine)))
+		return Fail(err, "out of memory reading %s", path);
+	*out = v;
 	for (size_t i = 0; i < l->n; i++)
 	{
 		if (!RecordRowIndex(l->file + l->off[i], l->len[i], s, &v[i].index))
-			Die("%s line %zu: not a JSON object with an integer \"%s\"", path, i + 1,
-				s == EMU_PIN ? "index" : "ind");
+			return Fail(err, "%s line %zu: not a JSON object with an integer \"%s\"", path, i + 1,
+						s == EMU_PIN ? "index" : "ind");
 		v[i].line = i;
 	}
 	qsort(v, l->n, sizeof(IndexedLine), CompareIndexed);
 	for (size_t i = 1; i < l->n; i++)
 		if (v[i].index == v[i - 1].index)
-			Die("%s: index %lld occurs twice (lines %zu and %zu)", path, (long long) v[i].index,
-				v[i - 1].line + 1, v[i].line + 1);
-	return v;
+			return Fail(err, "%s: index %lld occurs twice (lines %zu and %zu)", path,
+						(long long) v[i].index, v[i - 1].line + 1, v[i].line + 1);
+	return true;
 }
 
-void
-RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS])
+/* The merge join of RowsLoad over the sorted index lists; false when out of memory. */
+static bool
+RowsJoin(EmuRows *r, IndexedLine *const sorted[EMU_NSTREAMS])
 {
-	IndexedLine *sorted[EMU_NSTREAMS] = {NULL};
 	size_t at[EMU_NSTREAMS] = {0};
 	size_t cap = 0;
 
-	memset(r, 0, sizeof(*r));
-	r->selected = selected;
-	for (int s = 0; s < EMU_NSTREAMS; s++)
-		if (selected & (1u << s))
-		{
-			LinesLoad(&r->lines[s], paths[s]);
-			sorted[s] = SortedIndexes(&r->lines[s], (EmuStream) s, paths[s]);
-		}
 	/* a merge join of the sorted index lists */
 	for (;;)
 	{
@@ -181,10 +201,11 @@ RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS])
 		if (r->nrows == cap)
 		{
 			cap = cap ? cap * 2 : 1024;
-			r->index = Grow(r->index, cap, sizeof(int64_t));
+			if (!Grow(&r->index, cap, sizeof(int64_t)))
+				return false;
 			for (int s = 0; s < EMU_NSTREAMS; s++)
-				if (sorted[s])
-					r->line[s] = Grow(r->line[s], cap, sizeof(size_t));
+				if (sorted[s] && !Grow(&r->line[s], cap, sizeof(size_t)))
+					return false;
 		}
 		r->index[r->nrows] = top;
 		for (int s = 0; s < EMU_NSTREAMS; s++)
@@ -194,12 +215,29 @@ RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS])
 	}
 	for (int s = 0; s < EMU_NSTREAMS; s++)
 		if (sorted[s])
-		{
 			r->skipped[s] += r->lines[s].n - at[s];
-			free(sorted[s]);
-		}
-	if (r->nrows == 0)
-		Die("no row index occurs in every selected stream's file");
+	return true;
+}
+
+bool
+RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS], char *err)
+{
+	IndexedLine *sorted[EMU_NSTREAMS] = {NULL};
+	bool ok = true;
+
+	memset(r, 0, sizeof(*r));
+	r->selected = selected;
+	for (int s = 0; s < EMU_NSTREAMS && ok; s++)
+		if (selected & (1u << s))
+			ok = LinesLoad(&r->lines[s], paths[s], err) &&
+				 SortedIndexes(&r->lines[s], (EmuStream) s, paths[s], &sorted[s], err);
+	if (ok && !RowsJoin(r, sorted))
+		ok = Fail(err, "out of memory pairing the records");
+	if (ok && r->nrows == 0)
+		ok = Fail(err, "no row index occurs in every selected stream's file");
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+		free(sorted[s]);
+	return ok;
 }
 
 void

@@ -3,7 +3,8 @@
  * the rows of the 2023 data set, where a pin (its "index"), a geolocation and a user
  * record (their "ind") share one row index. A row exists when every selected stream
  * has a record with that index, as the 2023 emulator's row number picks one record
- * of each table.
+ * of each table. Failures (a file that cannot be read, a record without an index, out
+ * of memory) are returned with a message in err[EMU_ROWS_ERRLEN], for the caller to report.
  */
 #ifndef EMU_ROWS_H
 #define EMU_ROWS_H
@@ -12,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "emu_buf.h"
 
 /* The streams of the 2023 data set, in pinpipe's order (raw_pins.stream names). */
 typedef enum EmuStream
@@ -25,6 +25,8 @@ typedef enum EmuStream
 
 extern const char *const emu_stream_names[EMU_NSTREAMS];
 
+#define EMU_ROWS_ERRLEN 512
+
 /* A file's non-blank lines (trailing CR and spaces dropped), bytes untouched. */
 typedef struct EmuLines
 {
@@ -35,8 +37,8 @@ typedef struct EmuLines
 	size_t n;
 } EmuLines;
 
-/* Read a file ("-" = stdin) into lines; Die on failure or when it has none. */
-void LinesLoad(EmuLines *l, const char *path);
+/* Read a file ("-" = stdin) into lines; false (err says why) on failure or when it has none. */
+bool LinesLoad(EmuLines *l, const char *path, char *err);
 void LinesFree(EmuLines *l);
 
 /*
@@ -58,10 +60,10 @@ typedef struct EmuRows
 
 /*
  * Pair the records of the selected streams by index (paths[s] for each selected s).
- * A line without an integer index, or an index given twice in one file, is fatal
- * (Die names the file and line). Dies when no row has every selected stream.
+ * A line without an integer index, or an index given twice in one file, is an error
+ * (err names the file and line), and so is no row having every selected stream.
  */
-void RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS]);
+bool RowsLoad(EmuRows *r, unsigned selected, const char *const paths[EMU_NSTREAMS], char *err);
 
 /* The raw record of stream s in row k. */
 void RowsRecord(const EmuRows *r, size_t k, EmuStream s, const char **rec, size_t *len);

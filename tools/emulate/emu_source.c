@@ -1,6 +1,7 @@
 /*
  * emu_source.c — the records pinpipe-emulate posts, one row at a time (see emu_source.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,33 +16,37 @@ SourceInitGenerate(EmuSource *s, unsigned selected, uint64_t seed, double invali
 	GenInit(&s->gen, seed, invalid_rate);
 }
 
-void
-SourceInitReplay(EmuSource *s, const char *path, bool loop, uint64_t seed)
+bool
+SourceInitReplay(EmuSource *s, const char *path, bool loop, uint64_t seed, char *err)
 {
 	memset(s, 0, sizeof(*s));
 	s->kind = SOURCE_REPLAY;
 	s->selected = 1u << EMU_PIN;
 	s->loop = loop;
 	GenInit(&s->gen, seed, 0);
-	LinesLoad(&s->replay, path);
+	return LinesLoad(&s->replay, path, err);
 }
 
-void
+bool
 SourceInitRows(EmuSource *s, unsigned selected, const char *const paths[EMU_NSTREAMS],
-			   bool all_rows, uint64_t seed)
+			   bool all_rows, uint64_t seed, char *err)
 {
 	memset(s, 0, sizeof(*s));
 	s->kind = SOURCE_ROWS;
 	s->selected = selected;
 	s->all_rows = all_rows;
 	GenInit(&s->gen, seed, 0);
-	RowsLoad(&s->rows, selected, paths);
+	if (!RowsLoad(&s->rows, selected, paths, err))
+		return false;
 	if (all_rows)
 	{
 		/* Fisher-Yates over the row numbers, from the seeded generator */
 		s->perm = malloc(s->rows.nrows * sizeof(size_t));
 		if (s->perm == NULL)
-			Die("out of memory");
+		{
+			snprintf(err, EMU_ROWS_ERRLEN, "out of memory");
+			return false;
+		}
 		for (size_t i = 0; i < s->rows.nrows; i++)
 			s->perm[i] = i;
 		for (size_t i = s->rows.nrows; i > 1; i--)
@@ -52,22 +57,23 @@ SourceInitRows(EmuSource *s, unsigned selected, const char *const paths[EMU_NSTR
 			s->perm[k] = t;
 		}
 	}
+	return true;
 }
 
 bool
-SourceNextRow(EmuSource *s, EmuBuf out[EMU_NSTREAMS], bool invalid[EMU_NSTREAMS])
+SourceNextRow(EmuSource *s, StrBuf out[EMU_NSTREAMS], bool invalid[EMU_NSTREAMS])
 {
 	memset(invalid, 0, EMU_NSTREAMS * sizeof(bool));
 	if (s->kind == SOURCE_GENERATE)
 	{
 		int index;
-		EmuBuf pin = {0};
+		StrBuf pin = {0};
 		bool pin_invalid;
 
 		/* the pin is drawn first (so that a pin-only run is the same for a seed) */
 		GenPin(&s->gen, (s->selected & (1u << EMU_PIN)) ? &out[EMU_PIN] : &pin, &pin_invalid,
 			   &index);
-		free(pin.data);
+		StrBufFree(&pin);
 		if (s->selected & (1u << EMU_PIN))
 			invalid[EMU_PIN] = pin_invalid;
 		if (s->selected & (1u << EMU_GEO))
@@ -84,7 +90,7 @@ SourceNextRow(EmuSource *s, EmuBuf out[EMU_NSTREAMS], bool invalid[EMU_NSTREAMS]
 				return false;
 			s->next_line = 0;
 		}
-		BufPut(&out[EMU_PIN], s->replay.file + s->replay.off[s->next_line],
+		StrBufAppend(&out[EMU_PIN], s->replay.file + s->replay.off[s->next_line],
 			   s->replay.len[s->next_line]);
 		s->next_line++;
 		return true;
@@ -108,7 +114,7 @@ SourceNextRow(EmuSource *s, EmuBuf out[EMU_NSTREAMS], bool invalid[EMU_NSTREAMS]
 			size_t len;
 
 			RowsRecord(&s->rows, k, (EmuStream) st, &rec, &len);
-			BufPut(&out[st], rec, len);
+			StrBufAppend(&out[st], rec, len);
 		}
 	return true;
 }

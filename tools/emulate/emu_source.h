@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "emu_buf.h"
 #include "emu_gen.h"
 #include "emu_rows.h"
+#include "strbuf.h"
 
 typedef enum EmuSourceKind
 {
@@ -41,18 +41,22 @@ typedef struct EmuSource
 /* Generated records of the selected streams. */
 void SourceInitGenerate(EmuSource *s, unsigned selected, uint64_t seed, double invalid_rate);
 
-/* Pins of a JSONL file in file order (again from the top with loop). */
-void SourceInitReplay(EmuSource *s, const char *path, bool loop, uint64_t seed);
+/* Pins of a JSONL file in file order (again from the top with loop); false: err says why. */
+bool SourceInitReplay(EmuSource *s, const char *path, bool loop, uint64_t seed, char *err);
 
-/* Rows of the selected streams' files; all_rows: each once, shuffled, else at random. */
-void SourceInitRows(EmuSource *s, unsigned selected, const char *const paths[EMU_NSTREAMS],
-					bool all_rows, uint64_t seed);
+/*
+ * Rows of the selected streams' files; all_rows: each once, shuffled, else at random.
+ * False when the files cannot be paired (err[EMU_ROWS_ERRLEN] says why).
+ */
+bool SourceInitRows(EmuSource *s, unsigned selected, const char *const paths[EMU_NSTREAMS],
+					bool all_rows, uint64_t seed, char *err);
 
 /*
  * Append the next row's record of each selected stream to out[stream] (and say in
  * invalid[stream] whether it was broken on purpose); false when the source is used up.
+ * Out of memory sets out[stream].oom, for the caller to check.
  */
-bool SourceNextRow(EmuSource *s, EmuBuf out[EMU_NSTREAMS], bool invalid[EMU_NSTREAMS]);
+bool SourceNextRow(EmuSource *s, StrBuf out[EMU_NSTREAMS], bool invalid[EMU_NSTREAMS]);
 
 void SourceFree(EmuSource *s);
 
