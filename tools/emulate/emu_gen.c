@@ -621,9 +621,10 @@ GenGeo(EmuGen *g, int ind, StrBuf *out)
 	GenTimestamp(g, 2017, 2023, ts);
 	lat = -90 + 180 * RngUniform(r);
 	lon = -180 + 360 * RngUniform(r);
-	StrBufPrintf(out,
-			  "{\"ind\":%d,\"timestamp\":\"%s\",\"latitude\":%.4f,\"longitude\":%.3f,\"country\":",
-			  ind, ts, lat, lon);
+	StrBufPrintf(
+		out,
+		"{\"ind\":%d,\"timestamp\":\"%s\",\"latitude\":%.4f,\"longitude\":%.3f,\"country\":", ind,
+		ts, lat, lon);
 	country = PICK(r, countries);
 	StrBufJsonString(out, country, strlen(country));
 	StrBufPuts(out, "}");

@@ -141,7 +141,8 @@ CompareIndexed(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* The lines of one file sorted by index into *out; false on a line without one or a repeated one. */
+/* The lines of one file sorted by index into *out; false on a line without one or a repeated one.
+ */
 static bool
 SortedIndexes(const EmuLines *l, EmuStream s, const char *path, IndexedLine **out, char *err)
 {

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 /* The streams of the 2023 data set, in pinpipe's order (raw_pins.stream names). */
 typedef enum EmuStream
 {

@@ -91,7 +91,7 @@ SourceNextRow(EmuSource *s, StrBuf out[EMU_NSTREAMS], bool invalid[EMU_NSTREAMS]
 			s->next_line = 0;
 		}
 		StrBufAppend(&out[EMU_PIN], s->replay.file + s->replay.off[s->next_line],
-			   s->replay.len[s->next_line]);
+					 s->replay.len[s->next_line]);
 		s->next_line++;
 		return true;
 	}
