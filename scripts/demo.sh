@@ -79,6 +79,27 @@ served() { # served METHOD PATH CONTENT-TYPE
 	! { [ "$code" = 404 ] && ! grep -q error_code "$PP_DIR/probe"; }
 }
 
+# post_rows NAME restproxy|kinesis PART ARGS...: sample rows in that shape when the build
+# serves it (report in NAME.json), else a failure naming the missing route.
+post_rows() {
+	local name=$1 shape=$2 part=$3 route
+	shift 3
+	if [ "$shape" = restproxy ]; then
+		route="POST /topics/{topic}"
+		served POST /topics/pinterest.pin application/vnd.kafka.json.v2+json || route="!$route"
+	else
+		route="PUT /streams/{name}/record"
+		served PUT /streams/pinterest.pin/record application/json || route="!$route"
+	fi
+	if [ "${route#!}" != "$route" ]; then
+		FAILED+=("$part: ${route#!} is not served by this build (HTTP 404): the $shape shape did not run")
+		echo "   MISSING: ${route#!} (404: $(head -c 100 "$PP_DIR/probe"))"
+		return 0
+	fi
+	emulate "$name" --api "$shape" --url "$URL" --sample "$DATA" --concurrency 8 "$@"
+	jq -c '{rows, accepted, rejected, errors, rate_pins_s, latency_p99_ms}' "$PP_DIR/$name.json"
+}
+
 say "1. embedded mode: a private PostgreSQL with shared_preload_libraries = 'pg_cron,pinpipe', HTTP on $URL"
 pp_cluster_start "pinpipe.http_port = $HTTP_PORT"
 [ -n "$KEEP" ] && PP_CLEANUPS=()
@@ -94,21 +115,9 @@ curl -s -w '  (HTTP %{http_code})\n' -X POST -H 'Content-Type: application/json'
 	-d '{"index": "one", "unique_id": "not-a-uuid", "title": "t"}' "$URL/pin/"
 
 say "the three streams of all $NROWS rows (pin, geo, user of one index) in the REST Proxy shape: POST /topics/pinterest.{pin,geo,user}"
-if served POST /topics/pinterest.pin application/vnd.kafka.json.v2+json; then
-	emulate e_rest --api restproxy --url "$URL" --sample "$DATA" --all-rows --concurrency 8 --seed 1
-	jq -c '{rows, accepted, rejected, errors, rate_pins_s, latency_p99_ms}' "$PP_DIR/e_rest.json"
-else
-	FAILED+=("POST /topics/{topic} is not served by this build (HTTP 404): the REST Proxy shape did not run")
-	echo "   MISSING: POST /topics/{topic} (404: $(head -c 100 "$PP_DIR/probe"))"
-fi
+post_rows e_rest restproxy embedded --all-rows --seed 1
 say "300 random rows (the 2023 emulator's way) in the Kinesis shape: PUT /streams/pinterest.{pin,geo,user}/record"
-if served PUT /streams/pinterest.pin/record application/json; then
-	emulate e_kin --api kinesis --url "$URL" --sample "$DATA" --count 300 --concurrency 8 --seed 2
-	jq -c '{rows, accepted, rejected, errors}' "$PP_DIR/e_kin.json"
-else
-	FAILED+=("PUT /streams/{name}/record is not served by this build (HTTP 404): the Kinesis shape did not run")
-	echo "   MISSING: PUT /streams/{name}/record (404: $(head -c 100 "$PP_DIR/probe"))"
-fi
+post_rows e_kin kinesis embedded --count 300 --seed 2
 
 say "all $NPINS real pins through POST /pin/ (the FastAPI shape) with pinpipe-emulate (8 connections)"
 emulate e_pin --url "$URL/pin/" --replay "$PINS" --concurrency 8
@@ -182,13 +191,7 @@ if [ -z "$EMBEDDED_ONLY" ]; then
 	pp_wait_for "http_healthz_is 200" 60 "the HTTP worker's /healthz"
 
 	say "HTTP → Kafka: the three streams of all $NROWS rows in the REST Proxy shape, each record answered only after the broker's ack"
-	if served POST /topics/pinterest.pin application/vnd.kafka.json.v2+json; then
-		emulate k_rest --api restproxy --url "$URL" --sample "$DATA" --all-rows --concurrency 8 --seed 3
-		jq -c '{rows, accepted, rejected, errors, rate_pins_s, latency_p99_ms}' "$PP_DIR/k_rest.json"
-	else
-		FAILED+=("Kafka mode: POST /topics/{topic} is not served by this build (HTTP 404)")
-		echo "   MISSING: POST /topics/{topic} (404: $(head -c 100 "$PP_DIR/probe"))"
-	fi
+	post_rows k_rest restproxy Kafka --all-rows --seed 3
 	say "Kafka-native producers: the $NPINS real pins straight into pinterest.pins"
 	K_PINS=$(pinpipe-devbroker --produce "$PINS" --bootstrap "$BOOTSTRAP")
 	echo "produced: $K_PINS"

@@ -45,7 +45,8 @@ cat >"$W/fake.py" <<'EOF_PY'
 # Topic/stream names choose behaviours: "err.*" rejects odd records (error_code 1) and
 # fails records with value.ind % 3 == 0 as retriable (2); "odd.*" answers 200 in the wrong
 # shape; "busy.*" answers every other request 503 with Retry-After: 0.
-import http.server, json, sys, threading
+import json, sys, threading
+from json_http import JsonHandler, serve
 log = open(sys.argv[2], "a")
 canon = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 lock = threading.Lock()
@@ -58,16 +59,7 @@ def shape_ok(stream, v):
     keys = {"pin": {"index", "unique_id", "category"}, "geo": {"ind", "latitude", "country"},
             "user": {"ind", "first_name", "date_joined"}}[stream]
     return isinstance(v, dict) and keys <= v.keys()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def answer(self, code, body, extra=()):
-        b = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b)))
-        for k, v in extra: self.send_header(k, v)
-        self.end_headers(); self.wfile.write(b)
+class H(JsonHandler):
     def refuse(self, why):
         with lock:
             log.write(json.dumps({"shape_error": why, "path": self.path, "method": self.command}) + "\n"); log.flush()
@@ -133,12 +125,10 @@ class H(http.server.BaseHTTPRequestHandler):
             state["offset"] += 1
             seq = str(state["offset"])
         self.answer(200, {"SequenceNumber": seq, "ShardId": "shardId-000000000000"})
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-srv.daemon_threads = True
-srv.serve_forever()
+serve(H, int(sys.argv[1]))
 EOF_PY
 FPORT=$(pp_free_port)
-python3 "$W/fake.py" "$FPORT" "$W/fake.log" &
+PYTHONPATH=$PP_REPO/test python3 "$W/fake.py" "$FPORT" "$W/fake.log" &
 FPID=$!
 pp_cleanup "kill $FPID"
 F=http://127.0.0.1:$FPORT/prefix
@@ -193,9 +183,10 @@ check "random rows: each posted as pin, geo, user of one index" \
 check "random rows: every index is a row of all three files" \
 	"$(awk '{print $2}' "$W/rnd" | sort -u | comm -23 - <(sort "$W/rows.txt") | wc -l)" 0
 if [ "$(awk '{print $2}' "$W/rnd" | sort -u | wc -l)" -gt 150 ]; then ok "random rows: picked at random (not the first rows)"; else fail "random rows: only $(awk '{print $2}' "$W/rnd" | sort -u | wc -l) distinct of 300"; fi
-check "same --seed, same rows" \
-	"$("$EMU" --print --api restproxy --sample "$DATA" --count 50 --seed 21 | md5sum)" \
-	"$("$EMU" --print --api restproxy --sample "$DATA" --count 50 --seed 21 | md5sum)"
+"$EMU" --print --api restproxy --sample "$DATA" --count 50 --seed 21 >"$W/seed1"
+check "same --seed, same rows (50 rows, 150 records)" \
+	"$(wc -l <"$W/seed1") $("$EMU" --print --api restproxy --sample "$DATA" --count 50 --seed 21 | md5sum)" \
+	"150 $(md5sum <"$W/seed1")"
 
 # --batch: N records per request, still every record once; rows of the selected streams only
 emu --api restproxy --url "$F" --names 'bat.{stream}' --sample "$DATA" --all-rows --streams geo,user --batch 250 >"$W/a3.json"
@@ -240,14 +231,18 @@ check "503 + Retry-After: 0 retried once, then every record accepted" "$(jq -r '
 # Usage errors
 "$EMU" --api fastapi --streams geo --count 1 >/dev/null 2>"$W/u1"
 check "--api fastapi --streams geo: usage error (no FastAPI-style geo route)" "$? $(grep -c 'restproxy or --api kinesis' "$W/u1")" "2 1"
-"$EMU" --api kinesis --batch 5 --count 1 >/dev/null 2>&1
-check "--api kinesis --batch: usage error" "$?" 2
-"$EMU" --api restproxy --streams geo,pins --count 1 >/dev/null 2>&1
-check "--streams with an unknown stream: usage error" "$?" 2
-"$EMU" --api restproxy --names 'a/{stream}' --url "$F" --count 1 >/dev/null 2>&1
-check "--names that is not a topic name: usage error" "$?" 2
-"$EMU" --replay "$DATA/pins_sample.jsonl" --sample "$DATA" --count 1 >/dev/null 2>&1
-check "--replay with --sample: usage error" "$?" 2
+usage() { # usage "what" "message part" ARGS...: exit 2 with that message
+	local what=$1 msg=$2 rc
+	shift 2
+	"$EMU" "$@" >/dev/null 2>"$W/usage"
+	rc=$?
+	check "$what: usage error" "$rc $(grep -cF -- "$msg" "$W/usage")" "2 1"
+}
+usage "--api kinesis --batch" "one record per request (PutRecord)" --api kinesis --batch 5 --count 1
+usage "--streams with an unknown stream" 'invalid value for --streams: "geo,pins"' --api restproxy --streams geo,pins --count 1
+usage "--names that is not a topic name" "a/pin is not a topic name" --api restproxy --names 'a/{stream}' --url "$F" --count 1
+usage "--replay with --sample" "exclude each other" --replay "$DATA/pins_sample.jsonl" --sample "$DATA" --count 1
+usage "--sample of a directory without the files" "cannot open $W/pins_sample.jsonl" --api restproxy --sample "$W" --count 1
 
 # The same code under ASan/UBSan/LSan: both shapes, batches, errors, retries.
 if pp_build_emulate_asan "$W/emu-asan" 2>"$W/asan-build"; then
