@@ -44,7 +44,7 @@ TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
 TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
 
 # Before the PGXS include: pgxs.mk adds the clean rule for EXTRA_CLEAN only if it is set.
-EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
+EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_http_request test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
 
 include $(PGXS)
 
@@ -93,8 +93,9 @@ test/unit/test_strbuf: test/unit/test_strbuf.c test/unit/unit_check.h $(PURE_SRC
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_strbuf.c $(PURE_SRCS)
 
 # The HTTP request layer alone: a real libmicrohttpd daemon, a fake backend, stubbed metrics.
-test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.h src/http_request.c src/http_request.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h src/strbuf.h
-	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c src/http_request.c $(PURE_SRCS) -lmicrohttpd
+HTTP_REQUEST_SRCS = src/http_request.c src/http_restproxy.c
+test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.h $(HTTP_REQUEST_SRCS) src/http_request.h src/http_restproxy.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h src/strbuf.h src/topic_stream.h
+	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c $(HTTP_REQUEST_SRCS) $(PURE_SRCS) -lmicrohttpd
 
 # pinpipe-emulate's pure parts (strict answer readers, row pairing); no network.
 EMULATE_UNIT_SRCS = tools/emulate/emu_json.c tools/emulate/emu_answer.c tools/emulate/emu_rows.c

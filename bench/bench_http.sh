@@ -58,7 +58,37 @@ run() {
 	PER[$name]=$per
 	echo "bench: $name: ${RPS[$name]} req/s, p99 ${P99[$name]} ms, non-2xx/errors ${ERRS[$name]}"
 }
-declare -A PER
+declare -A PER LAG50 LAG99
+
+# The server's own lag histogram (pinpipe_ingest_lag_seconds{source="http"}: commit minus
+# arrival, per request) as "le count" lines, and a quantile in ms of the difference of two
+# such snapshots (linear within a bucket, as PromQL's histogram_quantile).
+lag_hist() { curl -s "http://127.0.0.1:$HP/metrics" | sed -n 's/^pinpipe_ingest_lag_seconds_bucket{source="http",le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'; }
+lag_q() {
+	awk -v q="$3" 'FNR == NR { before[FNR] = $2; next }
+		{ le[FNR] = $1; c[FNR] = $2 - before[FNR]; n = FNR }
+		END {
+			if (n == 0 || c[n] == 0) { print "n/a"; exit }
+			t = q * c[n]; lo = 0; prev = 0
+			for (i = 1; i <= n; i++) {
+				if (c[i] >= t) {
+					if (le[i] == "+Inf") { printf ">%.0f", lo * 1000; exit }
+					printf "%.1f", (lo + (le[i] - lo) * (t - prev) / (c[i] - prev > 0 ? c[i] - prev : 1)) * 1000; exit
+				}
+				lo = le[i]; prev = c[i]
+			}
+		}' "$1" "$2"
+}
+# lag_run NAME ARGS...: run() with the server's lag quantiles of that run beside the client's
+lag_run() {
+	local name=$1
+	lag_hist >"$W/lag.before"
+	run "$@"
+	lag_hist >"$W/lag.after"
+	LAG50[$name]=$(lag_q "$W/lag.before" "$W/lag.after" 0.5)
+	LAG99[$name]=$(lag_q "$W/lag.before" "$W/lag.after" 0.99)
+	echo "bench: $name: server-side ingest lag p50 ${LAG50[$name]} ms, p99 ${LAG99[$name]} ms"
+}
 
 # --- pinpipe, embedded mode
 HP=$(pp_free_port)
@@ -66,8 +96,8 @@ pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.consumer_workers = 0" "fsync
 	"synchronous_commit = on" "pinpipe.http_max_connections = 1024" "pinpipe.http_max_connections_per_client = 1024" || exit 1
 pp_sql "create extension pinpipe" >/dev/null
 pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HP/healthz)\" = 200 ]" 30 "pinpipe healthz" || exit 1
-run "pinpipe embedded /pin/" "http://127.0.0.1:$HP/pin/" "$W/pins.jsonl" 1
-run "pinpipe embedded /pins" "http://127.0.0.1:$HP/pins" "$W/batches.jsonl" "$BATCH"
+lag_run "pinpipe embedded /pin/" "http://127.0.0.1:$HP/pin/" "$W/pins.jsonl" 1
+lag_run "pinpipe embedded /pins" "http://127.0.0.1:$HP/pins" "$W/batches.jsonl" "$BATCH"
 echo "bench: embedded rows written: $(pp_sql 'select count(*) from pinpipe.pins')"
 
 # --- pinpipe, Kafka mode (same server, restarted with the broker)
@@ -100,13 +130,16 @@ kill "$REF_PID"; wait "$REF_PID" 2>/dev/null
 # --- table
 echo
 echo "HTTP ingestion, wrk -t$THREADS -c$CONNS -d${SECS}s, $(nproc) cores, real pins; reference = FastAPI $($PY -c 'import fastapi; print(fastapi.__version__)') + pydantic $($PY -c 'import pydantic; print(pydantic.VERSION)') on uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)') (1 worker)"
-printf '| %-34s | %10s | %10s | %9s | %9s | %8s |\n' run "req/s" "pins/s" "p50 ms" "p99 ms" "non-2xx"
-printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------" "------------" "------------" "-----------" "-----------" "----------"
+echo "(p50/p99: client-measured by wrk; lag p50/p99: the server's pinpipe_ingest_lag_seconds{source=\"http\"}, commit minus arrival,"
+echo " embedded mode only: in Kafka mode the 2xx follows the broker's ack and the row is written by a consumer)"
+printf '| %-34s | %10s | %10s | %9s | %9s | %10s | %10s | %8s |\n' run "req/s" "pins/s" "p50 ms" "p99 ms" "lag p50 ms" "lag p99 ms" "non-2xx"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------------------" "------------" "------------" "-----------" "-----------" "------------" "------------" "----------"
 for name in "pinpipe embedded /pin/" "pinpipe embedded /pins" "pinpipe kafka /pin/" "pinpipe kafka /pins" \
 	"reference confirmed /pin/" "reference confirmed /pins" "reference fire-and-forget /pin/"; do
-	printf '| %-34s | %10s | %10s | %9s | %9s | %8s |\n' "$name" "${RPS[$name]}" "$((RPS[$name] * PER[$name]))" \
-		"${P50[$name]}" "${P99[$name]}" "${ERRS[$name]}"
+	printf '| %-34s | %10s | %10s | %9s | %9s | %10s | %10s | %8s |\n' "$name" "${RPS[$name]}" "$((RPS[$name] * PER[$name]))" \
+		"${P50[$name]}" "${P99[$name]}" "${LAG50[$name]:--}" "${LAG99[$name]:--}" "${ERRS[$name]}"
 done
+echo "load average at the end:$(uptime | sed 's/.*load average://')"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 REF1=${RPS["reference confirmed /pin/"]}
 REFB=$((RPS["reference confirmed /pins"] * BATCH))

@@ -8,6 +8,7 @@
 # Prints a table with pins/s and ratios, and the consumer's peak RSS (VmHWM).
 #
 #   BENCH_PINS=1000000 bash bench/bench_kafka.sh       (default 1M; use e.g. 20000 to try it)
+#   BENCH_PERF=1 ...     also profile the 1-worker run with perf (time by phase, top symbols)
 #
 # The whole backlog is produced into the dev broker before any consumer starts. The
 # dev broker (librdkafka's mock cluster) keeps only ~5 MB of compressed message sets
@@ -38,6 +39,9 @@ t0=$(now)
 kafka_produce "$DIR/pins.jsonl" "$PARTS" || die "produce"
 echo "# preloaded $N messages in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s"
 
+# utime + stime (clock ticks) summed over processes.
+proc_cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+
 # One consumer run: fresh extension, W workers, group G; sets RUN_RATE, RUN_HWM.
 consume_run() {
 	local workers=$1 group=$2 c0 t1 t2 pids hwm p
@@ -51,11 +55,32 @@ consume_run() {
 		"consumption to start on $workers worker(s)" || die "no consumption"
 	t1=$(now)
 	c0=$(kafka_consumed)
+	local perfpid='' cpids cpu1
+	# the workers' CPU time (all threads: backend and librdkafka's) over the measured interval
+	cpids=$(pp_sql "SELECT string_agg(pid::text, ' ') FROM pinpipe.workers WHERE kind = 'consumer'")
+	cpu1=$(proc_cpu $cpids)
+	if [ -n "${BENCH_PERF:-}" ] && [ "$workers" = 1 ]; then
+		# profile the one worker (its backend and librdkafka's threads) while it consumes
+		perf record -q -F 199 --call-graph dwarf -p "$(pp_sql "SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'")" \
+			-o "$DIR/consumer.perf" 2>/dev/null &
+		perfpid=$!
+	fi
 	pp_wait_for "[ \$(kafka_consumed) -ge $N ]" 3600 "$N consumed" || die "timed out at $(kafka_consumed)"
 	t2=$(now)
+	RUN_CPU=$(awk -v a="$cpu1" -v b="$(proc_cpu $cpids)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
+	if [ -n "$perfpid" ]; then
+		kill -INT "$perfpid"
+		wait "$perfpid"
+		echo "# profile of 1 worker (load:$(uptime | sed 's/.*load average://')), time by phase:"
+		perf script -F ip,sym -i "$DIR/consumer.perf" 2>/dev/null | python3 bench/perf_phases.py | sed 's/^/#   /'
+		echo "# top symbols (self):"
+		perf report -q -i "$DIR/consumer.perf" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
+			sed 's/ *-  *- *$//' | grep -v '^$' | head -n 15 | sed 's/^/#   /'
+	fi
 	[ "$(kafka_consumed)" = "$N" ] || die "consumed $(kafka_consumed), expected $N"
 	[ "$(pp_sql "SELECT count(*) FROM pinpipe.dead_letters")" = 0 ] || die "unexpected dead letters"
 	RUN_RATE=$(rate $((N - c0)) "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")
+	RUN_N=$((N - c0))
 	RUN_HWM=0 RUN_ANON=0
 	pids=$(pp_sql "SELECT string_agg(pid::text, ' ') FROM pinpipe.workers WHERE kind = 'consumer'")
 	for p in $pids; do
@@ -71,8 +96,8 @@ pp_cluster_start "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_
 	"pinpipe.batch_size = $BATCH" "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
 
 consume_run 1 bench1
-RATE1=$RUN_RATE HWM1=$RUN_HWM ANON1=$RUN_ANON
-echo "# 1 worker: $RATE1 pins/s, VmHWM ${HWM1} kB, RssAnon at the end ${ANON1} kB"
+RATE1=$RUN_RATE HWM1=$RUN_HWM ANON1=$RUN_ANON CPU1=$RUN_CPU N1=$RUN_N
+echo "# 1 worker: $RATE1 pins/s, CPU ${CPU1} s for $N1 pins, VmHWM ${HWM1} kB, RssAnon at the end ${ANON1} kB; load:$(uptime | sed 's/.*load average://')"
 
 # Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
 pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
@@ -83,15 +108,19 @@ RATE2=$RUN_RATE HWM2=$RUN_HWM
 echo "# 2 workers: $RATE2 pins/s (rows per worker $RUN_WORKERS_ROWS), VmHWM ${HWM2} kB"
 
 # Baselines in a clean extension with the consumers idle (group with no partitions left to read).
+# (no consumers at all: a consumer of a re-created extension has no stored offsets and
+# would read the topic again into the tables being measured)
+pp_cluster_stop fast
+pp_conf "pinpipe.consumer_workers = 0"
+pp_cluster_up || die "restart without consumers"
 pp_psql -c "DROP EXTENSION pinpipe" -c "CREATE EXTENSION pinpipe" >/dev/null
 pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters" >/dev/null
 pp_sql "CHECKPOINT" >/dev/null
-t1=$(now)
-pp_psql -c "COPY pinpipe.raw_pins FROM '$DIR/raw.copy'" -c "COPY pinpipe.pins FROM '$DIR/pins.copy'"
-t2=$(now)
+source bench/bench_lib.sh
+read -r WALL_COPY CPU_COPY < <(bench_timed "COPY pinpipe.raw_pins FROM '$DIR/raw.copy'; COPY pinpipe.pins FROM '$DIR/pins.copy'")
 [ "$(pp_sql "SELECT count(*) FROM pinpipe.pins")" = "$N" ] || die "COPY loaded the wrong count"
-RATE_COPY=$(rate "$N" "$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')")
-echo "# COPY ceiling: $RATE_COPY pins/s"
+RATE_COPY=$(rate "$N" "$WALL_COPY")
+echo "# COPY ceiling: $RATE_COPY pins/s, backend CPU ${CPU_COPY} s; load:$(uptime | sed 's/.*load average://')"
 
 # SQL-only: the raw text is staged first (not timed), then cast and cleaned in SQL.
 pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute" >/dev/null
@@ -119,5 +148,7 @@ printf '%-34s %12s %12s %12s\n' "SQL-only (jsonb + SQL cleaning)" "$RATE_SQL" "$
 printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 1 worker" "$RATE1" "$(ratio "$RATE1" "$RATE_COPY")" "$(ratio "$RATE1" "$RATE_SQL")"
 printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 2 workers" "$RATE2" "$(ratio "$RATE2" "$RATE_COPY")" "$(ratio "$RATE2" "$RATE_SQL")"
 echo "2 workers / 1 worker: $(ratio "$RATE2" "$RATE1")"
+echo "CPU per pin: 1 worker $(awk -v c="$CPU1" -v n="$N1" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs (backend + librdkafka threads), COPY $(awk -v c="$CPU_COPY" -v n="$N" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs; COPY CPU / worker CPU per pin: $(awk -v a="$CPU_COPY" -v n="$N" -v b="$CPU1" -v m="$N1" 'BEGIN { printf "%.2f", (a / n) / (b / m) }')"
+echo "load average at the end:$(uptime | sed 's/.*load average://')"
 echo "consumer peak RSS (VmHWM, includes touched shared buffers): 1 worker ${HWM1} kB, 2 workers max ${HWM2} kB"
 echo "consumer private memory at the end (RssAnon): 1 worker ${ANON1} kB"

@@ -31,3 +31,38 @@ ON CONFLICT (minute, category) DO UPDATE SET posts = c.posts + EXCLUDED.posts;
 COMMIT;
 SQL
 }
+
+# bench_make_lines N: table sample (the real pins) and bench_lines (n, line): N pins from
+# the sample, repeated, each with a fresh unique_id.
+bench_make_lines() {
+	pp_psql -c "CREATE TABLE sample(line text)"
+	pp_psql -c "\\copy sample FROM '$PP_SHARED_DATA/pins_sample.jsonl' WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
+	pp_psql -c "CREATE TABLE bench_lines AS
+	    SELECT row_number() OVER () AS n,
+	           (s.line::jsonb || jsonb_build_object('unique_id', gen_random_uuid()))::text AS line
+	    FROM generate_series(1, ceil($1 / 3852.0)::int) g, sample s LIMIT $1"
+}
+
+# bench_make_batches BATCH: tables bench_text (NDJSON) and bench_jsonb (arrays) of BATCH
+# pins each from bench_lines, as a client sends them (EXTERNAL: not compressed in TOAST).
+bench_make_batches() {
+	pp_psql -c "CREATE TABLE bench_text (p text); ALTER TABLE bench_text ALTER p SET STORAGE EXTERNAL;
+	  CREATE TABLE bench_jsonb (p jsonb); ALTER TABLE bench_jsonb ALTER p SET STORAGE EXTERNAL;
+	  INSERT INTO bench_text SELECT string_agg(line, E'\\n' ORDER BY n) FROM bench_lines GROUP BY (n - 1) / $1;
+	  INSERT INTO bench_jsonb SELECT jsonb_agg(line::jsonb ORDER BY n) FROM bench_lines GROUP BY (n - 1) / $1" >/dev/null
+}
+
+# SQL for the CPU time (utime + stime, in clock ticks) of the backend running it, from
+# /proc (superuser): a measure that other work on a shared machine disturbs far less
+# than the wall clock.
+BENCH_CPU_TICKS="(split_part(pg_read_file('/proc/self/stat'), ' ', 14)::bigint + split_part(pg_read_file('/proc/self/stat'), ' ', 15)::bigint)"
+BENCH_CLK_TCK=$(getconf CLK_TCK)
+
+# bench_timed SQL: "wall_seconds cpu_seconds" of running SQL in one backend.
+bench_timed() {
+	pp_psql -A -t -f - <<SQL | tail -n 1
+SELECT extract(epoch FROM clock_timestamp()) AS t0, $BENCH_CPU_TICKS AS c0 \\gset
+$1;
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3) || ' ' || round(($BENCH_CPU_TICKS - :c0) / $BENCH_CLK_TCK.0, 3);
+SQL
+}

@@ -15,7 +15,7 @@ PACKAGES=(
 	postgresql-server-dev-all debhelper fakeroot debootstrap libipc-run-perl binutils clang-format
 	librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev
 	kcat curl wrk jq bc prometheus docker-compose
-	python3-fastapi python3-uvicorn python3-confluent-kafka python3-kafka
+	python3-fastapi python3-uvicorn python3-confluent-kafka python3-kafka python3-requests
 )
 # Node.js and npm run kafkajs in the dev broker's client test; a machine that already has them
 # (another packaging of Node.js) keeps its own.

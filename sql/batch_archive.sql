@@ -1,28 +1,8 @@
 -- Batch layer: dedup (latest event wins), late data, idempotence, full rebuild
 -- equals incremental, rejects, partitions on demand. Raw events are written
 -- straight into the raw log with fixed received_at so days are deterministic.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pinpipe;
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture.sql
 
--- A pin as the API receives it; uid n becomes unique_id 00000000-0000-0000-0000-00000000000n.
-CREATE FUNCTION pp_pin(uid int, cat text, title text DEFAULT 'T', followers text DEFAULT '5k',
-                       tags text DEFAULT 'a,b', media text DEFAULT 'image') RETURNS text
-LANGUAGE sql AS $$
-  SELECT json_build_object('index', uid,
-      'unique_id', '00000000-0000-0000-0000-' || lpad(uid::text, 12, '0'),
-      'title', title, 'description', 'd', 'poster_name', 'p', 'follower_count', followers,
-      'tag_list', tags, 'is_image_or_video', media, 'image_src', 'https://i.pinimg.com/x.jpg',
-      'downloaded', 1, 'save_location', 'Local save in /data/' || cat, 'category', cat)::text
-$$;
-CREATE FUNCTION pp_raw(at timestamptz, payload text) RETURNS void
-LANGUAGE sql AS $$
-  INSERT INTO pinpipe.raw_pins (source, received_at, payload) VALUES ('sql', at, payload)
-$$;
 -- The archive and rollups as comparable text (computed_at left out).
 CREATE FUNCTION pp_archive_digest() RETURNS text
 LANGUAGE sql AS $$
@@ -114,12 +94,4 @@ CALL pinpipe.run_batch();
 ROLLBACK;
 
 DROP FUNCTION pp_archive_digest();
-DROP FUNCTION pp_raw(timestamptz, text);
-DROP FUNCTION pp_pin(int, text, text, text, text, text);
-
--- Leave the shared regression database as we found it.
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture_end.sql

@@ -1,22 +1,11 @@
 -- Batch layer: a failed run leaves the watermark and the archive as they were and
 -- is recorded (status failed, error, SQLSTATE) although the run rolled back;
 -- a run killed with its session is marked aborted by the next run.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pinpipe;
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture.sql
 
 CREATE FUNCTION pp_raw_pin(uid int, at timestamptz) RETURNS void
 LANGUAGE sql AS $$
-  INSERT INTO pinpipe.raw_pins (source, received_at, payload)
-  SELECT 'sql', at, json_build_object('index', uid,
-      'unique_id', '00000000-0000-0000-0000-' || lpad(uid::text, 12, '0'),
-      'title', 't', 'description', 'd', 'poster_name', 'p', 'follower_count', '1k',
-      'tag_list', 'a', 'is_image_or_video', 'image', 'image_src', 'https://i.pinimg.com/x.jpg',
-      'downloaded', 1, 'save_location', 'Local save in /data/art', 'category', 'art')::text
+  SELECT pp_raw(at, pp_pin(uid, 'art', 't', '1k', 'a'))
 $$;
 
 SELECT pp_raw_pin(1, '2024-05-01 10:00+00');
@@ -60,10 +49,4 @@ SELECT status, count(*) FROM pinpipe.batch_runs GROUP BY status ORDER BY status;
 
 DROP FUNCTION pp_boom();
 DROP FUNCTION pp_raw_pin(int, timestamptz);
-
--- Leave the shared regression database as we found it.
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture_end.sql

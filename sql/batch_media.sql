@@ -1,10 +1,7 @@
 -- One media rule (src/clean.c, pinpipe.media_class) behind every media count: the live
 -- aggregates (category_minute), the archive rollups (category_daily) and the serving
 -- views agree, also for multi-video… values that are not the exact story string.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pinpipe;
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe_archive.pins, pinpipe_archive.category_daily, pinpipe.archive_pin_days;
+\i sql/include/batch_fixture.sql
 
 SELECT v AS is_image_or_video, pinpipe.media_class(v)
   FROM (VALUES ('image'), ('video'), ('multi-video(story page format)'), ('multi-video'),
@@ -42,5 +39,4 @@ SELECT (l.image, l.video, l.story, l.other)
        = (d.image_pins, d.video_pins, d.story_pins, d.other_media_pins) AS live_and_batch_agree
   FROM live_media l, pinpipe.category_stats d WHERE d.category = 'media';
 
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe_archive.pins, pinpipe_archive.category_daily, pinpipe.archive_pin_days;
+\i sql/include/batch_fixture_end.sql

@@ -1,36 +1,14 @@
 -- Batch layer retention: raw-log and speed-layer rows older than N days go, but
 -- only once archived (below the watermark); afterwards a full rebuild is refused.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pinpipe;
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture.sql
 
 -- Raw row plus its speed-layer row and live minute, as the ingest path writes them.
 CREATE FUNCTION pp_ingest_at(uid int, at timestamptz) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    payload text := json_build_object('index', uid,
-        'unique_id', '00000000-0000-0000-0000-' || lpad(uid::text, 12, '0'),
-        'title', 't', 'description', 'd', 'poster_name', 'p', 'follower_count', '1k',
-        'tag_list', 'a', 'is_image_or_video', 'image', 'image_src', 'https://i.pinimg.com/x.jpg',
-        'downloaded', 1, 'save_location', 'Local save in /data/art', 'category', 'art')::text;
-    rid bigint;
-BEGIN
-    INSERT INTO pinpipe.raw_pins (source, received_at, payload) VALUES ('sql', at, payload)
-        RETURNING id INTO rid;
-    INSERT INTO pinpipe.pins (raw_id, received_at, source, ind, unique_id, title, description,
-           poster_name, follower_count, tag_list, is_image_or_video, image_src, downloaded,
-           save_location, category, error_fields)
-    SELECT rid, at, 'sql', c.ind, c.unique_id, c.title, c.description, c.poster_name,
-           c.follower_count, c.tag_list, c.is_image_or_video, c.image_src, c.downloaded,
-           c.save_location, c.category, c.error_fields
-      FROM pinpipe.clean_pin(payload) c;
-    INSERT INTO pinpipe.category_minute VALUES (date_trunc('minute', at), 'art', 1, 0, 1000, 1, 1, 0, 0, 0, 1)
-    ON CONFLICT (minute, category) DO UPDATE SET posts = category_minute.posts + 1;
-END $$;
+LANGUAGE sql AS $$
+  SELECT pp_ingest(at, pp_pin(uid, 'art', 't', '1k', 'a'));
+  INSERT INTO pinpipe.category_minute VALUES (date_trunc('minute', at), 'art', 1, 0, 1000, 1, 1, 0, 0, 0, 1)
+  ON CONFLICT (minute, category) DO UPDATE SET posts = category_minute.posts + 1;
+$$;
 
 SELECT pp_ingest_at(1, now() - interval '40 days');
 SELECT pp_ingest_at(2, now() - interval '35 days');
@@ -73,10 +51,4 @@ SELECT count(*) AS archived FROM pinpipe_archive.pins;
 
 UPDATE pinpipe.batch_state SET retention_days = NULL, raw_purged_before = NULL;
 DROP FUNCTION pp_ingest_at(int, timestamptz);
-
--- Leave the shared regression database as we found it.
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture_end.sql

@@ -1,35 +1,13 @@
 -- Serving layer: category_daily_stats / category_stats = archive rollups + speed-layer
 -- rows newer than the watermark, with nothing counted twice before or after a run.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pinpipe;
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture.sql
 
 -- Raw row plus its speed-layer row, in one transaction, as the ingest path writes them.
 CREATE FUNCTION pp_ingest_at(uid int, cat text, at timestamptz, followers text DEFAULT '1k',
                              media text DEFAULT 'image') RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    payload text := json_build_object('index', uid,
-        'unique_id', '00000000-0000-0000-0000-' || lpad(uid::text, 12, '0'),
-        'title', 't', 'description', 'd', 'poster_name', 'p', 'follower_count', followers,
-        'tag_list', 'a', 'is_image_or_video', media, 'image_src', 'https://i.pinimg.com/x.jpg',
-        'downloaded', 1, 'save_location', 'Local save in /data/' || cat, 'category', cat)::text;
-    rid bigint;
-BEGIN
-    INSERT INTO pinpipe.raw_pins (source, received_at, payload) VALUES ('sql', at, payload)
-        RETURNING id INTO rid;
-    INSERT INTO pinpipe.pins (raw_id, received_at, source, ind, unique_id, title, description,
-           poster_name, follower_count, tag_list, is_image_or_video, image_src, downloaded,
-           save_location, category, error_fields)
-    SELECT rid, at, 'sql', c.ind, c.unique_id, c.title, c.description, c.poster_name,
-           c.follower_count, c.tag_list, c.is_image_or_video, c.image_src, c.downloaded,
-           c.save_location, c.category, c.error_fields
-      FROM pinpipe.clean_pin(payload) c;
-END $$;
+LANGUAGE sql AS $$
+  SELECT pp_ingest(at, pp_pin(uid, cat, 't', followers, 'a', media))
+$$;
 
 -- Before any run everything is live.
 SELECT pp_ingest_at(1, 'art', '2024-06-01 10:00+00', '1k');
@@ -78,10 +56,4 @@ SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, posts, distinct_pins, li
 SELECT pending_raw_rows, last_run_status FROM pinpipe.batch_status;
 
 DROP FUNCTION pp_ingest_at(int, text, timestamptz, text, text);
-
--- Leave the shared regression database as we found it.
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters,
-         pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins, pinpipe_archive.category_daily,
-         pinpipe.archive_pin_days;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
+\i sql/include/batch_fixture_end.sql

@@ -2,20 +2,9 @@
 -- one row per ind (latest event wins), partitioned by day, rejects recorded,
 -- idempotent, full rebuild = incremental. Raw events are written straight into the
 -- raw log with fixed received_at so days are deterministic.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pinpipe;
+\i sql/include/batch_fixture.sql
 SET timezone = 'UTC';
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.geo, pinpipe.users, pinpipe.category_minute,
-         pinpipe.dead_letters, pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins,
-         pinpipe_archive.category_daily, pinpipe.archive_pin_days, pinpipe_archive.geo,
-         pinpipe_archive.users;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
 
-CREATE FUNCTION pp_raw(at timestamptz, stream text, payload text) RETURNS void
-LANGUAGE sql AS $$
-  INSERT INTO pinpipe.raw_pins (source, received_at, stream, payload) VALUES ('sql', at, stream, payload)
-$$;
 CREATE FUNCTION pp_geo(ind int, country text, lat float8 DEFAULT 1.5) RETURNS text
 LANGUAGE sql AS $$
   SELECT json_build_object('ind', ind, 'timestamp', '2020-01-02 03:04:05', 'latitude', lat,
@@ -78,10 +67,5 @@ SELECT * FROM pinpipe.apply_retention(5);
 SELECT count(*) AS geo_speed_rows FROM pinpipe.geo;
 SELECT ind, country FROM pinpipe_archive.geo WHERE ind = 9;
 
-TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.geo, pinpipe.users, pinpipe.category_minute,
-         pinpipe.dead_letters, pinpipe.batch_runs, pinpipe.batch_rejects, pinpipe_archive.pins,
-         pinpipe_archive.category_daily, pinpipe.archive_pin_days, pinpipe_archive.geo,
-         pinpipe_archive.users;
-UPDATE pinpipe.batch_state SET watermark = '0', watermark_moved_at = NULL, last_run_id = NULL,
-       retention_days = NULL, raw_purged_before = NULL;
-DROP FUNCTION pp_raw(timestamptz, text, text), pp_geo(int, text, float8), pp_user(int, text, int), pp_digest();
+DROP FUNCTION pp_geo(int, text, float8), pp_user(int, text, int), pp_digest();
+\i sql/include/batch_fixture_end.sql

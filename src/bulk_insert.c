@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/hio.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -19,9 +20,11 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 
@@ -34,6 +37,7 @@ struct BulkWriter
 	EState *estate;
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
+	BufferAccessStrategy ring; /* the table's kept ring, in bistate; NULL: bistate's own */
 	CommandId cid;
 	TupleTableSlot **slots;
 	int nslots;
@@ -43,6 +47,43 @@ struct BulkWriter
 	bool has_indexes;
 	MemoryContext cxt; /* where the writer and its slots live */
 };
+
+/*
+ * Bulk-write buffer rings kept for the backend, one per table written. A ring
+ * per writer (as GetBulkInsertState makes) would take fresh shared buffers for
+ * every batch and leave the last ring's dirty; one COPY keeps one ring for all
+ * its rows, and so do the batches of one backend here. A ring holds only
+ * buffer numbers, which the buffer manager re-checks on every reuse, so it is
+ * valid across transactions and after errors.
+ */
+#define BULK_RINGS 8
+
+typedef struct BulkRing
+{
+	Oid relid;
+	BufferAccessStrategy strategy;
+} BulkRing;
+
+static BulkRing bulk_rings[BULK_RINGS];
+static int bulk_nrings = 0;
+
+/* The kept ring of a table (NULL when every slot is taken by other tables). */
+static BufferAccessStrategy
+BulkRingFor(Oid relid)
+{
+	MemoryContext old;
+
+	for (int i = 0; i < bulk_nrings; i++)
+		if (bulk_rings[i].relid == relid)
+			return bulk_rings[i].strategy;
+	if (bulk_nrings == BULK_RINGS)
+		return NULL;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	bulk_rings[bulk_nrings].strategy = GetAccessStrategy(BAS_BULKWRITE);
+	MemoryContextSwitchTo(old);
+	bulk_rings[bulk_nrings].relid = relid;
+	return bulk_rings[bulk_nrings++].strategy;
+}
 
 /*
  * Row-level security: the writer does not run the executor's policy checks, so
@@ -112,6 +153,12 @@ BulkWriterOpen(Oid relid, int capacity)
 						 trig->trig_insert_instead_row);
 	w->cid = GetCurrentCommandId(true);
 	w->bistate = GetBulkInsertState();
+	w->ring = BulkRingFor(relid);
+	if (w->ring)
+	{
+		FreeAccessStrategy(w->bistate->strategy);
+		w->bistate->strategy = w->ring;
+	}
 	w->capacity = Max(capacity, 1);
 	w->slots = palloc0(sizeof(TupleTableSlot *) * w->capacity);
 
@@ -236,6 +283,8 @@ BulkWriterClose(BulkWriter *w)
 	BulkWriterFlush(w);
 	ExecASInsertTriggers(w->estate, w->rri, NULL);
 	AfterTriggerEndQuery(w->estate);
+	if (w->ring)
+		w->bistate->strategy = NULL; /* kept for the next writer of the table */
 	FreeBulkInsertState(w->bistate);
 	for (int i = 0; i < w->capacity; i++)
 		if (w->slots[i])

@@ -40,20 +40,21 @@ ConsumerOffsetsPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 }
 
 void
-ConsumerOffsetsRead(const char *group, const char *topic, const int32 *partitions, int64 *next,
-					int n)
+ConsumerOffsetsRead(const char *group, const char *const *topics, const int32 *partitions,
+					int64 *next, int n)
 {
-	Oid types[2] = {TEXTOID, TEXTOID};
-	Datum values[2];
+	Oid types[1] = {TEXTOID};
+	Datum values[1];
 	SPIPlanPtr plan;
 	int rc;
 
-	plan = ConsumerOffsetsPlan(&read_plan,
-							   "SELECT \"partition\", next_offset FROM pinpipe.kafka_offsets "
-							   "WHERE consumer_group = $1 AND topic = $2",
-							   2, types);
+	/* the group's rows of every topic: few, and matched below without a topic array */
+	plan =
+		ConsumerOffsetsPlan(&read_plan,
+							"SELECT topic, \"partition\", next_offset FROM pinpipe.kafka_offsets "
+							"WHERE consumer_group = $1",
+							1, types);
 	values[0] = CStringGetTextDatum(group);
-	values[1] = CStringGetTextDatum(topic);
 	rc = SPI_execute_plan(plan, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading pinpipe.kafka_offsets failed: %s", SPI_result_code_string(rc));
@@ -63,13 +64,14 @@ ConsumerOffsetsRead(const char *group, const char *topic, const int32 *partition
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool isnull;
+		char *topic = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
 		int32 part =
-			DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+			DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 		int64 off =
-			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
 
 		for (int i = 0; i < n; i++)
-			if (partitions[i] == part)
+			if (partitions[i] == part && strcmp(topics[i], topic) == 0)
 				next[i] = off;
 	}
 }

@@ -16,11 +16,11 @@
 #define CONSUMER_OFFSET_NONE ((int64) -1)
 
 /*
- * Fill next[i] with the stored next offset of partitions[i] for (group, topic),
- * or CONSUMER_OFFSET_NONE.
+ * Fill next[i] with the stored next offset of partition partitions[i] of topic
+ * topics[i] for group, or CONSUMER_OFFSET_NONE (one query for every topic).
  */
-extern void ConsumerOffsetsRead(const char *group, const char *topic, const int32 *partitions,
-								int64 *next, int n);
+extern void ConsumerOffsetsRead(const char *group, const char *const *topics,
+								const int32 *partitions, int64 *next, int n);
 
 /*
  * Store next_offset for a partition, but only if the stored value is still

@@ -18,6 +18,8 @@
 char *pinpipe_database = NULL;
 char *pinpipe_kafka_brokers = NULL;
 char *pinpipe_topic = NULL;
+char *pinpipe_geo_topic = NULL;
+char *pinpipe_user_topic = NULL;
 char *pinpipe_consumer_group = NULL;
 char *pinpipe_kafka_config = NULL;
 int pinpipe_consumer_workers = 1;
@@ -84,12 +86,23 @@ GucInit(void)
 	DefineCustomStringVariable(
 		"pinpipe.kafka_brokers",
 		"Kafka bootstrap servers (host:port,...); empty runs the pipeline without Kafka.",
-		"When set, the consumer workers read pinpipe.topic and the HTTP worker produces to it; "
-		"when empty (the default) the HTTP worker writes straight into the tables.",
+		"When set, the consumer workers read the streams' topics and the HTTP worker produces "
+		"pins to pinpipe.topic; when empty (the default) the HTTP worker writes straight into the "
+		"tables.",
 		&pinpipe_kafka_brokers, "", startup, 0, NULL, NULL, NULL);
 
-	DefineCustomStringVariable("pinpipe.topic", "Kafka topic carrying pins.", NULL, &pinpipe_topic,
-							   "pinterest.pins", startup, 0, CheckNonEmpty, NULL, NULL);
+	DefineCustomStringVariable("pinpipe.topic", "Kafka topic carrying pins.",
+							   "Topics named *.pin carry pins too (docs/kafka.md, \"Routing\").",
+							   &pinpipe_topic, "pinterest.pins", startup, 0, CheckNonEmpty, NULL,
+							   NULL);
+
+	DefineCustomStringVariable("pinpipe.geo_topic", "Kafka topic carrying geolocation records.",
+							   "Topics named *.geo carry them too.", &pinpipe_geo_topic,
+							   "pinterest.geo", startup, 0, CheckNonEmpty, NULL, NULL);
+
+	DefineCustomStringVariable("pinpipe.user_topic", "Kafka topic carrying user records.",
+							   "Topics named *.user carry them too.", &pinpipe_user_topic,
+							   "pinterest.user", startup, 0, CheckNonEmpty, NULL, NULL);
 
 	DefineCustomStringVariable(
 		"pinpipe.consumer_group", "Kafka consumer group of the consumer workers.",
@@ -103,10 +116,10 @@ GucInit(void)
 		"Superuser-only because it may hold credentials.",
 		&pinpipe_kafka_config, "", startup, GUC_SUPERUSER_ONLY, CheckKafkaConfig, NULL, NULL);
 
-	DefineCustomIntVariable("pinpipe.consumer_workers",
-							"Number of Kafka consumer background workers.",
-							"They join one consumer group and share the topic's partitions.",
-							&pinpipe_consumer_workers, 1, 0, 64, startup, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(
+		"pinpipe.consumer_workers", "Number of Kafka consumer background workers.",
+		"They join one consumer group and share the partitions of the streams' topics.",
+		&pinpipe_consumer_workers, 1, 0, 64, startup, 0, NULL, NULL, NULL);
 
 	DefineCustomEnumVariable(
 		"pinpipe.start_offset", "Where a consumer starts in a partition that has no stored offset.",

@@ -5,12 +5,16 @@
 #ifndef PINPIPE_GUC_H
 #define PINPIPE_GUC_H
 
+#include "topic_stream.h"
+
 /* Where workers connect */
 extern char *pinpipe_database;
 
 /* Kafka */
 extern char *pinpipe_kafka_brokers;
 extern char *pinpipe_topic;
+extern char *pinpipe_geo_topic;
+extern char *pinpipe_user_topic;
 extern char *pinpipe_consumer_group;
 extern char *pinpipe_kafka_config;
 extern int pinpipe_consumer_workers;
@@ -45,6 +49,18 @@ typedef enum PinpipeOffsetOutOfRange
 
 /* Define every pinpipe.* GUC and reserve the prefix. */
 extern void GucInit(void);
+
+/*
+ * The streams' configured topics (pinpipe.topic, geo_topic, user_topic) for
+ * TopicStreamName. Inline: the request layer's unit test has the settings but not guc.c.
+ */
+static inline TopicStreamConfig
+GucTopicStreams(void)
+{
+	TopicStreamConfig config = {pinpipe_topic, pinpipe_geo_topic, pinpipe_user_topic};
+
+	return config;
+}
 
 /* True when pinpipe.kafka_brokers is set (Kafka mode). */
 extern bool GucKafkaEnabled(void);

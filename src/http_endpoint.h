@@ -12,6 +12,8 @@ typedef enum HttpEndpoint
 	HTTP_EP_PINS,
 	HTTP_EP_HEALTHZ,
 	HTTP_EP_METRICS,
+	HTTP_EP_TOPICS,	 /* POST /topics/{topic}: Kafka REST Proxy v2 produce */
+	HTTP_EP_STREAMS, /* PUT /streams/{name}/record: Kinesis PutRecord */
 	HTTP_EP_OTHER,
 	HTTP_EP_COUNT
 } HttpEndpoint;

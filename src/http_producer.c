@@ -34,6 +34,9 @@
 #define HTTP_PRODUCER_TOO_LARGE                                                                    \
 	"pin exceeds the Kafka message size limit (message.max.bytes); it can never be stored"
 
+/* Why a record for a partition that does not exist is refused (a retry cannot help either). */
+#define HTTP_PRODUCER_NO_PARTITION "Kafka: the topic has no such partition"
+
 static rd_kafka_t *producer = NULL;
 static rd_kafka_topic_t *producer_topic = NULL;
 static rd_kafka_queue_t *producer_queue = NULL;
@@ -62,7 +65,12 @@ HttpProducerDelivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 		MetricsDelivery(true);
 		broker_down = false;
 		if (rec)
+		{
+			/* where it is: the REST APIs report it */
+			rec->stored_partition = msg->partition;
+			rec->stored_offset = msg->offset;
 			HttpRecordDone(rec->req, rec, HTTP_REC_ACCEPTED, NULL);
+		}
 		return;
 	}
 	MetricsDelivery(false);
@@ -71,6 +79,12 @@ HttpProducerDelivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 		/* the broker's limit is below ours: a retry can never succeed */
 		if (rec)
 			HttpRecordDone(rec->req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
+		return;
+	}
+	if (msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && rec && rec->partition >= 0)
+	{
+		/* the client named a partition the topic does not have */
+		HttpRecordDone(rec->req, rec, HTTP_REC_REFUSED, HTTP_PRODUCER_NO_PARTITION);
 		return;
 	}
 	if (msg->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT || msg->err == RD_KAFKA_RESP_ERR__TRANSPORT)
@@ -193,6 +207,8 @@ bool
 HttpProducerSend(HttpRequest *req, const char **reason)
 {
 	int produced = 0;
+	rd_kafka_topic_t *rkt = producer_topic;
+	bool ok = true;
 
 	if (producer == NULL || producer_fatal)
 	{
@@ -218,29 +234,50 @@ HttpProducerSend(HttpRequest *req, const char **reason)
 		*reason = "Kafka broker unavailable; the pin was not stored, retry later";
 		return false;
 	}
+	/* a request naming its topic (the REST APIs): librdkafka keeps one handle per topic */
+	if (req->topic != NULL && strcmp(req->topic, pinpipe_topic) != 0)
+	{
+		rkt = rd_kafka_topic_new(producer, req->topic, NULL);
+		if (rkt == NULL)
+		{
+			*reason = "Kafka produce failed: invalid topic; the record was not stored";
+			return false;
+		}
+	}
 	for (int i = 0; i < req->nrecords; i++)
 	{
 		HttpRecord *rec = &req->records[i];
+		rd_kafka_resp_err_t err;
 
 		if (rec->outcome != HTTP_REC_PENDING)
 			continue;
-		if (rd_kafka_produce(producer_topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-							 (void *) rec->data, rec->len, rec->key, rec->keylen, rec) == 0)
+		if (rd_kafka_produce(rkt, rec->partition >= 0 ? rec->partition : RD_KAFKA_PARTITION_UA,
+							 RD_KAFKA_MSG_F_COPY, (void *) rec->data, rec->len, rec->key,
+							 rec->keylen, rec) == 0)
 		{
 			produced++;
 			continue;
 		}
-		if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		err = rd_kafka_last_error();
+		if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 		{
 			/* settled now; the request is readied once nothing else is pending */
 			HttpRecordDone(req, rec, HTTP_REC_TOO_LARGE, HTTP_PRODUCER_TOO_LARGE);
 			continue;
 		}
-		*reason = rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL
+		if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && rec->partition >= 0)
+		{
+			HttpRecordDone(req, rec, HTTP_REC_REFUSED, HTTP_PRODUCER_NO_PARTITION);
+			continue;
+		}
+		*reason = err == RD_KAFKA_RESP_ERR__QUEUE_FULL
 					  ? "Kafka produce queue full; the pin was not stored, retry later"
 					  : "Kafka produce failed; the pin was not stored, retry later";
 		if (produced == 0)
-			return false;
+		{
+			ok = false;
+			break;
+		}
 		/* Part of the request is on its way: settle the rest as unavailable (503). */
 		for (int j = i; j < req->nrecords; j++)
 			if (req->records[j].outcome == HTTP_REC_PENDING)
@@ -251,9 +288,11 @@ HttpProducerSend(HttpRequest *req, const char **reason)
 			}
 		if (req->unavailable_reason == NULL)
 			req->unavailable_reason = *reason;
-		return true;
+		break;
 	}
-	return true;
+	if (rkt != producer_topic)
+		rd_kafka_topic_destroy(rkt);
+	return ok;
 }
 
 const char *

@@ -1,6 +1,8 @@
 /*
  * http_request.c — routing, validation and answers of the HTTP ingestion API
- * (DESIGN §7): POST /pin/ and /pins, GET /healthz and /metrics.
+ * (DESIGN §7, §10): POST /pin/ and /pins, GET /healthz and /metrics, and the
+ * flow of POST /topics/{topic} (Kafka REST Proxy) and PUT /streams/{name}/record
+ * (Kinesis), whose bodies and answers are http_restproxy.c's.
  *
  * Runs only in the HTTP worker's main thread, inside libmicrohttpd's access
  * handler (driven by MHD_run from the worker loop) or from the loop itself.
@@ -22,9 +24,11 @@
 
 #include "guc.h"
 #include "http_request.h"
+#include "http_restproxy.h"
 #include "metrics.h"
 #include "pin_json.h"
 #include "strbuf.h"
+#include "topic_stream.h"
 
 /* Largest body buffer allocated from Content-Length alone, before the bytes arrive. */
 #define HTTP_PREALLOC_MAX (256 * 1024)
@@ -83,6 +87,9 @@ HttpNow(void)
 static HttpEndpoint
 HttpRoute(const char *url)
 {
+	const char *name;
+	size_t len;
+
 	if (strcmp(url, "/pin/") == 0 || strcmp(url, "/pin") == 0)
 		return HTTP_EP_PIN;
 	if (strcmp(url, "/pins") == 0 || strcmp(url, "/pins/") == 0)
@@ -91,6 +98,10 @@ HttpRoute(const char *url)
 		return HTTP_EP_HEALTHZ;
 	if (strcmp(url, "/metrics") == 0)
 		return HTTP_EP_METRICS;
+	if (RestProxyTopicPath(url, &name, &len))
+		return HTTP_EP_TOPICS;
+	if (KinesisStreamPath(url, &name, &len))
+		return HTTP_EP_STREAMS;
 	return HTTP_EP_OTHER;
 }
 
@@ -134,28 +145,70 @@ HttpSetAnswer(HttpRequest *req, int status, char *body, size_t len, const char *
 	req->resp_type = type;
 }
 
-static void HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/*
+ * Set an error answer in the shape of the request's API: FastAPI's
+ * {"detail": "..."} for the pin endpoints, {"error_code","message"} for the REST
+ * proxy (code, or the status when 0), {"__type","message"} for Kinesis (type,
+ * or the status's type when NULL).
+ */
+static void HttpSetApiErrorV(HttpRequest *req, int status, int code, const char *type,
+							 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
-/* Set a {"detail": "..."} answer (FastAPI's shape for non-validation errors). */
 static void
-HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+HttpSetApiErrorV(HttpRequest *req, int status, int code, const char *type, const char *fmt,
+				 va_list ap)
 {
 	char msg[512];
 	StrBuf b = {0};
 	char *body;
-	size_t len;
-	va_list ap;
+	size_t len = 0;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+	if (req->endpoint == HTTP_EP_TOPICS)
+	{
+		body = RestProxyErrorBody(code ? code : status, msg, &len);
+		HttpSetAnswer(req, status, body, len, RESTPROXY_ANSWER_TYPE);
+		return;
+	}
+	if (req->endpoint == HTTP_EP_STREAMS)
+	{
+		body = KinesisErrorBody(type ? type : KinesisErrorType(status), msg, &len);
+		HttpSetAnswer(req, status, body, len, KINESIS_ANSWER_TYPE);
+		return;
+	}
 	StrBufPuts(&b, "{\"detail\":");
 	StrBufJsonString(&b, msg, strlen(msg));
 	StrBufPuts(&b, "}");
-	/* out of memory: the status alone */
 	body = StrBufTake(&b, &len);
 	HttpSetAnswer(req, status, body, len, "application/json");
+}
+
+static void HttpSetApiError(HttpRequest *req, int status, int code, const char *type,
+							const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An error with the REST proxy's finer error_code or the Kinesis error type. */
+static void
+HttpSetApiError(HttpRequest *req, int status, int code, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	HttpSetApiErrorV(req, status, code, type, fmt, ap);
+	va_end(ap);
+}
+
+static void HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An error whose status says it all, in the shape of the request's API. */
+static void
+HttpSetDetail(HttpRequest *req, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	HttpSetApiErrorV(req, status, 0, NULL, fmt, ap);
+	va_end(ap);
 }
 
 /* Hand the prepared answer to libmicrohttpd and count it. */
@@ -199,9 +252,9 @@ HttpQueueAnswer(HttpRequest *req)
 	return ret;
 }
 
-/* Parse one pin into parsed->rec, growing its buffer as needed. */
+/* Parse one record of model m into parsed->rec, growing its buffer as needed. */
 static PinParseResult
-HttpParsePin(const char *data, size_t len)
+HttpParseRecord(const RecordModel *m, const char *data, size_t len)
 {
 	size_t need = sizeof(HttpPin) + PIN_SCRATCH_SIZE(len);
 
@@ -215,7 +268,13 @@ HttpParsePin(const char *data, size_t len)
 		parsed_cap = need;
 	}
 	memset(&parsed->rec, 0, sizeof(parsed->rec));
-	return PinParse(data, len, &parsed->rec, parsed->scratch);
+	return RecordParse(m, data, len, &parsed->rec, parsed->scratch);
+}
+
+static PinParseResult
+HttpParsePin(const char *data, size_t len)
+{
+	return HttpParseRecord(&pin_model, data, len);
 }
 
 /*
@@ -352,15 +411,33 @@ HttpProcessPin(HttpRequest *req)
 	req->records[0].len = req->len;
 	req->records[0].index = 0;
 	req->records[0].req = req;
+	req->records[0].partition = -1;
 	HttpKeepKey(&req->records[0]);
 	HttpKeepPin(&req->records[0]);
 	HttpDispatch(req);
 }
 
-/* Add one element of a /pins body as a record, validating it. */
-static void
+/* A malloc'd one-line text of the last parsed record's errors (REST proxy, Kinesis). */
+static char *
+HttpErrorsText(const RecordModel *m, PinParseResult r)
+{
+	size_t n = RecordErrorsFormat(m, &parsed->rec, r, NULL, 0);
+	char *out = malloc(n + 1);
+
+	if (out)
+		RecordErrorsFormat(m, &parsed->rec, r, out, n + 1);
+	return out;
+}
+
+/*
+ * Add one record of a request (an element of a /pins body, a REST-proxy value,
+ * Kinesis Data), validating it with the request's model; NULL when out of memory
+ * (req->oom set: the request gets 503, no record is dropped silently).
+ */
+static HttpRecord *
 HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 {
+	const RecordModel *model = req->model ? req->model : &pin_model;
 	HttpRecord *rec;
 	PinParseResult r;
 
@@ -371,8 +448,8 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 
 		if (p == NULL)
 		{
-			req->oom = true; /* never drop a record silently: the request gets 503 */
-			return;
+			req->oom = true;
+			return NULL;
 		}
 		req->records = p;
 		*cap = ncap;
@@ -383,19 +460,47 @@ HttpAddRecord(HttpRequest *req, int *cap, const char *data, size_t len)
 	rec->len = len;
 	rec->index = req->nrecords;
 	rec->req = req;
+	rec->partition = -1;
 	req->nrecords++;
-	r = HttpParsePin(data, len);
+	r = HttpParseRecord(model, data, len);
 	if (r == PIN_OK)
 	{
 		rec->outcome = HTTP_REC_PENDING;
-		HttpKeepKey(rec);
+		/* the pin endpoints key by unique_id; the REST APIs take the client's key */
+		if (req->endpoint == HTTP_EP_PIN || req->endpoint == HTTP_EP_PINS)
+			HttpKeepKey(rec);
 		HttpKeepPin(rec);
 	}
 	else
 	{
 		rec->outcome = HTTP_REC_REJECTED;
-		rec->detail = HttpErrorsJson(NULL);
+		if (req->endpoint == HTTP_EP_PIN || req->endpoint == HTTP_EP_PINS)
+			rec->detail = HttpErrorsJson(NULL);
+		else if ((rec->error = HttpErrorsText(model, r)) == NULL)
+			req->oom = true;
 	}
+	return rec;
+}
+
+/* Give up on a request for lack of memory: 503, nothing of it stored. */
+static void
+HttpOutOfMemory(HttpRequest *req)
+{
+	HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
+	req->retry_after = 1;
+}
+
+/* Hand a read request's valid records over, or answer now (none valid, out of memory). */
+static void
+HttpHandOver(HttpRequest *req)
+{
+	if (req->oom)
+	{
+		HttpOutOfMemory(req);
+		return;
+	}
+	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
+		HttpRequestFinish(req);
 }
 
 /* POST /pins: a JSON array of pins, or NDJSON (one pin per line): see PinBatchOpen. */
@@ -430,16 +535,105 @@ HttpProcessPins(HttpRequest *req)
 					err.type ? err.type : "value_error.jsondecode", (long) err.offset);
 		return;
 	}
-	while (PinBatchNext(&batch, &rec, &n))
+	while (PinBatchNext(&batch, &rec, &n) && !req->oom)
 		HttpAddRecord(req, &cap, rec, n);
-	if (req->oom)
+	HttpHandOver(req);
+}
+
+/*
+ * POST /topics/{topic}: a REST-proxy produce request. Each value is a record of
+ * the topic's stream, validated like a /pins element; one that fails is that
+ * record's error in the answer, the others are stored.
+ */
+static void
+HttpProcessTopics(HttpRequest *req)
+{
+	const char *body = req->body ? req->body : "";
+	RestProxyBody b;
+	char msg[256];
+	int status;
+	int cap = 0;
+	bool keys = false;
+
+	if (!Utf8Valid(body, req->len))
 	{
-		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory; nothing was stored");
-		req->retry_after = 1;
+		HttpSetDetail(req, MHD_HTTP_BAD_REQUEST, "request body is not valid UTF-8");
 		return;
 	}
-	if (!HttpDispatch(req) && req->resp == NULL && req->status == 0)
-		HttpRequestFinish(req);
+	status = RestProxyParse(body, req->len, &b, msg, sizeof(msg));
+	if (status != 0)
+	{
+		if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+			req->retry_after = 1;
+		HttpSetDetail(req, status, "%s", msg);
+		return;
+	}
+	for (int i = 0; i < b.nrecords; i++)
+		keys |= b.records[i].has_key;
+	if (req->content_format == RESTPROXY_FORMAT_SCHEMA)
+	{
+		/* the reference's checks for schema formats, then: no schema registry here */
+		if (keys && !b.key_schema)
+			HttpSetApiError(req, MHD_HTTP_UNPROCESSABLE_CONTENT, RESTPROXY_KEY_SCHEMA_MISSING, NULL,
+							"Request includes keys but does not include key schema");
+		else if (!b.value_schema)
+			HttpSetApiError(req, MHD_HTTP_UNPROCESSABLE_CONTENT, RESTPROXY_VALUE_SCHEMA_MISSING,
+							NULL, "Request includes values but does not include value schema");
+		else
+			HttpSetDetail(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+						  "HTTP 415 Unsupported Media Type: pinpipe has no schema registry; use "
+						  "application/vnd.kafka.json.v2+json");
+		RestProxyBodyFree(&b);
+		return;
+	}
+	for (int i = 0; i < b.nrecords && !req->oom; i++)
+	{
+		RestProxyRecord *v = &b.records[i];
+		/* an absent or null value is validated as null: "value is not a valid dict" */
+		HttpRecord *rec =
+			HttpAddRecord(req, &cap, v->value ? v->value : "null", v->value ? v->value_len : 4);
+
+		if (rec == NULL)
+			break;
+		rec->partition = v->partition;
+		if (rec->outcome == HTTP_REC_PENDING && v->has_key &&
+			(rec->key = RestProxyKeyBytes(&v->key, v->key_raw, v->key_raw_len, &rec->keylen)) ==
+				NULL)
+			req->oom = true;
+	}
+	RestProxyBodyFree(&b);
+	HttpHandOver(req);
+}
+
+/* PUT /streams/{name}/record: a Kinesis PutRecord of one record (Data), keyed by PartitionKey. */
+static void
+HttpProcessStreams(HttpRequest *req)
+{
+	const char *body = req->body ? req->body : "";
+	KinesisPut put;
+	const char *type = NULL;
+	char msg[256];
+	int status;
+	int cap = 0;
+	HttpRecord *rec;
+
+	if (!Utf8Valid(body, req->len))
+	{
+		HttpSetApiError(req, MHD_HTTP_BAD_REQUEST, 0, "SerializationException",
+						"request body is not valid UTF-8");
+		return;
+	}
+	status = KinesisParse(body, req->len, &put, &type, msg, sizeof(msg));
+	if (status != 0)
+	{
+		HttpSetApiError(req, status, 0, type, "%s", msg);
+		return;
+	}
+	rec = HttpAddRecord(req, &cap, put.data, put.data_len);
+	if (rec != NULL && rec->outcome == HTTP_REC_PENDING &&
+		(rec->key = RestProxyKeyBytes(&put.partition_key, NULL, 0, &rec->keylen)) == NULL)
+		req->oom = true;
+	HttpHandOver(req);
 }
 
 /* Answer GET /healthz. */
@@ -592,11 +786,81 @@ HttpCheckFraming(HttpRequest *req)
 	return false;
 }
 
+/*
+ * /topics and /streams: the content type, and the stream the path names
+ * (TopicStreamName: the one topic rule); sets req->model and req->topic, the
+ * Kafka topic its records go to. False: answer set.
+ */
+static bool
+HttpCheckStream(HttpRequest *req, const char *url)
+{
+	const char *ct =
+		MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	TopicStreamConfig config = GucTopicStreams();
+	const char *stream;
+	const char *name;
+	size_t len;
+
+	if (req->endpoint == HTTP_EP_TOPICS)
+	{
+		req->content_format = RestProxyContentType(ct);
+		if (req->content_format == RESTPROXY_FORMAT_UNSUPPORTED)
+		{
+			HttpSetDetail(
+				req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+				"HTTP 415 Unsupported Media Type: use application/vnd.kafka.json.v2+json");
+			return false;
+		}
+		(void) RestProxyTopicPath(url, &name, &len);
+		stream = RestProxyTopicNameValid(name, len) ? TopicStreamName(&config, name, len) : NULL;
+		if (stream == NULL)
+		{
+			HttpSetApiError(req, MHD_HTTP_NOT_FOUND, RESTPROXY_TOPIC_NOT_FOUND, NULL,
+							"Topic not found.");
+			return false;
+		}
+		/* the REST proxy produces to the topic it is named */
+		req->topic = strndup(name, len);
+	}
+	else
+	{
+		if (!KinesisContentTypeOk(ct))
+		{
+			HttpSetDetail(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type");
+			return false;
+		}
+		(void) KinesisStreamPath(url, &name, &len);
+		stream = KinesisStreamOf(&config, name, len);
+		if (stream == NULL)
+		{
+			/* Kinesis answers an unknown stream with 400 */
+			HttpSetApiError(req, MHD_HTTP_BAD_REQUEST, 0, "ResourceNotFoundException",
+							"Stream %.*s not found.", (int) len, name);
+			return false;
+		}
+		/* a Kinesis stream has no Kafka topic of its own: its stream's topic carries it */
+		req->topic = strdup(strcmp(stream, "geo") == 0	  ? pinpipe_geo_topic
+							: strcmp(stream, "user") == 0 ? pinpipe_user_topic
+														  : pinpipe_topic);
+	}
+	req->model = RecordModelLookup(stream, strlen(stream));
+	if (req->topic == NULL || req->model == NULL)
+	{
+		req->retry_after = 1;
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 /* Checks made on the headers, before any body byte is read. False: answer set. */
 static bool
-HttpCheckHeaders(HttpRequest *req, const char *method)
+HttpCheckHeaders(HttpRequest *req, const char *method, const char *url)
 {
 	bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	bool is_put = strcmp(method, MHD_HTTP_METHOD_PUT) == 0;
+	bool probe = req->endpoint == HTTP_EP_HEALTHZ || req->endpoint == HTTP_EP_METRICS;
+	bool kinesis = req->endpoint == HTTP_EP_STREAMS;
 	bool is_get =
 		strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	const char *cl;
@@ -611,31 +875,17 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 					  "too many connections; retry on a new connection");
 		return false;
 	}
-	switch (req->endpoint)
+	if (req->endpoint == HTTP_EP_OTHER)
 	{
-		case HTTP_EP_OTHER:
-			HttpSetDetail(req, MHD_HTTP_NOT_FOUND, "Not Found");
-			return false;
-		case HTTP_EP_PIN:
-		case HTTP_EP_PINS:
-			if (!is_post)
-			{
-				req->allow = "POST";
-				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
-				return false;
-			}
-			break;
-		case HTTP_EP_HEALTHZ:
-		case HTTP_EP_METRICS:
-			if (!is_get)
-			{
-				req->allow = "GET, HEAD";
-				HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
-				return false;
-			}
-			break;
-		case HTTP_EP_COUNT:
-			break;
+		HttpSetDetail(req, MHD_HTTP_NOT_FOUND, "Not Found");
+		return false;
+	}
+	/* GET for the probes, PUT for Kinesis's PutRecord, POST for every other ingest route */
+	if (probe ? !is_get : kinesis ? !is_put : !is_post)
+	{
+		req->allow = probe ? "GET, HEAD" : kinesis ? "PUT" : "POST";
+		HttpSetDetail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+		return false;
 	}
 	/* /healthz stays open so that load balancers can probe without the token. */
 	if (req->endpoint != HTTP_EP_HEALTHZ && !HttpAuthorized(req->conn))
@@ -643,8 +893,11 @@ HttpCheckHeaders(HttpRequest *req, const char *method)
 		HttpSetDetail(req, MHD_HTTP_UNAUTHORIZED, "Not authenticated");
 		return false;
 	}
+	if ((req->endpoint == HTTP_EP_TOPICS || req->endpoint == HTTP_EP_STREAMS) &&
+		!HttpCheckStream(req, url))
+		return false;
 	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (is_post && cl != NULL)
+	if ((is_post || is_put) && cl != NULL)
 	{
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
@@ -730,10 +983,11 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 		req->backend->request_started(req->backend->ctx, conn);
 		req->endpoint = HttpRoute(url);
 		*con_cls = req;
-		if (!HttpCheckHeaders(req, method))
+		if (!HttpCheckHeaders(req, method, url))
 			return HttpQueueAnswer(req);
 		req->backend->body_progress(req->backend->ctx, conn,
-									strcmp(method, MHD_HTTP_METHOD_POST) == 0);
+									strcmp(method, MHD_HTTP_METHOD_POST) == 0 ||
+										strcmp(method, MHD_HTTP_METHOD_PUT) == 0);
 		return MHD_YES;
 	}
 	if (req->answered)
@@ -767,6 +1021,10 @@ HttpAccessHandler(void *cls, struct MHD_Connection *conn, const char *url, const
 					  pinpipe_http_max_body);
 	else if (req->endpoint == HTTP_EP_PIN)
 		HttpProcessPin(req);
+	else if (req->endpoint == HTTP_EP_TOPICS)
+		HttpProcessTopics(req);
+	else if (req->endpoint == HTTP_EP_STREAMS)
+		HttpProcessStreams(req);
 	else
 		HttpProcessPins(req);
 	if (req->resp != NULL || req->status != 0)
@@ -813,8 +1071,10 @@ HttpRequestFree(HttpRequest *req)
 		free(req->records[i].detail);
 		free(req->records[i].key);
 		free(req->records[i].pin);
+		free(req->records[i].error);
 	}
 	free(req->records);
+	free(req->topic);
 	free(req->body);
 	free(req->echo);
 	free(req->resp);
@@ -854,6 +1114,13 @@ HttpRecordDone(HttpRequest *req, HttpRecord *rec, HttpRecordOutcome outcome, con
 		req->unavailable++;
 		if (req->unavailable_reason == NULL)
 			req->unavailable_reason = reason;
+	}
+	if (outcome != HTTP_REC_ACCEPTED && reason != NULL && rec->error == NULL &&
+		(req->endpoint == HTTP_EP_TOPICS || req->endpoint == HTTP_EP_STREAMS))
+	{
+		/* the REST APIs say why in plain text (a failed strdup leaves a generic text) */
+		rec->dead_lettered = outcome == HTTP_REC_REJECTED;
+		rec->error = strdup(reason);
 	}
 	else if ((outcome == HTTP_REC_REJECTED || outcome == HTTP_REC_TOO_LARGE) && reason != NULL &&
 			 rec->detail == NULL)
@@ -908,6 +1175,53 @@ BufDetailArray(StrBuf *b, const char *detail)
 		StrBufAppend(b, detail, strlen(detail));
 }
 
+/*
+ * The answer of a settled /topics or /streams request. A REST-proxy request is
+ * answered 503 only when none of its records was stored; otherwise 200 with
+ * each record's partition and offset or its error (error_code 2, retriable,
+ * for one that could not be stored now), as the REST proxy does.
+ */
+static void
+HttpFinishForeign(HttpRequest *req, int64_t accepted, int64_t rejected, int64_t dead)
+{
+	HttpRecord *rec = &req->records[0];
+	char *body;
+	size_t len = 0;
+
+	if (req->unavailable > 0 && accepted == 0)
+	{
+		HttpSetDetail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
+					  req->unavailable_reason ? req->unavailable_reason : "pipeline unavailable");
+		req->retry_after = 1;
+		return;
+	}
+	MetricsPins(accepted, rejected, dead);
+	if (req->endpoint == HTTP_EP_TOPICS)
+	{
+		body = RestProxyAnswer(req, &len);
+		if (body == NULL)
+			HttpOutOfMemory(req);
+		else
+			HttpSetAnswer(req, MHD_HTTP_OK, body, len, RESTPROXY_ANSWER_TYPE);
+		return;
+	}
+	if (rec->outcome == HTTP_REC_ACCEPTED)
+	{
+		body = KinesisAnswer(rec, &len);
+		if (body == NULL)
+			HttpOutOfMemory(req);
+		else
+			HttpSetAnswer(req, MHD_HTTP_OK, body, len, KINESIS_ANSWER_TYPE);
+		return;
+	}
+	if (rec->outcome == HTTP_REC_TOO_LARGE)
+		HttpSetApiError(req, MHD_HTTP_CONTENT_TOO_LARGE, 0, "ValidationException", "%s",
+						rec->error ? rec->error : "record too large");
+	else
+		HttpSetApiError(req, MHD_HTTP_BAD_REQUEST, 0, "InvalidArgumentException", "%s",
+						rec->error ? rec->error : "record refused");
+}
+
 void
 HttpRequestFinish(HttpRequest *req)
 {
@@ -922,7 +1236,8 @@ HttpRequestFinish(HttpRequest *req)
 	{
 		if (req->records[i].outcome == HTTP_REC_ACCEPTED)
 			accepted++;
-		else if (req->records[i].outcome == HTTP_REC_TOO_LARGE)
+		else if (req->records[i].outcome == HTTP_REC_TOO_LARGE ||
+				 req->records[i].outcome == HTTP_REC_REFUSED)
 			rejected++;
 		else if (req->records[i].outcome == HTTP_REC_REJECTED)
 		{
@@ -930,6 +1245,11 @@ HttpRequestFinish(HttpRequest *req)
 			if (req->records[i].dead_lettered)
 				dead++;
 		}
+	}
+	if (req->endpoint == HTTP_EP_TOPICS || req->endpoint == HTTP_EP_STREAMS)
+	{
+		HttpFinishForeign(req, accepted, rejected, dead);
+		return;
 	}
 	if (req->unavailable > 0)
 	{

@@ -36,7 +36,8 @@ typedef enum HttpRecordOutcome
 	HTTP_REC_ACCEPTED,	  /* durably in the pipeline (committed or acknowledged) */
 	HTTP_REC_REJECTED,	  /* failed validation, or dead-lettered at insert: see detail */
 	HTTP_REC_UNAVAILABLE, /* not stored: database or broker unavailable (503) */
-	HTTP_REC_TOO_LARGE	  /* over the Kafka producer's message size: can never be stored (413) */
+	HTTP_REC_TOO_LARGE,	  /* over the Kafka producer's message size: can never be stored (413) */
+	HTTP_REC_REFUSED	  /* can never be stored as asked (a partition that does not exist) */
 } HttpRecordOutcome;
 
 /* A parsed pin with the scratch its decoded strings live in (one malloc). */
@@ -57,8 +58,12 @@ typedef struct HttpRecord
 	char *detail;		/* rejected: FastAPI "detail" array (malloc'd JSON) */
 	bool dead_lettered; /* rejected by the sink (a dead letter), not by validation */
 	HttpPin *pin;		/* embedded mode: the validated pin, handed to the sink (malloc'd) */
-	char *key;			/* Kafka message key (unique_id), malloc'd */
+	char *key;			/* Kafka message key (unique_id, or the client's), malloc'd */
 	size_t keylen;
+	int32_t partition;		  /* Kafka partition the client asked for; -1 = any */
+	int32_t stored_partition; /* accepted: Kafka partition, or 0 in embedded mode */
+	int64_t stored_offset;	  /* accepted: Kafka offset, or raw_pins.id in embedded mode */
+	char *error;			  /* not accepted: why, as plain text (REST proxy, Kinesis), malloc'd */
 } HttpRecord;
 
 typedef struct HttpRequest
@@ -67,6 +72,11 @@ typedef struct HttpRequest
 	struct MHD_Connection *conn;
 	HttpEndpoint endpoint;
 	double started; /* monotonic seconds */
+
+	/* the stream the request's records are of, and where Kafka mode produces them */
+	const RecordModel *model; /* NULL = pins */
+	char *topic;			  /* NULL = pinpipe.topic; malloc'd */
+	int content_format;		  /* REST proxy: a RestProxyFormat (http_restproxy.h) */
 
 	/* body, accumulated while uploading */
 	char *body;
@@ -142,18 +152,6 @@ extern void HttpRequestRelease(HttpRequest *req);
 
 /* Monotonic clock in seconds. */
 extern double HttpNow(void);
-
-/*
- * Answer 503 + Retry-After to every request suspended for more than max_wait
- * seconds (Kafka mode: the bound docs/http.md gives, whatever librdkafka's
- * timers do); their records stay referenced by librdkafka until their delivery
- * reports, which then only settle them. Returns the seconds until the next such
- * deadline (max_wait when none is waiting).
- */
-extern double HttpExpireWaiting(double max_wait);
-
-/* Free a request whose connection is gone once nothing refers to it any more. */
-extern void HttpRequestRelease(HttpRequest *req);
 
 /*
  * What the request layer needs from the layer above it (the worker), handed in

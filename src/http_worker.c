@@ -341,12 +341,33 @@ HttpCutSlowConnections(void)
 	}
 }
 
+/*
+ * Embedded mode has one partition, 0, per stream (the raw log): a REST-proxy
+ * record that asks for another is refused.
+ */
+static void
+HttpEmbeddedRefusePartitions(HttpRequest *req)
+{
+	for (int i = 0; i < req->nrecords; i++)
+		if (req->records[i].outcome == HTTP_REC_PENDING && req->records[i].partition > 0)
+			HttpRecordDone(req, &req->records[i], HTTP_REC_REFUSED,
+						   "no such partition: embedded mode has partition 0 only");
+}
+
 /* The request layer's backend (HttpBackend): this worker, in either mode. */
 static bool
 HttpBackendSubmit(void *ctx, HttpRequest *req, const char **reason)
 {
 	if (kafka_mode)
 		return HttpProducerSend(req, reason);
+	if (!db_ready)
+	{
+		*reason = HttpHealthProblem();
+		return false;
+	}
+	HttpEmbeddedRefusePartitions(req);
+	if (req->pending == 0)
+		return true; /* all settled: the request is readied */
 	if (HttpEmbeddedEnqueue(req))
 		return true;
 	*reason = HttpHealthProblem();
@@ -672,6 +693,18 @@ typedef struct HttpWrite
 	SinkCounts counts;
 } HttpWrite;
 
+/* The sink stream of a record: its request's model (none: a pin). */
+static SinkStream
+HttpRecordStream(const HttpRecord *rec)
+{
+	const RecordModel *m = rec->req->model;
+	SinkStream st = SINK_STREAM_PIN;
+
+	if (m != NULL && !SinkStreamFromName(m->name, strlen(m->name), &st))
+		elog(ERROR, "record of an unknown stream \"%s\"", m->name);
+	return st;
+}
+
 /* The transaction of HttpEmbeddedFlush (throws on any database error). */
 static void
 HttpEmbeddedWriteTx(void *arg)
@@ -681,6 +714,28 @@ HttpEmbeddedWriteTx(void *arg)
 	WorkerTxBegin("pinpipe http: writing pins", false);
 	SinkWriteBatch(SINK_SOURCE_HTTP, w->msgs, w->n, &w->counts);
 	WorkerTxCommit(false);
+}
+
+/*
+ * The ingest lag of the requests just committed: commit time minus each one's
+ * arrival (pinpipe_ingest_lag_seconds{source="http"}, pinpipe.workers).
+ */
+static void
+HttpRecordIngestLag(HttpRequest *head)
+{
+	double now = HttpNow();
+	double lags[64];
+	int n = 0;
+
+	for (HttpRequest *r = head; r; r = r->next)
+	{
+		lags[n++] = now - r->started;
+		if (n == lengthof(lags) || r->next == NULL)
+		{
+			WorkerStatusIngestLag(my_status, lags, n);
+			n = 0;
+		}
+	}
 }
 
 /* Embedded mode: write every queued pin in one transaction, then settle the requests. */
@@ -737,6 +792,7 @@ HttpEmbeddedFlush(void)
 				msgs[k].topic = NULL;
 				msgs[k].partition = -1;
 				msgs[k].offset = -1;
+				msgs[k].stream = HttpRecordStream(&r->records[i]);
 				if (r->records[i].pin)
 				{
 					/* validated before the answer was due: the sink does not parse it again */
@@ -771,12 +827,18 @@ HttpEmbeddedFlush(void)
 		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 		WorkerStatusBatchDone(my_status, w.counts.accepted, w.counts.dead_lettered,
 							  (double) secs + usecs / 1e6);
+		HttpRecordIngestLag(head);
 		for (int i = 0; i < n; i++)
 		{
 			HttpRecord *rec = recs[i];
 
 			if (msgs[i].outcome == SINK_ACCEPTED)
+			{
+				/* what the REST APIs report: partition 0, offset = its raw log id */
+				rec->stored_partition = 0;
+				rec->stored_offset = msgs[i].raw_id;
 				HttpRecordDone(rec->req, rec, HTTP_REC_ACCEPTED, NULL);
+			}
 			else if (msgs[i].outcome == SINK_DEAD_LETTERED)
 				HttpRecordDone(rec->req, rec, HTTP_REC_REJECTED,
 							   msgs[i].error ? msgs[i].error : "dead-lettered");

@@ -10,6 +10,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "pin_json.h"
 #include "sink.h"
@@ -21,13 +22,29 @@ PG_FUNCTION_INFO_V1(pinpipe_ingest_text);
 /* Messages handed to the sink at once (bounds memory for huge arrays). */
 #define INGEST_BATCH 5000
 
-/* The JSON text of one element: containers are serialised, scalars wrapped first. */
+/*
+ * ingest(jsonb)'s element texts live in a context kept for the backend (reset
+ * per chunk, one block that resets do not give back), as the sink's batch
+ * memory does: fresh memory per call cost its page faults every time. A nested
+ * call (a trigger on a pinpipe table ingests) gets a context of its own.
+ */
+#define INGEST_KEEP_BYTES (8 * 1024 * 1024)
+static MemoryContext ingest_kept_cxt = NULL;
+static bool ingest_kept_in_use = false;
+
+/* The JSON text of one element and its length: containers are serialised, scalars wrapped first. */
 static char *
-ElementText(JsonbValue *v)
+ElementText(JsonbValue *v, size_t *len)
 {
+	StringInfoData out;
+
+	initStringInfo(&out);
 	if (v->type == jbvBinary)
-		return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
-	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
+		JsonbToCString(&out, v->val.binary.data, v->val.binary.len);
+	else
+		JsonbToCString(&out, &JsonbValueToJsonb(v)->root, 0);
+	*len = out.len;
+	return out.data;
 }
 
 /* The (accepted, dead_lettered) result row. */
@@ -123,6 +140,51 @@ pinpipe_ingest_text(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(IngestResult(fcinfo, &buf->counts));
 }
 
+/* The elements of a jsonb array, as text, to the sink INGEST_BATCH at a time. */
+static void
+IngestJsonbArray(Jsonb *jb, SinkStream stream, SinkMessage *msgs, uint32 n,
+				 MemoryContext chunk_cxt, SinkCounts *counts)
+{
+	for (uint32 start = 0; start < n; start += INGEST_BATCH)
+	{
+		uint32 count = Min(n - start, INGEST_BATCH);
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+
+		for (uint32 i = 0; i < count; i++)
+		{
+			JsonbValue *v = getIthJsonbValueFromContainer(&jb->root, start + i);
+
+			memset(&msgs[i], 0, sizeof(SinkMessage));
+			msgs[i].data = ElementText(v, &msgs[i].len);
+			msgs[i].stream = stream;
+		}
+		SinkWriteBatch(SINK_SOURCE_SQL, msgs, (int) count, counts);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunk_cxt);
+	}
+}
+
+/* IngestJsonbArray in the kept context, given back (reset) even on error. */
+static void
+IngestJsonbArrayKept(Jsonb *jb, SinkStream stream, SinkMessage *msgs, uint32 n, SinkCounts *counts)
+{
+	if (ingest_kept_cxt == NULL)
+		ingest_kept_cxt = AllocSetContextCreate(TopMemoryContext, "pinpipe ingest",
+												INGEST_KEEP_BYTES, INGEST_KEEP_BYTES,
+												INGEST_KEEP_BYTES);
+	ingest_kept_in_use = true;
+	PG_TRY();
+	{
+		IngestJsonbArray(jb, stream, msgs, n, ingest_kept_cxt, counts);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextReset(ingest_kept_cxt);
+		ingest_kept_in_use = false;
+	}
+	PG_END_TRY();
+}
+
 /* ingest(pins jsonb, OUT accepted bigint, OUT dead_lettered bigint) */
 Datum
 pinpipe_ingest(PG_FUNCTION_ARGS)
@@ -135,28 +197,18 @@ pinpipe_ingest(PG_FUNCTION_ARGS)
 	{
 		uint32 n = JB_ROOT_COUNT(jb);
 		SinkMessage *msgs = palloc0(sizeof(SinkMessage) * Min(n, INGEST_BATCH) + 1);
-		MemoryContext chunk_cxt =
-			AllocSetContextCreate(CurrentMemoryContext, "pinpipe ingest", ALLOCSET_DEFAULT_SIZES);
 
-		for (uint32 start = 0; start < n; start += INGEST_BATCH)
+		if (ingest_kept_in_use)
 		{
-			uint32 count = Min(n - start, INGEST_BATCH);
-			MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+			/* nested: a context of its own */
+			MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "pinpipe ingest",
+															ALLOCSET_DEFAULT_SIZES);
 
-			for (uint32 i = 0; i < count; i++)
-			{
-				JsonbValue *v = getIthJsonbValueFromContainer(&jb->root, start + i);
-
-				memset(&msgs[i], 0, sizeof(SinkMessage));
-				msgs[i].data = ElementText(v);
-				msgs[i].len = strlen(msgs[i].data);
-				msgs[i].stream = stream;
-			}
-			SinkWriteBatch(SINK_SOURCE_SQL, msgs, (int) count, &counts);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(chunk_cxt);
+			IngestJsonbArray(jb, stream, msgs, n, chunk_cxt, &counts);
+			MemoryContextDelete(chunk_cxt);
 		}
-		MemoryContextDelete(chunk_cxt);
+		else
+			IngestJsonbArrayKept(jb, stream, msgs, n, &counts);
 	}
 	else
 	{

@@ -28,6 +28,12 @@ static const char *const consumer_defaults[][2] = {
 	{"queued.min.messages", "1000"},
 	{"fetch.message.max.bytes", "262144"},
 	{"fetch.max.bytes", "16777216"},
+	/*
+	 * The consumers subscribe by regex (kafka_consumer.c): a topic created later
+	 * (a REST-proxy client's first "<id>.geo") is only seen at a metadata
+	 * refresh, every 5 minutes by librdkafka's default.
+	 */
+	{"topic.metadata.refresh.interval.ms", "10000"},
 	{NULL, NULL}};
 
 /* Properties a role needs for its guarantees; applied last, so they win. */

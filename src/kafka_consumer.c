@@ -2,12 +2,15 @@
  * kafka_consumer.c — the Kafka consumer background workers: Kafka → sink,
  * exactly once.
  *
- * Each worker joins consumer group pinpipe.consumer_group on pinpipe.topic and
- * runs one event loop (DESIGN §8): a WaitEventSet over its latch, postmaster
- * death and a pipe that librdkafka writes to when the consumer queue goes from
- * empty to non-empty (rd_kafka_queue_io_event_enable). librdkafka is only ever
- * called with a zero timeout from the loop, so SIGTERM and SIGHUP are handled
- * at once.
+ * Each worker joins consumer group pinpipe.consumer_group, subscribed to every
+ * topic that carries a stream (topic_stream.h: pinpipe.topic, geo_topic,
+ * user_topic and any topic named *.pin, *.geo, *.user, as one regex
+ * subscription, so topics created later are picked up at a metadata refresh);
+ * each message goes to the sink with its topic's stream. It runs one event
+ * loop (DESIGN §8): a WaitEventSet over its latch, postmaster death and a pipe
+ * that librdkafka writes to when the consumer queue goes from empty to
+ * non-empty (rd_kafka_queue_io_event_enable). librdkafka is only ever called
+ * with a zero timeout from the loop, so SIGTERM and SIGHUP are handled at once.
  *
  * Exactly-once: a batch (pinpipe.batch_size messages or pinpipe.batch_timeout_ms)
  * is one transaction that stores the partitions' next offsets in
@@ -22,8 +25,9 @@
  *
  * Threads: librdkafka's own threads never call into PostgreSQL. The callbacks
  * below (rebalance, error, stats) run on this process's main thread from
- * rd_kafka_consumer_poll, and only set static state: no palloc, elog or SPI.
- * Everything that needs PostgreSQL happens in the loop after the poll returns.
+ * rd_kafka_consumer_poll, and only record into the Consumer state (their
+ * opaque): no palloc, elog or SPI. Everything that needs PostgreSQL happens in
+ * the loop after the poll returns.
  *
  * Fetch restarts: a fetcher that an offset out of range stopped (auto.offset.reset
  * = error), and any partition whose stored offset moved, restarts through one
@@ -59,17 +63,21 @@
 
 #include "consumer_offsets.h"
 #include "guc.h"
+#include "ingest_lag.h"
 #include "kafka_config.h"
 #include "kafka_consumer.h"
 #include "kafka_gaps.h"
 #include "pg_compat.h"
 #include "sink.h"
+#include "topic_stream.h"
 #include "worker_common.h"
 #include "worker_status.h"
 
 #define CONSUMER_IDLE_CHECK_MS WORKER_DB_CHECK_MS /* extension check while idle */
 #define CONSUMER_TICK_MS 1000					  /* status refresh when nothing happens */
 #define CONSUMER_DEAD_LETTER_KEEP 1024			  /* bytes kept of an oversize message */
+#define CONSUMER_TOPIC_LEN 256					  /* Kafka topic names have at most 249 bytes */
+#define CONSUMER_PATTERN_LEN 2048				  /* the subscription regex */
 #define CONSUMER_SETTLE_MS 1000					  /* bound of a restart's fetcher stops */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
@@ -99,6 +107,9 @@ static const char *const consumer_state_names[] = {
 /* One assigned partition: where PostgreSQL says we are. */
 typedef struct ConsumerPartition
 {
+	char topic[CONSUMER_TOPIC_LEN];
+	SinkStream stream;		 /* what its topic carries (TopicStreamName) */
+	const char *stream_name; /* its name, static: "pin", "geo" or "user" */
 	int32 partition;
 	int64 stored;	/* next offset stored in PostgreSQL, or NONE */
 	bool paused;	/* out of range under pinpipe.offset_out_of_range = pause */
@@ -107,40 +118,59 @@ typedef struct ConsumerPartition
 	KafkaGap gap;	/* a pending gap: written with the partition's next batch */
 } ConsumerPartition;
 
-/* librdkafka handle and its wakeup pipe (fds owned by this process). */
-static rd_kafka_t *consumer_rk = NULL;
-static rd_kafka_queue_t *consumer_queue = NULL;
-static int consumer_pipe[2] = {-1, -1};
-static WorkerStatus *consumer_ws = NULL;
-static int consumer_number = 0;
-static char consumer_who[32] = "pinpipe consumer";
-static ConsumerState consumer_state = CONSUMER_STARTING;
+/*
+ * Everything this worker process keeps between loop iterations: one instance,
+ * consumer below (a process runs one consumer). Only the main thread touches it:
+ * the library callbacks run inside rd_kafka_consumer_poll and get it as their
+ * opaque pointer.
+ */
+typedef struct Consumer
+{
+	/* who we are and what we are doing */
+	int number;
+	char who[32]; /* "pinpipe consumer N", for messages */
+	WorkerStatus *ws;
+	ConsumerState state;
+	int shown_paused; /* paused partitions in the state text last shown */
 
-/* Current assignment (topic pinpipe.topic). */
-static ConsumerPartition consumer_parts[WORKER_STATUS_MAX_PARTITIONS];
-static int consumer_nparts = 0;
+	/* librdkafka handle and its wakeup pipe (fds owned by this process) */
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *queue;
+	int pipe[2];
 
-/* Set by the callbacks, consumed by the loop (same thread, no locking needed). */
-static rd_kafka_topic_partition_list_t *pending_assignment = NULL;
-static bool revoked = false;
-static bool unassign_pending = false; /* revoked, rd_kafka_assign(NULL) not yet called */
-static bool kafka_error_pending = false;
-static char kafka_error[256];
-static char kafka_error_logged[256];
-static int brokers_up = -1; /* from the last statistics: -1 unknown, 0 none, 1 some */
+	/* current assignment: the partitions of topics that map to a stream */
+	ConsumerPartition parts[WORKER_STATUS_MAX_PARTITIONS];
+	int nparts;
 
-/* The batch being filled: librdkafka owns the messages until written. */
-static rd_kafka_message_t **batch = NULL;
-static int batch_len = 0;
-static int batch_cap = 0;
-static TimestampTz batch_deadline = 0;
-static WorkerBackoff backoff; /* retry of a failed batch or offset read */
-static bool fence_failed = false;
-static bool restart_fetch = false;	 /* reassign once the batch is written (kafka_gaps.c) */
-static bool restart_on_tick = false; /* a logical start offset failed: retry it at the tick */
-static bool fetch_settling = false;	 /* the last restart's fetcher stops may be unanswered */
-static TimestampTz settle_deadline = 0;
-static MemoryContext batch_context = NULL;
+	/* set by the callbacks, consumed by the loop */
+	rd_kafka_topic_partition_list_t *pending_assignment;
+	bool revoked;
+	bool unassign_pending; /* revoked, rd_kafka_assign(NULL) not yet called */
+	bool kafka_error_pending;
+	char kafka_error[256];
+	char kafka_error_logged[256];
+	int brokers_up; /* from the last statistics: -1 unknown, 0 none, 1 some */
+
+	/* the batch being filled: librdkafka owns the messages until written */
+	rd_kafka_message_t **batch;
+	int batch_len;
+	int batch_cap;
+	TimestampTz batch_deadline;
+	MemoryContext batch_context;
+	WorkerBackoff backoff; /* retry of a failed batch or offset read */
+	bool fence_failed;
+	bool restart_fetch;	  /* reassign once the batch is written (kafka_gaps.c) */
+	bool restart_on_tick; /* a logical start offset failed: retry it at the tick */
+	bool fetch_settling;  /* the last restart's fetcher stops may be unanswered */
+	TimestampTz settle_deadline;
+} Consumer;
+
+static Consumer consumer = {
+	.who = "pinpipe consumer",
+	.state = CONSUMER_STARTING,
+	.pipe = {-1, -1},
+	.brokers_up = -1,
+};
 
 /* Partitions stopped by pinpipe.offset_out_of_range = pause. */
 static int
@@ -148,8 +178,8 @@ ConsumerPausedCount(void)
 {
 	int paused = 0;
 
-	for (int k = 0; k < consumer_nparts; k++)
-		paused += consumer_parts[k].paused ? 1 : 0;
+	for (int k = 0; k < consumer.nparts; k++)
+		paused += consumer.parts[k].paused ? 1 : 0;
 	return paused;
 }
 
@@ -160,25 +190,24 @@ ConsumerPausedCount(void)
 static void
 ConsumerSetState(ConsumerState state, const char *detail)
 {
-	static int shown_paused = 0;
 	int paused = state == CONSUMER_CONSUMING ? ConsumerPausedCount() : 0;
 	char text[WORKER_STATUS_STATE_LEN];
 	const char *name = consumer_state_names[state];
 
-	if (consumer_state == state && shown_paused == paused)
+	if (consumer.state == state && consumer.shown_paused == paused)
 		return;
-	consumer_state = state;
-	shown_paused = paused;
+	consumer.state = state;
+	consumer.shown_paused = paused;
 	if (paused > 0)
 	{
 		snprintf(text, sizeof(text), "%s, %d partition(s) paused", name, paused);
 		name = text;
 	}
-	WorkerStatusSetState(consumer_ws, name);
+	WorkerStatusSetState(consumer.ws, name);
 	if (detail)
-		ereport(LOG, (errmsg("%s: %s", consumer_who, name), errdetail_internal("%s", detail)));
+		ereport(LOG, (errmsg("%s: %s", consumer.who, name), errdetail_internal("%s", detail)));
 	else
-		ereport(LOG, (errmsg("%s: %s", consumer_who, name)));
+		ereport(LOG, (errmsg("%s: %s", consumer.who, name)));
 }
 
 /*
@@ -193,17 +222,17 @@ ConsumerSetState(ConsumerState state, const char *detail)
 static bool
 ConsumerFetchSettled(void)
 {
-	if (fetch_settling && GetCurrentTimestamp() >= settle_deadline)
-		fetch_settling = false;
-	return !fetch_settling;
+	if (consumer.fetch_settling && GetCurrentTimestamp() >= consumer.settle_deadline)
+		consumer.fetch_settling = false;
+	return !consumer.fetch_settling;
 }
 
 /* Give up the revoked assignment (librdkafka waits for this call to rejoin). */
 static void
 ConsumerUnassign(void)
 {
-	rd_kafka_assign(consumer_rk, NULL);
-	unassign_pending = false;
+	rd_kafka_assign(consumer.rk, NULL);
+	consumer.unassign_pending = false;
 }
 
 /*
@@ -217,17 +246,19 @@ static void
 ConsumerOnRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 					rd_kafka_topic_partition_list_t *partitions, void *opaque)
 {
-	if (pending_assignment)
+	Consumer *c = opaque;
+
+	if (c->pending_assignment)
 	{
-		rd_kafka_topic_partition_list_destroy(pending_assignment);
-		pending_assignment = NULL;
+		rd_kafka_topic_partition_list_destroy(c->pending_assignment);
+		c->pending_assignment = NULL;
 	}
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-		pending_assignment = rd_kafka_topic_partition_list_copy(partitions);
+		c->pending_assignment = rd_kafka_topic_partition_list_copy(partitions);
 	else
 	{
-		revoked = true;
-		unassign_pending = true;
+		c->revoked = true;
+		c->unassign_pending = true;
 		if (ConsumerFetchSettled())
 			ConsumerUnassign();
 	}
@@ -237,18 +268,22 @@ ConsumerOnRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void
 ConsumerOnError(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	snprintf(kafka_error, sizeof(kafka_error), "%s: %s",
+	Consumer *c = opaque;
+
+	snprintf(c->kafka_error, sizeof(c->kafka_error), "%s: %s",
 			 rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
-	kafka_error_pending = true;
+	c->kafka_error_pending = true;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-		brokers_up = 0;
+		c->brokers_up = 0;
 }
 
 /* Statistics callback (main thread): whether any real broker connection is up. */
 static int
 ConsumerOnStats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
-	brokers_up = KafkaStatsBrokerUp(json) ? 1 : 0;
+	Consumer *c = opaque;
+
+	c->brokers_up = KafkaStatsBrokerUp(json) ? 1 : 0;
 	return 0; /* librdkafka frees json */
 }
 
@@ -262,21 +297,30 @@ ConsumerOnLog(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 static void
 ConsumerDropBatch(void)
 {
-	for (int i = 0; i < batch_len; i++)
-		rd_kafka_message_destroy(batch[i]);
-	batch_len = 0;
-	batch_deadline = 0;
-	WorkerBackoffReset(&backoff);
+	for (int i = 0; i < consumer.batch_len; i++)
+		rd_kafka_message_destroy(consumer.batch[i]);
+	consumer.batch_len = 0;
+	consumer.batch_deadline = 0;
+	WorkerBackoffReset(&consumer.backoff);
 }
 
-/* Index of partition p in the assignment, or -1. */
+/* Index of partition p of topic in the assignment, or -1. */
 static int
-ConsumerFindPartition(int32 p)
+ConsumerFindPartition(const char *topic, int32 p)
 {
-	for (int i = 0; i < consumer_nparts; i++)
-		if (consumer_parts[i].partition == p)
+	for (int i = 0; i < consumer.nparts; i++)
+		if (consumer.parts[i].partition == p && strcmp(consumer.parts[i].topic, topic) == 0)
 			return i;
 	return -1;
+}
+
+/* Index of the partition a message came from, or -1 (not ours any more). */
+static int
+ConsumerFindMessagePartition(const rd_kafka_message_t *m)
+{
+	if (m->rkt == NULL)
+		return -1;
+	return ConsumerFindPartition(rd_kafka_topic_name(m->rkt), m->partition);
 }
 
 /* Publish the assignment, stored offsets and high watermarks (cached, non-blocking). */
@@ -285,20 +329,22 @@ ConsumerPublishPartitions(void)
 {
 	WorkerPartitionStatus st[WORKER_STATUS_MAX_PARTITIONS];
 
-	for (int i = 0; i < consumer_nparts; i++)
+	for (int i = 0; i < consumer.nparts; i++)
 	{
 		int64_t lo = -1, hi = -1;
 
-		st[i].partition = consumer_parts[i].partition;
-		st[i].committed_offset = consumer_parts[i].stored;
-		if (consumer_rk == NULL ||
-			rd_kafka_get_watermark_offsets(consumer_rk, pinpipe_topic, consumer_parts[i].partition,
-										   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		strlcpy(st[i].topic, consumer.parts[i].topic, sizeof(st[i].topic));
+		st[i].partition = consumer.parts[i].partition;
+		st[i].committed_offset = consumer.parts[i].stored;
+		if (consumer.rk == NULL ||
+			rd_kafka_get_watermark_offsets(consumer.rk, consumer.parts[i].topic,
+										   consumer.parts[i].partition, &lo,
+										   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
 			hi = -1;
 		st[i].high_watermark = hi < 0 ? -1 : hi;
-		st[i].paused = consumer_parts[i].paused;
+		st[i].paused = consumer.parts[i].paused;
 	}
-	WorkerStatusSetPartitions(consumer_ws, pinpipe_topic, st, consumer_nparts);
+	WorkerStatusSetPartitions(consumer.ws, st, consumer.nparts);
 }
 
 /*
@@ -310,30 +356,34 @@ static int
 ConsumerReadStoredOffsets(void)
 {
 	int moved = 0;
+	const char *topics[WORKER_STATUS_MAX_PARTITIONS];
 	int32 parts[WORKER_STATUS_MAX_PARTITIONS];
 	int64 next[WORKER_STATUS_MAX_PARTITIONS];
 
-	for (int i = 0; i < consumer_nparts; i++)
-		parts[i] = consumer_parts[i].partition;
+	for (int i = 0; i < consumer.nparts; i++)
+	{
+		topics[i] = consumer.parts[i].topic;
+		parts[i] = consumer.parts[i].partition;
+	}
 
 	WorkerTxBegin("pinpipe consumer: reading stored offsets", true);
 	if (!SinkReady())
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						errmsg("extension \"pinpipe\" is not installed in database \"%s\"",
 							   pinpipe_database)));
-	ConsumerOffsetsRead(pinpipe_consumer_group, pinpipe_topic, parts, next, consumer_nparts);
+	ConsumerOffsetsRead(pinpipe_consumer_group, topics, parts, next, consumer.nparts);
 	WorkerTxCommit(true);
 
-	for (int i = 0; i < consumer_nparts; i++)
+	for (int i = 0; i < consumer.nparts; i++)
 	{
-		ConsumerPartition *cp = &consumer_parts[i];
+		ConsumerPartition *cp = &consumer.parts[i];
 
 		if (cp->stored == next[i])
 			continue;
 		if (cp->stored != CONSUMER_OFFSET_NONE)
 			ereport(LOG, (errmsg("pinpipe consumer %d: stored offset of partition %d of topic "
 								 "\"%s\" moved from " INT64_FORMAT " to " INT64_FORMAT "%s",
-								 consumer_number, (int) cp->partition, pinpipe_topic, cp->stored,
+								 consumer.number, (int) cp->partition, cp->topic, cp->stored,
 								 next[i], cp->paused ? "; partition resumed" : "")));
 		cp->stored = next[i];
 		cp->paused = false;
@@ -360,23 +410,24 @@ ConsumerStartOffset(const ConsumerPartition *cp)
 static void
 ConsumerPauseResume(bool pause)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(consumer_nparts);
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(consumer.nparts);
 
-	for (int k = 0; k < consumer_nparts; k++)
-		if (consumer_parts[k].paused == pause && consumer_parts[k].rk_paused != pause)
-			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition);
+	for (int k = 0; k < consumer.nparts; k++)
+		if (consumer.parts[k].paused == pause && consumer.parts[k].rk_paused != pause)
+			rd_kafka_topic_partition_list_add(list, consumer.parts[k].topic,
+											  consumer.parts[k].partition);
 	if (list->cnt > 0)
 	{
 		if (pause)
-			(void) rd_kafka_pause_partitions(consumer_rk, list);
+			(void) rd_kafka_pause_partitions(consumer.rk, list);
 		else
-			(void) rd_kafka_resume_partitions(consumer_rk, list);
+			(void) rd_kafka_resume_partitions(consumer.rk, list);
 		for (int i = 0; i < list->cnt; i++)
 		{
-			int k = ConsumerFindPartition(list->elems[i].partition);
+			int k = ConsumerFindPartition(list->elems[i].topic, list->elems[i].partition);
 
 			if (k >= 0 && list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-				consumer_parts[k].rk_paused = pause;
+				consumer.parts[k].rk_paused = pause;
 		}
 	}
 	rd_kafka_topic_partition_list_destroy(list);
@@ -397,27 +448,29 @@ ConsumerRestartFetch(void)
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t err;
 
-	restart_fetch = consumer_nparts > 0;
-	if (!restart_fetch || !ConsumerFetchSettled())
+	consumer.restart_fetch = consumer.nparts > 0;
+	if (!consumer.restart_fetch || !ConsumerFetchSettled())
 		return false;
 
 	ConsumerPauseResume(true);
 	ConsumerPauseResume(false);
-	list = rd_kafka_topic_partition_list_new(consumer_nparts);
-	for (int k = 0; k < consumer_nparts; k++)
+	list = rd_kafka_topic_partition_list_new(consumer.nparts);
+	for (int k = 0; k < consumer.nparts; k++)
 	{
-		rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
-			->offset = ConsumerStartOffset(&consumer_parts[k]);
-		consumer_parts[k].refetch = false;
+		rd_kafka_topic_partition_list_add(list, consumer.parts[k].topic,
+										  consumer.parts[k].partition)
+			->offset = ConsumerStartOffset(&consumer.parts[k]);
+		consumer.parts[k].refetch = false;
 	}
-	err = rd_kafka_assign(consumer_rk, list);
+	err = rd_kafka_assign(consumer.rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
 		ereport(WARNING, (errmsg("pinpipe consumer %d: could not restart fetching: %s",
-								 consumer_number, rd_kafka_err2str(err))));
-	fetch_settling = true;
-	settle_deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_SETTLE_MS);
-	restart_fetch = false;
+								 consumer.number, rd_kafka_err2str(err))));
+	consumer.fetch_settling = true;
+	consumer.settle_deadline =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_SETTLE_MS);
+	consumer.restart_fetch = false;
 	return true;
 }
 
@@ -426,8 +479,8 @@ ConsumerRestartFetch(void)
 static void
 ConsumerRestartAll(void)
 {
-	for (int k = 0; k < consumer_nparts; k++)
-		consumer_parts[k].refetch = true;
+	for (int k = 0; k < consumer.nparts; k++)
+		consumer.parts[k].refetch = true;
 	(void) ConsumerRestartFetch();
 }
 
@@ -437,54 +490,113 @@ ConsumerSetStartOffsets(rd_kafka_topic_partition_list_t *list)
 {
 	for (int i = 0; i < list->cnt; i++)
 	{
-		int k = ConsumerFindPartition(list->elems[i].partition);
+		int k = ConsumerFindPartition(list->elems[i].topic, list->elems[i].partition);
 		ConsumerPartition untracked = {.partition = list->elems[i].partition,
 									   .stored = CONSUMER_OFFSET_NONE};
 
-		list->elems[i].offset = ConsumerStartOffset(k >= 0 ? &consumer_parts[k] : &untracked);
+		list->elems[i].offset = ConsumerStartOffset(k >= 0 ? &consumer.parts[k] : &untracked);
 	}
 }
 
-/* Take the assignment recorded by the rebalance callback: read offsets, assign. */
+/* The stream of a topic (the one rule, topic_stream.h); NULL when it carries none. */
+static const char *
+ConsumerTopicStream(const char *topic, SinkStream *stream)
+{
+	TopicStreamConfig config = GucTopicStreams();
+	const char *name = TopicStreamName(&config, topic, strlen(topic));
+
+	if (name == NULL || !SinkStreamFromName(name, strlen(name), stream))
+		return NULL;
+	return name;
+}
+
+/* Log the assignment: one line per topic, with its stream. */
+static void
+ConsumerLogAssignment(void)
+{
+	if (consumer.nparts == 0)
+		ereport(LOG, (errmsg("pinpipe consumer %d: assigned no partitions", consumer.number)));
+	for (int i = 0; i < consumer.nparts; i++)
+	{
+		int n = 0;
+		bool first = true;
+
+		for (int j = 0; j < consumer.nparts; j++)
+			if (strcmp(consumer.parts[j].topic, consumer.parts[i].topic) == 0)
+			{
+				first = first && j >= i;
+				n++;
+			}
+		if (first)
+			ereport(LOG, (errmsg("pinpipe consumer %d: assigned %d partition(s) of topic \"%s\" "
+								 "(stream %s)",
+								 consumer.number, n, consumer.parts[i].topic,
+								 consumer.parts[i].stream_name)));
+	}
+}
+
+/*
+ * Take the assignment recorded by the rebalance callback: track the partitions
+ * of the topics that carry a stream, read their offsets, assign.
+ */
 static void
 ConsumerApplyAssignment(void)
 {
-	rd_kafka_topic_partition_list_t *list = pending_assignment;
+	rd_kafka_topic_partition_list_t *list = consumer.pending_assignment;
 	rd_kafka_resp_err_t err;
 	int n = 0;
+	int untracked = 0;
 
-	for (int i = 0; i < list->cnt && n < WORKER_STATUS_MAX_PARTITIONS; i++)
+	for (int i = 0; i < list->cnt; i++)
 	{
-		if (strcmp(list->elems[i].topic, pinpipe_topic) != 0)
+		ConsumerPartition *cp = &consumer.parts[n];
+		SinkStream stream;
+		const char *name = ConsumerTopicStream(list->elems[i].topic, &stream);
+
+		/* the subscription only matches such topics; a name too long for us is refused too */
+		if (name == NULL || strlen(list->elems[i].topic) >= sizeof(cp->topic) ||
+			n == WORKER_STATUS_MAX_PARTITIONS)
+		{
+			untracked++;
 			continue;
-		consumer_parts[n].partition = list->elems[i].partition;
-		consumer_parts[n].stored = CONSUMER_OFFSET_NONE;
-		consumer_parts[n].paused = false;
-		consumer_parts[n].rk_paused = false;
-		consumer_parts[n].refetch = false;
-		consumer_parts[n].gap.pending = false;
+		}
+		strlcpy(cp->topic, list->elems[i].topic, sizeof(cp->topic));
+		cp->stream = stream;
+		cp->stream_name = name;
+		cp->partition = list->elems[i].partition;
+		cp->stored = CONSUMER_OFFSET_NONE;
+		cp->paused = false;
+		cp->rk_paused = false;
+		cp->refetch = false;
+		cp->gap.pending = false;
 		n++;
 	}
-	consumer_nparts = n;
+	consumer.nparts = n;
+	if (untracked > 0)
+		ereport(WARNING,
+				(errmsg("pinpipe consumer %d: %d assigned partition(s) are not consumed",
+						consumer.number, untracked),
+				 errdetail("A consumer tracks at most %d partitions of topics that carry a stream.",
+						   WORKER_STATUS_MAX_PARTITIONS),
+				 errhint("Raise pinpipe.consumer_workers.")));
 
 	ConsumerReadStoredOffsets(); /* may throw: the assignment stays pending */
-	for (int k = 0; k < consumer_nparts; k++)
-		consumer_parts[k].refetch = false; /* the assignment starts every fetcher anew */
+	for (int k = 0; k < consumer.nparts; k++)
+		consumer.parts[k].refetch = false; /* the assignment starts every fetcher anew */
 	ConsumerSetStartOffsets(list);
-	pending_assignment = NULL;
-	restart_fetch = false;
+	consumer.pending_assignment = NULL;
+	consumer.restart_fetch = false;
 	/* a partition paused under an earlier assignment is held by librdkafka still */
-	(void) rd_kafka_resume_partitions(consumer_rk, list);
+	(void) rd_kafka_resume_partitions(consumer.rk, list);
 	/* librdkafka rejoined only after the revocation's fetcher stops were answered */
-	fetch_settling = false;
-	err = rd_kafka_assign(consumer_rk, list);
+	consumer.fetch_settling = false;
+	err = rd_kafka_assign(consumer.rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err)
 		ereport(WARNING, (errmsg("pinpipe consumer %d: could not take partition assignment: %s",
-								 consumer_number, rd_kafka_err2str(err))));
-	ereport(LOG, (errmsg("pinpipe consumer %d: assigned %d partition(s) of topic \"%s\"",
-						 consumer_number, consumer_nparts, pinpipe_topic)));
+								 consumer.number, rd_kafka_err2str(err))));
 	ConsumerPublishPartitions();
+	ConsumerLogAssignment();
 }
 
 /* After a lost fence: reread the stored offsets and restart every partition there. */
@@ -512,16 +624,16 @@ ConsumerFollowMovedOffsetsBody(void *arg)
 static void
 ConsumerFollowMovedOffsets(void)
 {
-	if (consumer_nparts == 0 || pending_assignment || backoff.retry_at != 0)
+	if (consumer.nparts == 0 || consumer.pending_assignment || consumer.backoff.retry_at != 0)
 		return;
-	if (restart_on_tick)
+	if (consumer.restart_on_tick)
 	{
-		restart_on_tick = false;
-		restart_fetch = true;
+		consumer.restart_on_tick = false;
+		consumer.restart_fetch = true;
 	}
 	/* a failure is retried at the next tick; the batch path reports database errors */
-	(void) WorkerTry(ConsumerFollowMovedOffsetsBody, NULL, batch_context);
-	MemoryContextReset(batch_context);
+	(void) WorkerTry(ConsumerFollowMovedOffsetsBody, NULL, consumer.batch_context);
+	MemoryContextReset(consumer.batch_context);
 }
 
 /*
@@ -533,34 +645,33 @@ ConsumerFollowMovedOffsets(void)
 static bool
 ConsumerOffsetOutOfRange(rd_kafka_message_t *m)
 {
-	int k = ConsumerFindPartition(m->partition);
+	int k = ConsumerFindMessagePartition(m);
 	ConsumerPartition *cp;
 	int64_t lo = -1, hi = -1;
 
-	if (k < 0 || m->rkt == NULL || strcmp(rd_kafka_topic_name(m->rkt), pinpipe_topic) != 0)
+	if (k < 0)
 		return false;
 	if (m->offset < 0)
 	{
 		/* a logical start offset could not be looked up: try again in a while */
-		restart_on_tick = true;
+		consumer.restart_on_tick = true;
 		return false;
 	}
-	cp = &consumer_parts[k];
+	cp = &consumer.parts[k];
 	if (cp->paused)
 		return true; /* a paused partition's fetcher stopped again: nothing changes */
 	/* the cached bounds come from the very fetch response that failed */
-	(void) rd_kafka_get_watermark_offsets(consumer_rk, pinpipe_topic, cp->partition, &lo, &hi);
+	(void) rd_kafka_get_watermark_offsets(consumer.rk, cp->topic, cp->partition, &lo, &hi);
 	/* a second event before the first gap was written extends that gap */
 	if (!KafkaGapDecide(pinpipe_offset_out_of_range,
 						cp->gap.pending ? cp->gap.from_offset : m->offset, m->offset, lo, hi,
 						&cp->gap))
 		cp->paused = true;
-	KafkaGapWarn(consumer_number, pinpipe_topic, cp->partition, pinpipe_offset_out_of_range,
-				 &cp->gap);
+	KafkaGapWarn(consumer.number, cp->topic, cp->partition, pinpipe_offset_out_of_range, &cp->gap);
 	cp->refetch = true;
-	restart_fetch = true;
-	if (batch_len > 0)
-		batch_deadline = GetCurrentTimestamp();
+	consumer.restart_fetch = true;
+	if (consumer.batch_len > 0)
+		consumer.batch_deadline = GetCurrentTimestamp();
 	return true;
 }
 
@@ -570,12 +681,12 @@ ConsumerAfterReload(void)
 {
 	if (pinpipe_offset_out_of_range == PINPIPE_OOR_PAUSE)
 		return;
-	for (int k = 0; k < consumer_nparts; k++)
-		if (consumer_parts[k].paused)
+	for (int k = 0; k < consumer.nparts; k++)
+		if (consumer.parts[k].paused)
 		{
-			consumer_parts[k].paused = false;
-			consumer_parts[k].refetch = true;
-			restart_fetch = true;
+			consumer.parts[k].paused = false;
+			consumer.parts[k].refetch = true;
+			consumer.restart_fetch = true;
 		}
 }
 
@@ -583,7 +694,7 @@ ConsumerAfterReload(void)
 static ConsumerState
 ConsumerRunningState(void)
 {
-	return consumer_nparts > 0 ? CONSUMER_CONSUMING : CONSUMER_WAITING_FOR_PARTITIONS;
+	return consumer.nparts > 0 ? CONSUMER_CONSUMING : CONSUMER_WAITING_FOR_PARTITIONS;
 }
 
 /* Write the batch in one transaction (arg: its SinkCounts); throws on any database error. */
@@ -595,54 +706,59 @@ ConsumerWriteBatchTx(void *arg)
 	int nmsgs = 0;
 	int64 next[WORKER_STATUS_MAX_PARTITIONS];
 	bool touched[WORKER_STATUS_MAX_PARTITIONS];
+	int *part_of; /* the assignment index of each message */
 
 	memset(touched, 0, sizeof(touched));
-	msgs = palloc0(sizeof(SinkMessage) * batch_len);
+	msgs = palloc0(sizeof(SinkMessage) * consumer.batch_len);
+	part_of = palloc(sizeof(int) * Max(consumer.batch_len, 1));
 
 	WorkerTxBegin("pinpipe consumer: writing batch", true);
 
-	for (int i = 0; i < batch_len; i++)
+	for (int i = 0; i < consumer.batch_len; i++)
 	{
-		rd_kafka_message_t *m = batch[i];
-		int k = ConsumerFindPartition(m->partition);
+		rd_kafka_message_t *m = consumer.batch[i];
+		int k = ConsumerFindMessagePartition(m);
 
 		if (k < 0) /* not ours any more: cannot happen after a revoke drop */
 			elog(ERROR, "message from unassigned partition %d", (int) m->partition);
 		if (!touched[k] || m->offset + 1 > next[k])
 			next[k] = m->offset + 1;
 		touched[k] = true;
+		part_of[i] = k;
 	}
 
 	/* Offsets first: the fence and the row locks come before any row is written. */
-	for (int k = 0; k < consumer_nparts; k++)
+	for (int k = 0; k < consumer.nparts; k++)
 	{
 		if (!touched[k])
 			continue;
-		if (!ConsumerOffsetsStore(pinpipe_consumer_group, pinpipe_topic,
-								  consumer_parts[k].partition, consumer_parts[k].stored, next[k]))
+		if (!ConsumerOffsetsStore(pinpipe_consumer_group, consumer.parts[k].topic,
+								  consumer.parts[k].partition, consumer.parts[k].stored, next[k]))
 		{
-			fence_failed = true;
+			consumer.fence_failed = true;
 			ereport(
 				ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("offset of partition %d of topic \"%s\" was moved by another consumer",
-						(int) consumer_parts[k].partition, pinpipe_topic),
+						(int) consumer.parts[k].partition, consumer.parts[k].topic),
 				 errdetail(
 					 "The batch is discarded and the partition reread from its stored offset.")));
 		}
 		/* the first batch after a gap records it, in the same transaction */
-		if (consumer_parts[k].gap.pending)
-			KafkaGapRecord(pinpipe_consumer_group, pinpipe_topic, consumer_parts[k].partition,
-						   &consumer_parts[k].gap);
+		if (consumer.parts[k].gap.pending)
+			KafkaGapRecord(pinpipe_consumer_group, consumer.parts[k].topic,
+						   consumer.parts[k].partition, &consumer.parts[k].gap);
 	}
 
-	for (int i = 0; i < batch_len; i++)
+	for (int i = 0; i < consumer.batch_len; i++)
 	{
-		rd_kafka_message_t *m = batch[i];
+		rd_kafka_message_t *m = consumer.batch[i];
+		const ConsumerPartition *cp = &consumer.parts[part_of[i]];
 
 		msgs[nmsgs].data = m->payload ? (const char *) m->payload : "";
 		msgs[nmsgs].len = m->len;
-		msgs[nmsgs].topic = pinpipe_topic;
+		msgs[nmsgs].topic = cp->topic;
+		msgs[nmsgs].stream = cp->stream;
 		msgs[nmsgs].partition = m->partition;
 		msgs[nmsgs].offset = m->offset;
 		if (m->len > (size_t) pinpipe_max_message_bytes)
@@ -664,14 +780,14 @@ ConsumerWriteBatchTx(void *arg)
 	WorkerTxCommit(true);
 
 	/* Committed: these are now the stored offsets, the gaps are on record. */
-	for (int k = 0; k < consumer_nparts; k++)
+	for (int k = 0; k < consumer.nparts; k++)
 		if (touched[k])
 		{
-			consumer_parts[k].stored = next[k];
-			if (consumer_parts[k].gap.pending)
-				WorkerStatusAddSkipped(consumer_ws, consumer_parts[k].partition,
-									   consumer_parts[k].gap.skipped);
-			consumer_parts[k].gap.pending = false;
+			consumer.parts[k].stored = next[k];
+			if (consumer.parts[k].gap.pending)
+				WorkerStatusAddSkipped(consumer.ws, consumer.parts[k].topic,
+									   consumer.parts[k].partition, consumer.parts[k].gap.skipped);
+			consumer.parts[k].gap.pending = false;
 		}
 }
 
@@ -679,14 +795,15 @@ ConsumerWriteBatchTx(void *arg)
 static void
 ConsumerCommitToKafka(void)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(consumer_nparts);
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(consumer.nparts);
 
-	for (int k = 0; k < consumer_nparts; k++)
-		if (consumer_parts[k].stored >= 0)
-			rd_kafka_topic_partition_list_add(list, pinpipe_topic, consumer_parts[k].partition)
-				->offset = consumer_parts[k].stored;
+	for (int k = 0; k < consumer.nparts; k++)
+		if (consumer.parts[k].stored >= 0)
+			rd_kafka_topic_partition_list_add(list, consumer.parts[k].topic,
+											  consumer.parts[k].partition)
+				->offset = consumer.parts[k].stored;
 	if (list->cnt > 0)
-		rd_kafka_commit(consumer_rk, list, 1);
+		rd_kafka_commit(consumer.rk, list, 1);
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -713,31 +830,31 @@ ConsumerReseekBody(void *arg)
 static bool
 ConsumerWriteBatch(void)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch_context);
+	MemoryContext oldcxt = MemoryContextSwitchTo(consumer.batch_context);
 	SinkCounts counts = {0, 0};
 	TimestampTz start = GetCurrentTimestamp();
 	ErrorData *edata;
 	bool ok;
 
-	fence_failed = false;
-	edata = WorkerTry(ConsumerWriteBatchTx, &counts, batch_context);
+	consumer.fence_failed = false;
+	edata = WorkerTry(ConsumerWriteBatchTx, &counts, consumer.batch_context);
 	ok = edata == NULL;
 	if (edata)
 	{
-		WorkerStatusSetError(consumer_ws, edata->message);
-		if (fence_failed)
+		WorkerStatusSetError(consumer.ws, edata->message);
+		if (consumer.fence_failed)
 		{
-			ereport(LOG, (errmsg("%s: %s", consumer_who, edata->message),
+			ereport(LOG, (errmsg("%s: %s", consumer.who, edata->message),
 						  errdetail("The batch is discarded and the partitions are reread from "
 									"their stored offsets.")));
 			ConsumerDropBatch();
 		}
 		else
 		{
-			int ms = WorkerBackoffFailed(&backoff);
+			int ms = WorkerBackoffFailed(&consumer.backoff);
 
 			ereport(WARNING, (errmsg("%s: batch of %d message(s) failed, retrying in %d ms: %s",
-									 consumer_who, batch_len, ms, edata->message),
+									 consumer.who, consumer.batch_len, ms, edata->message),
 							  edata->sqlerrcode
 								  ? errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))
 								  : 0));
@@ -751,20 +868,21 @@ ConsumerWriteBatch(void)
 	{
 		double secs = (GetCurrentTimestamp() - start) / 1000000.0;
 
-		WorkerStatusBatchDone(consumer_ws, counts.accepted, counts.dead_lettered, secs);
+		WorkerStatusBatchDone(consumer.ws, counts.accepted, counts.dead_lettered, secs);
+		IngestLagKafkaBatch(consumer.ws, consumer.batch, consumer.batch_len);
 		ConsumerDropBatch(); /* written: librdkafka may free them */
 		ConsumerCommitToKafka();
 		ConsumerPublishPartitions();
 		ConsumerSetState(ConsumerRunningState(), NULL);
 	}
 
-	if (!ok && fence_failed)
+	if (!ok && consumer.fence_failed)
 	{
 		/* reread where PostgreSQL says we are; a failure here is retried the same way */
-		(void) WorkerTry(ConsumerReseekBody, NULL, batch_context);
+		(void) WorkerTry(ConsumerReseekBody, NULL, consumer.batch_context);
 		ConsumerPublishPartitions();
 	}
-	MemoryContextReset(batch_context);
+	MemoryContextReset(consumer.batch_context);
 	if (!ok)
 		return ConsumerExtensionReady();
 	return true;
@@ -774,37 +892,37 @@ ConsumerWriteBatch(void)
 static void
 ConsumerDestroy(void)
 {
-	if (consumer_rk == NULL)
+	if (consumer.rk == NULL)
 		return;
 	ConsumerDropBatch();
 	/* the destruction unassigns: not before a restart settled (ConsumerFetchSettled) */
 	if (!ConsumerFetchSettled())
-		pg_usleep(WorkerMsUntil(settle_deadline) * 1000L);
-	fetch_settling = false;
-	unassign_pending = false;
-	if (pending_assignment)
+		pg_usleep(WorkerMsUntil(consumer.settle_deadline) * 1000L);
+	consumer.fetch_settling = false;
+	consumer.unassign_pending = false;
+	if (consumer.pending_assignment)
 	{
-		rd_kafka_topic_partition_list_destroy(pending_assignment);
-		pending_assignment = NULL;
+		rd_kafka_topic_partition_list_destroy(consumer.pending_assignment);
+		consumer.pending_assignment = NULL;
 	}
-	if (consumer_queue)
+	if (consumer.queue)
 	{
-		rd_kafka_queue_io_event_enable(consumer_queue, -1, NULL, 0);
-		rd_kafka_queue_destroy(consumer_queue);
-		consumer_queue = NULL;
+		rd_kafka_queue_io_event_enable(consumer.queue, -1, NULL, 0);
+		rd_kafka_queue_destroy(consumer.queue);
+		consumer.queue = NULL;
 	}
 	/*
 	 * Skip the blocking group leave: the group notices after
 	 * session.timeout.ms. Nothing is lost, PostgreSQL holds the offsets.
 	 */
-	rd_kafka_destroy_flags(consumer_rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-	consumer_rk = NULL;
-	consumer_nparts = 0;
+	rd_kafka_destroy_flags(consumer.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	consumer.rk = NULL;
+	consumer.nparts = 0;
 	for (int i = 0; i < 2; i++)
 	{
-		if (consumer_pipe[i] >= 0)
-			close(consumer_pipe[i]);
-		consumer_pipe[i] = -1;
+		if (consumer.pipe[i] >= 0)
+			close(consumer.pipe[i]);
+		consumer.pipe[i] = -1;
 	}
 }
 
@@ -824,43 +942,54 @@ ConsumerCreate(void)
 	rd_kafka_conf_t *conf;
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_resp_err_t err;
+	TopicStreamConfig streams = GucTopicStreams();
+	char pattern[CONSUMER_PATTERN_LEN];
 
-	snprintf(client_id, sizeof(client_id), "pinpipe-consumer-%d", consumer_number);
+	snprintf(client_id, sizeof(client_id), "pinpipe-consumer-%d", consumer.number);
 	conf = KafkaConfigNew(KAFKA_ROLE_CONSUMER, client_id, errstr, sizeof(errstr));
 	if (conf == NULL)
 		ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("invalid Kafka configuration: %s", errstr),
 						errhint("Check pinpipe.kafka_brokers and pinpipe.kafka_config.")));
+	/* the callbacks' opaque: they record what happened in the consumer's state */
+	rd_kafka_conf_set_opaque(conf, &consumer);
 	rd_kafka_conf_set_rebalance_cb(conf, ConsumerOnRebalance);
 	rd_kafka_conf_set_error_cb(conf, ConsumerOnError);
 	rd_kafka_conf_set_stats_cb(conf, ConsumerOnStats);
 	rd_kafka_conf_set_log_cb(conf, ConsumerOnLog);
 
-	if (pipe(consumer_pipe) != 0)
+	if (pipe(consumer.pipe) != 0)
 		ereport(FATAL, (errcode_for_file_access(), errmsg("could not create pipe: %m")));
 	for (int i = 0; i < 2; i++)
 	{
-		fcntl(consumer_pipe[i], F_SETFL, O_NONBLOCK);
-		fcntl(consumer_pipe[i], F_SETFD, FD_CLOEXEC);
+		fcntl(consumer.pipe[i], F_SETFL, O_NONBLOCK);
+		fcntl(consumer.pipe[i], F_SETFD, FD_CLOEXEC);
 	}
 
-	consumer_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (consumer_rk == NULL)
+	consumer.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (consumer.rk == NULL)
 		ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("could not create the Kafka consumer: %s", errstr)));
 	/* Callbacks (rebalance, errors, stats) are served by rd_kafka_consumer_poll. */
-	rd_kafka_poll_set_consumer(consumer_rk);
-	consumer_queue = rd_kafka_queue_get_consumer(consumer_rk);
-	rd_kafka_queue_io_event_enable(consumer_queue, consumer_pipe[1], "1", 1);
+	rd_kafka_poll_set_consumer(consumer.rk);
+	consumer.queue = rd_kafka_queue_get_consumer(consumer.rk);
+	rd_kafka_queue_io_event_enable(consumer.queue, consumer.pipe[1], "1", 1);
 
+	/* one regex for every topic that carries a stream, derived from the same rule */
+	if (!TopicStreamPattern(&streams, pattern, sizeof(pattern)))
+		ereport(FATAL,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("the streams' topic names are too long for a subscription"),
+				 errhint("Shorten pinpipe.topic, pinpipe.geo_topic or pinpipe.user_topic.")));
 	topics = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(topics, pinpipe_topic, RD_KAFKA_PARTITION_UA);
-	err = rd_kafka_subscribe(consumer_rk, topics);
+	rd_kafka_topic_partition_list_add(topics, pattern, RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(consumer.rk, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (err)
-		ereport(FATAL, (errmsg("could not subscribe to Kafka topic \"%s\": %s", pinpipe_topic,
+		ereport(FATAL, (errmsg("could not subscribe to Kafka topics \"%s\": %s", pattern,
 							   rd_kafka_err2str(err))));
-	brokers_up = -1;
+	ereport(LOG, (errmsg("%s: subscribed to the topics matching \"%s\"", consumer.who, pattern)));
+	consumer.brokers_up = -1;
 }
 
 /* Empty the wakeup pipe (its content carries no information). */
@@ -869,7 +998,7 @@ ConsumerDrainPipe(void)
 {
 	char buf[256];
 
-	while (read(consumer_pipe[0], buf, sizeof(buf)) > 0)
+	while (read(consumer.pipe[0], buf, sizeof(buf)) > 0)
 		;
 }
 
@@ -885,28 +1014,28 @@ ConsumerPoll(void)
 		rd_kafka_message_t *m;
 		int k;
 
-		if (batch_len >= batch_cap)
+		if (consumer.batch_len >= consumer.batch_cap)
 			return true;
-		m = rd_kafka_consumer_poll(consumer_rk, 0);
+		m = rd_kafka_consumer_poll(consumer.rk, 0);
 
 		/* Callbacks ran inside the poll: act on what they recorded. */
-		if (revoked)
+		if (consumer.revoked)
 		{
-			revoked = false;
-			if (batch_len > 0)
+			consumer.revoked = false;
+			if (consumer.batch_len > 0)
 				ereport(LOG, (errmsg("pinpipe consumer %d: partitions revoked, %d unwritten "
 									 "message(s) left to their next owner",
-									 consumer_number, batch_len)));
+									 consumer.number, consumer.batch_len)));
 			ConsumerDropBatch();
-			consumer_nparts = 0;
-			restart_fetch = false;
+			consumer.nparts = 0;
+			consumer.restart_fetch = false;
 			ConsumerPublishPartitions();
 		}
 		if (m == NULL)
 			return false;
 		/* only fetchers started after the last restart deliver these (ConsumerFetchSettled) */
 		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			fetch_settling = false;
+			consumer.fetch_settling = false;
 		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && ConsumerOffsetOutOfRange(m))
 		{
 			rd_kafka_message_destroy(m);
@@ -916,25 +1045,25 @@ ConsumerPoll(void)
 		{
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			{
-				snprintf(kafka_error, sizeof(kafka_error), "%s: %s", rd_kafka_err2name(m->err),
-						 rd_kafka_message_errstr(m));
-				kafka_error_pending = true;
+				snprintf(consumer.kafka_error, sizeof(consumer.kafka_error), "%s: %s",
+						 rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
+				consumer.kafka_error_pending = true;
 			}
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if ((k = ConsumerFindPartition(m->partition)) < 0 || consumer_parts[k].refetch)
+		if ((k = ConsumerFindMessagePartition(m)) < 0 || consumer.parts[k].refetch)
 		{
 			/* stale fetch of a partition no longer ours, or from a position being left */
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		KafkaGapResolve(&consumer_parts[k].gap, m->offset);
-		if (batch_len == 0)
-			batch_deadline =
+		KafkaGapResolve(&consumer.parts[k].gap, m->offset);
+		if (consumer.batch_len == 0)
+			consumer.batch_deadline =
 				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pinpipe_batch_timeout_ms);
-		batch[batch_len++] = m;
-		brokers_up = 1;
+		consumer.batch[consumer.batch_len++] = m;
+		consumer.brokers_up = 1;
 	}
 }
 
@@ -942,19 +1071,22 @@ ConsumerPoll(void)
 static void
 ConsumerReportKafkaState(void)
 {
-	if (kafka_error_pending)
+	if (consumer.kafka_error_pending)
 	{
-		kafka_error_pending = false;
+		consumer.kafka_error_pending = false;
 		/* during an outage the state says it all; otherwise each distinct error once in a row */
-		if (brokers_up != 0 && strcmp(kafka_error, kafka_error_logged) != 0)
+		if (consumer.brokers_up != 0 &&
+			strcmp(consumer.kafka_error, consumer.kafka_error_logged) != 0)
 		{
-			ereport(LOG, (errmsg("pinpipe consumer %d: Kafka: %s", consumer_number, kafka_error)));
-			strlcpy(kafka_error_logged, kafka_error, sizeof(kafka_error_logged));
+			ereport(LOG, (errmsg("pinpipe consumer %d: Kafka: %s", consumer.number,
+								 consumer.kafka_error)));
+			strlcpy(consumer.kafka_error_logged, consumer.kafka_error,
+					sizeof(consumer.kafka_error_logged));
 		}
 	}
-	if (brokers_up == 0 && backoff.retry_at == 0)
-		ConsumerSetState(CONSUMER_BROKER_UNREACHABLE, kafka_error);
-	else if (brokers_up == 1 && backoff.retry_at == 0)
+	if (consumer.brokers_up == 0 && consumer.backoff.retry_at == 0)
+		ConsumerSetState(CONSUMER_BROKER_UNREACHABLE, consumer.kafka_error);
+	else if (consumer.brokers_up == 1 && consumer.backoff.retry_at == 0)
 		ConsumerSetState(ConsumerRunningState(), NULL);
 }
 
@@ -969,18 +1101,18 @@ ConsumerApplyAssignmentBody(void *arg)
 static bool
 ConsumerTryApplyAssignment(void)
 {
-	ErrorData *edata = WorkerTry(ConsumerApplyAssignmentBody, NULL, batch_context);
+	ErrorData *edata = WorkerTry(ConsumerApplyAssignmentBody, NULL, consumer.batch_context);
 
 	if (edata == NULL)
 	{
-		WorkerBackoffReset(&backoff);
+		WorkerBackoffReset(&consumer.backoff);
 		return true;
 	}
-	WorkerStatusSetError(consumer_ws, edata->message);
+	WorkerStatusSetError(consumer.ws, edata->message);
 	ereport(WARNING,
-			(errmsg("%s: could not read stored offsets: %s", consumer_who, edata->message)));
-	MemoryContextReset(batch_context);
-	(void) WorkerBackoffFailed(&backoff);
+			(errmsg("%s: could not read stored offsets: %s", consumer.who, edata->message)));
+	MemoryContextReset(consumer.batch_context);
+	(void) WorkerBackoffFailed(&consumer.backoff);
 	return false;
 }
 
@@ -1000,7 +1132,7 @@ ConsumerRun(void)
 	wes = PinpipeCreateWaitEventSet(CurrentMemoryContext, 3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	AddWaitEventToSet(wes, WL_SOCKET_READABLE, consumer_pipe[0], NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, consumer.pipe[0], NULL, NULL);
 
 	for (;;)
 	{
@@ -1010,60 +1142,66 @@ ConsumerRun(void)
 		if (!more)
 		{
 			timeout = CONSUMER_TICK_MS;
-			if (backoff.retry_at != 0)
-				timeout = Min(timeout, WorkerMsUntil(backoff.retry_at));
-			else if (batch_len > 0)
-				timeout = Min(timeout, WorkerMsUntil(batch_deadline));
-			if (pending_assignment)
-				timeout = Min(timeout, backoff.retry_at ? WorkerMsUntil(backoff.retry_at) : 0);
-			if ((restart_fetch || unassign_pending) && fetch_settling)
-				timeout = Min(timeout, WorkerMsUntil(settle_deadline));
+			if (consumer.backoff.retry_at != 0)
+				timeout = Min(timeout, WorkerMsUntil(consumer.backoff.retry_at));
+			else if (consumer.batch_len > 0)
+				timeout = Min(timeout, WorkerMsUntil(consumer.batch_deadline));
+			if (consumer.pending_assignment)
+				timeout =
+					Min(timeout,
+						consumer.backoff.retry_at ? WorkerMsUntil(consumer.backoff.retry_at) : 0);
+			if ((consumer.restart_fetch || consumer.unassign_pending) && consumer.fetch_settling)
+				timeout = Min(timeout, WorkerMsUntil(consumer.settle_deadline));
 			(void) WaitEventSetWait(wes, timeout, &event, 1, PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
-		if (WorkerServiceInterrupts(consumer_who))
+		if (WorkerServiceInterrupts(consumer.who))
 			ConsumerAfterReload();
 		ConsumerDrainPipe();
 
 		/* A batch waiting for its retry is kept as is: no polling meanwhile. */
 		more = false;
-		if (backoff.retry_at == 0)
+		if (consumer.backoff.retry_at == 0)
 		{
-			if (batch_len == 0 && batch_cap != pinpipe_batch_size)
+			if (consumer.batch_len == 0 && consumer.batch_cap != pinpipe_batch_size)
 			{
-				if (batch)
-					pfree(batch);
-				batch_cap = pinpipe_batch_size;
-				batch =
-					MemoryContextAlloc(TopMemoryContext, sizeof(rd_kafka_message_t *) * batch_cap);
+				if (consumer.batch)
+					pfree(consumer.batch);
+				consumer.batch_cap = pinpipe_batch_size;
+				consumer.batch = MemoryContextAlloc(TopMemoryContext, sizeof(rd_kafka_message_t *) *
+																		  consumer.batch_cap);
 			}
 			more = ConsumerPoll();
 		}
 
-		if (unassign_pending && ConsumerFetchSettled())
+		if (consumer.unassign_pending && ConsumerFetchSettled())
 			ConsumerUnassign();
-		if (pending_assignment && !unassign_pending && !WorkerBackoffWaiting(&backoff))
+		if (consumer.pending_assignment && !consumer.unassign_pending &&
+			!WorkerBackoffWaiting(&consumer.backoff))
 		{
 			if (!ConsumerTryApplyAssignment() && !ConsumerExtensionReady())
 				break;
 			more = true;
 		}
 
-		if (batch_len > 0 && (batch_len >= batch_cap || GetCurrentTimestamp() >= batch_deadline) &&
-			!WorkerBackoffWaiting(&backoff))
+		if (consumer.batch_len > 0 &&
+			(consumer.batch_len >= consumer.batch_cap ||
+			 GetCurrentTimestamp() >= consumer.batch_deadline) &&
+			!WorkerBackoffWaiting(&consumer.backoff))
 		{
 			if (!ConsumerWriteBatch())
 				break;
 			next_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_IDLE_CHECK_MS);
 			more = true; /* the queue may hold more than one batch */
 		}
-		if (restart_fetch && batch_len == 0 && !pending_assignment && ConsumerRestartFetch())
+		if (consumer.restart_fetch && consumer.batch_len == 0 && !consumer.pending_assignment &&
+			ConsumerRestartFetch())
 			more = true;
 
 		ConsumerReportKafkaState();
 
 		/* Nothing written for a while: make sure the extension was not dropped. */
-		if (batch_len == 0 && GetCurrentTimestamp() >= next_check)
+		if (consumer.batch_len == 0 && GetCurrentTimestamp() >= next_check)
 		{
 			if (!ConsumerExtensionReady())
 				break;
@@ -1102,15 +1240,15 @@ ConsumerWaitUntilReady(void)
 
 			snprintf(why, sizeof(why), "database \"%s\" exists now, connecting to it",
 					 pinpipe_database);
-			WorkerExitToRestart(consumer_who, why);
+			WorkerExitToRestart(consumer.who, why);
 		}
 		if (state != logged)
 		{
 			ConsumerSetState(state == WORKER_DB_NO_EXTENSION ? CONSUMER_WAITING_FOR_EXTENSION
 															 : CONSUMER_WAITING_FOR_DATABASE,
 							 NULL);
-			WorkerStatusSetError(consumer_ws, problem);
-			ereport(LOG, (errmsg("%s: %s; checking every %d s", consumer_who, problem,
+			WorkerStatusSetError(consumer.ws, problem);
+			ereport(LOG, (errmsg("%s: %s; checking every %d s", consumer.who, problem,
 								 CONSUMER_IDLE_CHECK_MS / 1000),
 						  state == WORKER_DB_NO_EXTENSION
 							  ? errhint("Run CREATE EXTENSION pinpipe in database \"%s\".",
@@ -1124,26 +1262,26 @@ ConsumerWaitUntilReady(void)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 CONSUMER_IDLE_CHECK_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		WorkerServiceInterrupts(consumer_who);
+		WorkerServiceInterrupts(consumer.who);
 	}
 }
 
 void
 pinpipe_consumer_main(Datum main_arg)
 {
-	consumer_number = DatumGetInt32(main_arg);
-	snprintf(consumer_who, sizeof(consumer_who), "pinpipe consumer %d", consumer_number);
+	consumer.number = DatumGetInt32(main_arg);
+	snprintf(consumer.who, sizeof(consumer.who), "pinpipe consumer %d", consumer.number);
 
 	/* not graceful: a SIGTERM cancels a running batch (it is rolled back, replayed later) */
 	WorkerSignals(false);
 
-	consumer_ws = WorkerStatusAttach(WORKER_KIND_CONSUMER, consumer_number);
-	WorkerStatusSetState(consumer_ws, consumer_state_names[CONSUMER_STARTING]);
+	consumer.ws = WorkerStatusAttach(WORKER_KIND_CONSUMER, consumer.number);
+	WorkerStatusSetState(consumer.ws, consumer_state_names[CONSUMER_STARTING]);
 	before_shmem_exit(ConsumerAtExit, (Datum) 0);
 
 	WorkerConnect(true);
 	pgstat_report_appname("pinpipe consumer");
-	batch_context =
+	consumer.batch_context =
 		AllocSetContextCreate(TopMemoryContext, "pinpipe consumer batch", ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)

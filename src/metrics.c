@@ -16,11 +16,11 @@
 #include "worker_status.h"
 
 /* Status codes counted individually; anything else falls into the last slot. */
-static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 422, 500, 501, 503, 0};
+static const int metrics_statuses[] = {200, 400, 401, 404, 405, 413, 415, 422, 500, 501, 503, 0};
 #define METRICS_NSTATUS (sizeof(metrics_statuses) / sizeof(metrics_statuses[0]))
 
-static const char *const metrics_endpoints[HTTP_EP_COUNT] = {"/pin/", "/pins", "/healthz",
-															 "/metrics", "other"};
+static const char *const metrics_endpoints[HTTP_EP_COUNT] = {
+	"/pin/", "/pins", "/healthz", "/metrics", "/topics/{topic}", "/streams/{name}/record", "other"};
 
 /* Request latency buckets (seconds). */
 static const double metrics_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -202,6 +202,45 @@ MetricsRenderHttp(StrBuf *buf, int64_t produce_queue_depth)
 	PromSampleInt(buf, "pinpipe_kafka_delivery_errors_total", NULL, counters.delivery_errors);
 }
 
+/*
+ * pinpipe_ingest_lag_seconds{source}: the workers' lag histograms summed per
+ * source (the consumers' as "kafka", the HTTP worker's as "http"), one series
+ * per source that has a running worker.
+ */
+static void
+MetricsRenderIngestLag(StrBuf *buf, const WorkerStatus *ws, int n)
+{
+	static const WorkerKind kinds[2] = {WORKER_KIND_HTTP, WORKER_KIND_CONSUMER};
+	static const char *const sources[2] = {"http", "kafka"};
+
+	PromFamily(buf, "pinpipe_ingest_lag_seconds", "histogram",
+			   "Commit time minus the HTTP request's arrival (one per request) or the oldest "
+			   "Kafka message timestamp of a batch (one per batch).");
+	for (int s = 0; s < 2; s++)
+	{
+		static const char *const keys[] = {"source"};
+		int64_t counts[WORKER_STATUS_LAG_NBUCKETS + 1] = {0};
+		double sum = 0;
+		bool present = false;
+		char labels[64];
+
+		for (int i = 0; i < n; i++)
+		{
+			if (ws[i].kind != kinds[s])
+				continue;
+			present = true;
+			for (int b = 0; b <= WORKER_STATUS_LAG_NBUCKETS; b++)
+				counts[b] += ws[i].lag_buckets[b];
+			sum += ws[i].lag_seconds_sum;
+		}
+		if (!present)
+			continue;
+		PromLabels(labels, sizeof(labels), 1, keys, &sources[s]);
+		PromHistogram(buf, "pinpipe_ingest_lag_seconds", labels, worker_status_lag_bounds,
+					  WORKER_STATUS_LAG_NBUCKETS, counts, sum);
+	}
+}
+
 /* Families from the shared-memory worker slots. */
 static void
 MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
@@ -243,6 +282,8 @@ MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 					  WORKER_STATUS_NBUCKETS, ws[i].batch_seconds_buckets, ws[i].batch_seconds_sum);
 	}
 
+	MetricsRenderIngestLag(buf, ws, n);
+
 	PromFamily(buf, "pinpipe_consumer_committed_offset", "gauge",
 			   "Next offset to read per partition, as committed in PostgreSQL.");
 	for (int pass = 0; pass < 3; pass++)
@@ -274,7 +315,7 @@ MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 				snprintf(wnum, sizeof(wnum), "%d", w->number);
 				snprintf(pnum, sizeof(pnum), "%d", ps->partition);
 				values[0] = wnum;
-				values[1] = w->topic;
+				values[1] = ps->topic;
 				values[2] = pnum;
 				PromLabels(labels, sizeof(labels), 3, keys, values);
 				if (pass == 0)
@@ -293,12 +334,11 @@ MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 	}
 }
 
-/* Offset gaps: messages skipped per partition (summed over workers) and paused partitions. */
+/* Offset gaps: messages skipped per (topic, partition), summed over workers; paused partitions. */
 static void
 MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 {
 	WorkerSkippedStatus sum[WORKER_STATUS_MAX_PARTITIONS];
-	const char *topic = NULL;
 	int nsum = 0;
 	char labels[512];
 
@@ -310,18 +350,19 @@ MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 		{
 			int j;
 
+			const WorkerSkippedStatus *sk = &ws[i].skipped[g];
+
 			for (j = 0; j < nsum; j++)
-				if (sum[j].partition == ws[i].skipped[g].partition)
+				if (sum[j].partition == sk->partition && strcmp(sum[j].topic, sk->topic) == 0)
 					break;
 			if (j == nsum)
 			{
 				if (nsum == WORKER_STATUS_MAX_PARTITIONS)
 					continue;
-				sum[nsum].partition = ws[i].skipped[g].partition;
+				sum[nsum] = *sk;
 				sum[nsum++].skipped = 0;
 			}
-			sum[j].skipped += ws[i].skipped[g].skipped;
-			topic = ws[i].topic;
+			sum[j].skipped += sk->skipped;
 		}
 	}
 	PromFamily(
@@ -334,7 +375,7 @@ MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 		const char *values[2];
 
 		snprintf(pnum, sizeof(pnum), "%d", sum[j].partition);
-		values[0] = topic;
+		values[0] = sum[j].topic;
 		values[1] = pnum;
 		PromLabels(labels, sizeof(labels), 2, keys, values);
 		PromSampleInt(buf, "pinpipe_consumer_skipped_messages_total", labels, sum[j].skipped);
@@ -356,7 +397,7 @@ MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 			snprintf(wnum, sizeof(wnum), "%d", ws[i].number);
 			snprintf(pnum, sizeof(pnum), "%d", ws[i].partitions[p].partition);
 			values[0] = wnum;
-			values[1] = ws[i].topic;
+			values[1] = ws[i].partitions[p].topic;
 			values[2] = pnum;
 			PromLabels(labels, sizeof(labels), 3, keys, values);
 			PromSampleInt(buf, "pinpipe_consumer_partition_paused", labels,

@@ -179,28 +179,11 @@ PinErrorsText(const PinRecord *rec, PinParseResult result)
 char *
 RecordErrorsText(const RecordModel *m, const PinRecord *rec, PinParseResult result)
 {
-	StringInfoData buf;
+	size_t n = RecordErrorsFormat(m, rec, result, NULL, 0);
+	char *text = palloc(n + 1);
 
-	initStringInfo(&buf);
-	if (result == PIN_BAD_JSON)
-	{
-		appendStringInfo(&buf, "invalid JSON: %s at byte %zu", rec->errors[0].msg,
-						 rec->errors[0].offset);
-		return buf.data;
-	}
-	appendStringInfo(&buf, "invalid %s: ", RecordLabel(m));
-	for (int i = 0; i < rec->nerrors; i++)
-	{
-		const PinError *e = &rec->errors[i];
-
-		if (i > 0)
-			appendStringInfoString(&buf, "; ");
-		if (e->field == PIN_FIELD_BODY)
-			appendStringInfo(&buf, "body: %s", e->msg);
-		else
-			appendStringInfo(&buf, "field \"%s\": %s", m->field_names[e->field], e->msg);
-	}
-	return buf.data;
+	RecordErrorsFormat(m, rec, result, text, n + 1);
+	return text;
 }
 
 void

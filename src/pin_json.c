@@ -1154,6 +1154,37 @@ PinBatchNext(PinBatch *b, const char **rec, size_t *rec_len)
 	return PinNdjsonNext(b->s, b->len, &b->pos, rec, rec_len);
 }
 
+/* An array or object iterator's syntax error: into err, and *pos at it (-1). */
+static int
+IterFail(Reader *r, size_t *pos, PinError *err)
+{
+	if (err)
+	{
+		err->field = PIN_FIELD_BODY;
+		err->msg = r->error;
+		err->type = "value_error.jsondecode";
+		err->sqlstate = SQLSTATE_INVALID_JSON;
+		err->offset = r->error_pos;
+	}
+	*pos = r->error_pos;
+	return -1;
+}
+
+/* An array or object iterator at its closing bracket: nothing may follow (0, else -1). */
+static int
+IterEnd(Reader *r, size_t *pos, PinError *err)
+{
+	r->pos++;
+	SkipSpace(r);
+	if (r->pos != r->len)
+	{
+		Fail(r, "extra data after the JSON value");
+		return IterFail(r, pos, err);
+	}
+	*pos = r->pos;
+	return 0;
+}
+
 int
 PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, size_t *elem_len,
 				 PinError *err)
@@ -1196,27 +1227,82 @@ PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, s
 	return 1;
 
 end:
-	r.pos++;
-	SkipSpace(&r);
-	if (r.pos != r.len)
-	{
-		Fail(&r, "extra data after the JSON value");
-		goto bad;
-	}
-	*pos = r.pos;
-	return 0;
+	return IterEnd(&r, pos, err);
 
 bad:
-	if (err)
+	return IterFail(&r, pos, err);
+}
+
+int
+JsonObjectNext(const char *json, size_t len, size_t *pos, JsonMember *m, PinError *err)
+{
+	Reader r = {json, len, *pos, NULL, 0};
+	size_t start;
+
+	SkipSpace(&r);
+	if (*pos == 0)
 	{
-		err->field = PIN_FIELD_BODY;
-		err->msg = r.error;
-		err->type = "value_error.jsondecode";
-		err->sqlstate = SQLSTATE_INVALID_JSON;
-		err->offset = r.error_pos;
+		if (r.pos >= r.len || r.s[r.pos] != '{')
+		{
+			Fail(&r, r.pos >= r.len ? "empty input" : "expected a JSON object");
+			goto bad;
+		}
+		r.pos++;
+		SkipSpace(&r);
+		if (r.pos < r.len && r.s[r.pos] == '}')
+			goto end;
 	}
-	*pos = r.error_pos;
-	return -1;
+	else
+	{
+		if (r.pos < r.len && r.s[r.pos] == '}')
+			goto end;
+		if (r.pos >= r.len || r.s[r.pos] != ',')
+		{
+			Fail(&r, r.pos >= r.len ? "unexpected end of input" : "expected ',' or '}'");
+			goto bad;
+		}
+		r.pos++;
+		SkipSpace(&r);
+	}
+	if (r.pos >= r.len || r.s[r.pos] != '"')
+	{
+		Fail(&r, r.pos >= r.len ? "unexpected end of input" : "expected a string key");
+		goto bad;
+	}
+	if (!ReadString(&r, &m->key))
+		goto bad;
+	SkipSpace(&r);
+	if (r.pos >= r.len || r.s[r.pos] != ':')
+	{
+		Fail(&r, "expected ':'");
+		goto bad;
+	}
+	r.pos++;
+	SkipSpace(&r);
+	start = r.pos;
+	if (!ReadValue(&r, 1, &m->value))
+		goto bad;
+	m->raw = json + start;
+	m->raw_len = r.pos - start;
+	*pos = r.pos;
+	return 1;
+
+end:
+	return IterEnd(&r, pos, err);
+
+bad:
+	return IterFail(&r, pos, err);
+}
+
+size_t
+JsonStringDecode(const PinValue *v, char *out)
+{
+	if (!v->escaped)
+	{
+		memcpy(out, v->ptr, v->len);
+		return v->len;
+	}
+	return DecodeString(v->ptr, v->len, out);
 }
 
 /* Append to an snprintf-style output: writes what fits, always counts. */
@@ -1365,6 +1451,46 @@ PinErrorsToJson(const PinRecord *rec, char *out, size_t cap)
 		OutStr(&o, "}");
 	}
 	OutStr(&o, "]}");
+	OutTerminate(&o);
+	return o.n;
+}
+
+size_t
+RecordErrorsFormat(const RecordModel *m, const PinRecord *rec, PinParseResult result, char *out,
+				   size_t cap)
+{
+	Out o = {out, cap, 0};
+	char num[32];
+
+	if (result == PIN_BAD_JSON)
+	{
+		snprintf(num, sizeof(num), "%zu", rec->errors[0].offset);
+		OutStr(&o, "invalid JSON: ");
+		OutStr(&o, rec->errors[0].msg);
+		OutStr(&o, " at byte ");
+		OutStr(&o, num);
+		OutTerminate(&o);
+		return o.n;
+	}
+	OutStr(&o, "invalid ");
+	OutStr(&o, m->name);
+	OutStr(&o, m == &pin_model ? ": " : " record: ");
+	for (int i = 0; i < rec->nerrors; i++)
+	{
+		const PinError *e = &rec->errors[i];
+
+		if (i > 0)
+			OutStr(&o, "; ");
+		if (e->field == PIN_FIELD_BODY)
+			OutStr(&o, "body: ");
+		else
+		{
+			OutStr(&o, "field \"");
+			OutStr(&o, m->field_names[e->field]);
+			OutStr(&o, "\": ");
+		}
+		OutStr(&o, e->msg);
+	}
 	OutTerminate(&o);
 	return o.n;
 }

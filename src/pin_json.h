@@ -136,6 +136,26 @@ int PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **ele
  */
 bool PinNdjsonNext(const char *s, size_t len, size_t *pos, const char **line, size_t *line_len);
 
+/* One member of a JSON object, as JsonObjectNext reads it. */
+typedef struct JsonMember
+{
+	PinValue key;	 /* a string: its contents between the quotes */
+	PinValue value;	 /* as a field value (containers: ptr/len span the whole text) */
+	const char *raw; /* the value's text as in the input (a string with its quotes) */
+	size_t raw_len;
+} JsonMember;
+
+/*
+ * Iterate the members of a top-level JSON object, each value read (and
+ * validated) but not parsed further: call with *pos = 0; returns 1 with *m set,
+ * 0 at the end of the object, -1 if the text is not a well-formed object (err
+ * then says why, with the byte offset). Same contract as PinJsonArrayNext.
+ */
+int JsonObjectNext(const char *json, size_t len, size_t *pos, JsonMember *m, PinError *err);
+
+/* Decode a string value's escapes into out (v->len bytes suffice); returns the length. */
+size_t JsonStringDecode(const PinValue *v, char *out);
+
 /* True when the first non-space byte of json is '[' (a batch, not a single pin). */
 bool PinJsonIsArray(const char *json, size_t len);
 
@@ -230,6 +250,14 @@ size_t PinRecordToJson(const PinRecord *rec, char *out, size_t cap);
 
 /* Write the errors as FastAPI's {"detail":[{"loc":["body",…],"msg":…,"type":…}]}. */
 size_t PinErrorsToJson(const PinRecord *rec, char *out, size_t cap);
+
+/*
+ * The errors as one line of text ("invalid pin: field \"index\": …; …", or
+ * "invalid JSON: … at byte N"): the dead letters' error and the REST APIs'
+ * per-record error. Same snprintf-style contract.
+ */
+size_t RecordErrorsFormat(const RecordModel *m, const PinRecord *rec, PinParseResult result,
+						  char *out, size_t cap);
 
 /* JSON-escape s into out (no quotes added); same snprintf-style contract. */
 size_t JsonEscape(const char *s, size_t len, char *out, size_t cap);

@@ -79,6 +79,7 @@ typedef struct SinkMessage
 	const char *error;	  /* why it was dead-lettered (palloc'd in the caller's context) */
 	const char *field;	  /* the field at fault, or NULL */
 	const char *sqlstate; /* five characters */
+	int64 raw_id;		  /* out, accepted: its pinpipe.raw_pins.id */
 } SinkMessage;
 
 typedef struct SinkCounts

@@ -18,7 +18,7 @@
 PG_FUNCTION_INFO_V1(pinpipe_status);
 PG_FUNCTION_INFO_V1(pinpipe_consumer_partitions);
 
-#define STATUS_COLS 15
+#define STATUS_COLS 16 /* the last, ingest_lag_seconds, is new in 0.2.0 */
 #define PARTITION_COLS 8
 
 /* Consumer lag of one partition, or -1 when unknown. */
@@ -87,6 +87,9 @@ pinpipe_status(PG_FUNCTION_ARGS)
 		values[13] = Int64GetDatum(lag);
 		nulls[13] = !lag_known;
 		values[14] = Int64GetDatum(w->batch_rows_total);
+		/* absent from a 0.1.0 schema (library updated, ALTER EXTENSION UPDATE not run yet) */
+		values[15] = Float8GetDatum(w->last_lag_seconds);
+		nulls[15] = w->last_lag_seconds < 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -117,7 +120,7 @@ pinpipe_consumer_partitions(PG_FUNCTION_ARGS)
 			memset(nulls, 0, sizeof(nulls));
 			values[0] = Int32GetDatum(w->number);
 			values[1] = Int32GetDatum((int32) w->pid);
-			values[2] = CStringGetTextDatum(w->topic);
+			values[2] = CStringGetTextDatum(ps->topic);
 			values[3] = Int32GetDatum(ps->partition);
 			values[4] = Int64GetDatum(ps->committed_offset);
 			nulls[4] = ps->committed_offset < 0;

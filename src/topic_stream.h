@@ -9,6 +9,7 @@
 #ifndef TOPIC_STREAM_H
 #define TOPIC_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The configured topic of each stream, in the order pin, geo, user (NULL or "" = none). */
@@ -25,5 +26,13 @@ typedef struct TopicStreamConfig
  * pinpipe.geo_topic named "x.pin" carries geo records.
  */
 const char *TopicStreamName(const TopicStreamConfig *config, const char *topic, size_t len);
+
+/*
+ * The same rule as a librdkafka regex subscription (POSIX extended syntax, the
+ * leading "^" is what makes librdkafka take it as a pattern): it matches
+ * exactly the topics TopicStreamName maps to a stream. Written into buf
+ * (NUL-terminated); false when it does not fit in size bytes.
+ */
+bool TopicStreamPattern(const TopicStreamConfig *config, char *buf, size_t size);
 
 #endif /* TOPIC_STREAM_H */

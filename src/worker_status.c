@@ -23,6 +23,9 @@
 const double worker_status_bucket_bounds[WORKER_STATUS_NBUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
 
+const double worker_status_lag_bounds[WORKER_STATUS_LAG_NBUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0};
+
 typedef struct WorkerStatusShared
 {
 	slock_t mutex; /* protects slot claiming (kind NONE <-> other) */
@@ -116,6 +119,7 @@ WorkerStatusAttach(WorkerKind kind, int number)
 			s->number = number;
 			s->pid = MyProcPid;
 			s->started_at = GetCurrentTimestamp();
+			s->last_lag_seconds = -1;
 			strlcpy(s->state, "starting", sizeof(s->state));
 			SpinLockRelease(&s->mutex);
 			ws = s;
@@ -157,19 +161,23 @@ WorkerStatusSetError(WorkerStatus *ws, const char *message)
 	SpinLockRelease(&ws->mutex);
 }
 
+/* The histogram bucket of a value: the first bound it does not exceed, else +Inf. */
+static int
+WorkerStatusBucket(const double *bounds, int nbounds, double v)
+{
+	for (int i = 0; i < nbounds; i++)
+		if (v <= bounds[i])
+			return i;
+	return nbounds;
+}
+
 void
 WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double seconds)
 {
-	int bucket = WORKER_STATUS_NBUCKETS;
+	int bucket = WorkerStatusBucket(worker_status_bucket_bounds, WORKER_STATUS_NBUCKETS, seconds);
 
 	if (ws == NULL)
 		return;
-	for (int i = 0; i < WORKER_STATUS_NBUCKETS; i++)
-		if (seconds <= worker_status_bucket_bounds[i])
-		{
-			bucket = i;
-			break;
-		}
 	SpinLockAcquire(&ws->mutex);
 	ws->rows += rows;
 	ws->dead_letters += dead_letters;
@@ -181,15 +189,72 @@ WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double s
 }
 
 void
-WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic, const WorkerPartitionStatus *parts,
-						  int nparts)
+WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n)
 {
+	int64 counts[WORKER_STATUS_LAG_NBUCKETS + 1] = {0};
+	int64 count = 0;
+	double sum = 0, last = -1;
+
+	if (ws == NULL)
+		return;
+	/* bucketed outside the spinlock, which then guards only the additions */
+	for (int i = 0; i < n; i++)
+	{
+		if (seconds[i] < 0)
+			continue;
+		counts[WorkerStatusBucket(worker_status_lag_bounds, WORKER_STATUS_LAG_NBUCKETS,
+								  seconds[i])]++;
+		count++;
+		sum += seconds[i];
+		last = seconds[i];
+	}
+	if (count == 0)
+		return;
+	SpinLockAcquire(&ws->mutex);
+	for (int b = 0; b <= WORKER_STATUS_LAG_NBUCKETS; b++)
+		ws->lag_buckets[b] += counts[b];
+	ws->lag_count += count;
+	ws->lag_seconds_sum += sum;
+	ws->last_lag_seconds = last;
+	SpinLockRelease(&ws->mutex);
+}
+
+/* The distinct topics of parts, comma-separated in order of appearance, cut to fit out. */
+static void
+WorkerStatusTopicList(const WorkerPartitionStatus *parts, int nparts, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < nparts; i++)
+	{
+		bool seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = strcmp(parts[j].topic, parts[i].topic) == 0;
+		if (seen)
+			continue;
+		if (used > 0 && used + 1 < size)
+			out[used++] = ',';
+		used += strlcpy(out + used, parts[i].topic, size - used);
+		if (used >= size)
+			break;
+	}
+	out[Min(used, size - 1)] = '\0';
+}
+
+void
+WorkerStatusSetPartitions(WorkerStatus *ws, const WorkerPartitionStatus *parts, int nparts)
+{
+	char topics[WORKER_STATUS_TOPIC_LEN];
+
 	if (ws == NULL)
 		return;
 	if (nparts > WORKER_STATUS_MAX_PARTITIONS)
 		nparts = WORKER_STATUS_MAX_PARTITIONS;
+	WorkerStatusTopicList(parts, nparts, topics, sizeof(topics));
 	SpinLockAcquire(&ws->mutex);
-	strlcpy(ws->topic, topic ? topic : "", sizeof(ws->topic));
+	strlcpy(ws->topic, topics, sizeof(ws->topic));
 	ws->npartitions = nparts;
 	if (nparts > 0)
 		memcpy(ws->partitions, parts, nparts * sizeof(WorkerPartitionStatus));
@@ -197,18 +262,21 @@ WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic, const WorkerParti
 }
 
 void
-WorkerStatusAddSkipped(WorkerStatus *ws, int32 partition, int64 skipped)
+WorkerStatusAddSkipped(WorkerStatus *ws, const char *topic, int32 partition, int64 skipped)
 {
+	char name[WORKER_STATUS_TOPIC_LEN];
 	int i;
 
 	if (ws == NULL)
 		return;
+	strlcpy(name, topic, sizeof(name));
 	SpinLockAcquire(&ws->mutex);
 	for (i = 0; i < ws->nskipped; i++)
-		if (ws->skipped[i].partition == partition)
+		if (ws->skipped[i].partition == partition && strcmp(ws->skipped[i].topic, name) == 0)
 			break;
 	if (i == ws->nskipped && i < WORKER_STATUS_MAX_PARTITIONS)
 	{
+		memcpy(ws->skipped[i].topic, name, sizeof(name));
 		ws->skipped[i].partition = partition;
 		ws->skipped[i].skipped = 0;
 		ws->nskipped++;

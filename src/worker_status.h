@@ -25,6 +25,13 @@
 #define WORKER_STATUS_NBUCKETS 12
 extern const double worker_status_bucket_bounds[WORKER_STATUS_NBUCKETS];
 
+/*
+ * Upper bounds (seconds) of the ingest-lag histogram (commit time minus a Kafka
+ * message's timestamp or an HTTP request's arrival); 0.02 is issue 12's p99 goal.
+ */
+#define WORKER_STATUS_LAG_NBUCKETS 16
+extern const double worker_status_lag_bounds[WORKER_STATUS_LAG_NBUCKETS];
+
 typedef enum WorkerKind
 {
 	WORKER_KIND_NONE = 0,
@@ -32,8 +39,10 @@ typedef enum WorkerKind
 	WORKER_KIND_HTTP
 } WorkerKind;
 
+/* One assigned partition (a topic name longer than WORKER_STATUS_TOPIC_LEN - 1 is cut). */
 typedef struct WorkerPartitionStatus
 {
+	char topic[WORKER_STATUS_TOPIC_LEN];
 	int32 partition;
 	int64 committed_offset; /* next offset to read, as committed in PostgreSQL */
 	int64 high_watermark;	/* broker's end of the partition; -1 unknown */
@@ -43,6 +52,7 @@ typedef struct WorkerPartitionStatus
 /* Messages a consumer skipped over offset gaps in one partition (since it started). */
 typedef struct WorkerSkippedStatus
 {
+	char topic[WORKER_STATUS_TOPIC_LEN];
 	int32 partition;
 	int64 skipped;
 } WorkerSkippedStatus;
@@ -65,11 +75,16 @@ typedef struct WorkerStatus
 	int64 batch_rows_total;
 	double batch_seconds_sum;
 	int64 batch_seconds_buckets[WORKER_STATUS_NBUCKETS + 1];
-	/* consumers: their assigned partitions */
+	/* ingest lag of committed batches (consumer) or requests (HTTP worker) */
+	int64 lag_buckets[WORKER_STATUS_LAG_NBUCKETS + 1];
+	int64 lag_count;
+	double lag_seconds_sum;
+	double last_lag_seconds; /* the latest observation; < 0 before the first */
+	/* consumers: their assigned partitions, and their topics comma-separated (cut to fit) */
 	char topic[WORKER_STATUS_TOPIC_LEN];
 	int npartitions;
 	WorkerPartitionStatus partitions[WORKER_STATUS_MAX_PARTITIONS];
-	/* consumers: every partition of topic with skipped messages (kafka_gaps.c) */
+	/* consumers: every partition with skipped messages (kafka_gaps.c) */
 	int nskipped;
 	WorkerSkippedStatus skipped[WORKER_STATUS_MAX_PARTITIONS];
 } WorkerStatus;
@@ -89,12 +104,22 @@ extern void WorkerStatusSetError(WorkerStatus *ws, const char *message);
 /* Count a committed batch: its accepted rows, dead letters and duration. */
 extern void WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double seconds);
 
-/* Replace the consumer's partition list (after assignment or a lag refresh). */
-extern void WorkerStatusSetPartitions(WorkerStatus *ws, const char *topic,
-									  const WorkerPartitionStatus *parts, int nparts);
+/*
+ * Record the ingest lag of n committed units (one per HTTP request, one per
+ * consumer batch), in seconds; negative values (no timestamp known) are skipped.
+ */
+extern void WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n);
 
-/* Count messages skipped over an offset gap of a partition of the worker's topic. */
-extern void WorkerStatusAddSkipped(WorkerStatus *ws, int32 partition, int64 skipped);
+/*
+ * Replace the consumer's partition list (after assignment or a lag refresh);
+ * the slot's topic becomes the list of their distinct topics.
+ */
+extern void WorkerStatusSetPartitions(WorkerStatus *ws, const WorkerPartitionStatus *parts,
+									  int nparts);
+
+/* Count messages skipped over an offset gap of a partition. */
+extern void WorkerStatusAddSkipped(WorkerStatus *ws, const char *topic, int32 partition,
+								   int64 skipped);
 
 /* Copy the used slots into out (at most max); returns how many. Safe from any backend. */
 extern int WorkerStatusSnapshot(WorkerStatus *out, int max);

@@ -14,10 +14,11 @@ CREATE FUNCTION pinpipe.status(
     OUT last_error text,
     OUT last_error_at timestamptz,
     OUT started_at timestamptz,
-    OUT topic text,           -- consumers: the topic
+    OUT topic text,           -- consumers: the topics of their partitions, comma-separated
     OUT partitions integer,   -- consumers: partitions assigned
     OUT lag bigint,           -- consumers: messages behind the high watermarks (NULL if unknown)
-    OUT batch_messages bigint -- messages in committed batches (accepted + dead-lettered)
+    OUT batch_messages bigint, -- messages in committed batches (accepted + dead-lettered)
+    OUT ingest_lag_seconds double precision -- latest ingest lag: commit time minus the HTTP request's arrival / the batch's oldest Kafka timestamp (NULL before the first)
 ) RETURNS SETOF record
 LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'pinpipe_status';
@@ -25,7 +26,7 @@ COMMENT ON FUNCTION pinpipe.status() IS 'Every pinpipe background worker: state,
 
 CREATE VIEW pinpipe.workers AS
     SELECT kind, number, pid, state, rows, dead_letters, batches, errors,
-           last_error, last_error_at, started_at, topic, partitions, lag
+           last_error, last_error_at, started_at, topic, partitions, lag, ingest_lag_seconds
       FROM pinpipe.status();
 COMMENT ON VIEW pinpipe.workers IS 'Every pinpipe background worker: state, counters, last error, consumer lag.';
 

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 
 #include "clean.h"
@@ -627,6 +628,85 @@ TestTopicStream(void)
 	}
 }
 
+/*
+ * The subscription pattern and the rule agree: compiled as librdkafka compiles
+ * a "^..." subscription (regcomp, REG_EXTENDED | REG_NOSUB), it matches exactly
+ * the topics TopicStreamName maps to a stream, for several configurations.
+ */
+static void
+TestTopicStreamPattern(void)
+{
+	const TopicStreamConfig cfgs[] = {
+		{"pinterest.pins", "pinterest.geo", "pinterest.user"},
+		{"pins", "x.pin", NULL},
+		{"a+b", "", "(geo)|x"}, /* metacharacters are taken literally */
+		{NULL, NULL, NULL},
+	};
+	static const char *const topics[] = {"pinterest.pins",
+										 "pinterest.geo",
+										 "pinterest.user",
+										 "pinterestXpins",
+										 "pinterest.pins2",
+										 "xpinterest.pins",
+										 "pinterest",
+										 "pins",
+										 "x.pin",
+										 "y.user",
+										 "0a1b2c.pin",
+										 "0a1b2c.geo",
+										 "0a1b2c.user",
+										 "0a1b2c.users",
+										 "0a1b2c.pins",
+										 "0a1b2c.geo.x",
+										 ".pin",
+										 ".geo",
+										 ".user",
+										 "a.b.pin",
+										 "a-b_c.geo",
+										 "apin",
+										 "a.pinx",
+										 "a+b",
+										 "aab",
+										 "ab",
+										 "(geo)|x",
+										 "geo",
+										 "x",
+										 "__consumer_offsets",
+										 "a\\.pin",
+										 "."};
+	char pattern[512];
+	char small[8];
+
+	for (size_t c = 0; c < sizeof(cfgs) / sizeof(cfgs[0]); c++)
+	{
+		regex_t re;
+
+		CHECK(TopicStreamPattern(&cfgs[c], pattern, sizeof(pattern)), "pattern %zu fits", c);
+		CHECK(pattern[0] == '^', "pattern %zu starts with ^ (a librdkafka regex)", c);
+		if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		{
+			CHECK(false, "pattern %zu compiles: %s", c, pattern);
+			continue;
+		}
+		for (size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++)
+		{
+			bool matches = regexec(&re, topics[t], 0, NULL, 0) == 0;
+			bool routed = TopicStreamName(&cfgs[c], topics[t], strlen(topics[t])) != NULL;
+
+			CHECK(matches == routed, "config %zu, topic '%s': pattern %s, rule %s (%s)", c,
+				  topics[t], matches ? "matches" : "does not match",
+				  routed ? "routes it" : "does not route it", pattern);
+		}
+		regfree(&re);
+	}
+	CHECK(!TopicStreamPattern(&cfgs[0], small, sizeof(small)) && small[sizeof(small) - 1] == '\0',
+		  "a pattern that does not fit is refused");
+	CHECK(TopicStreamPattern(&cfgs[0], pattern, sizeof(pattern)) &&
+			  strcmp(pattern, "^(pinterest\\.pins|pinterest\\.geo|pinterest\\.user|"
+							  ".+(\\.pin|\\.geo|\\.user))$") == 0,
+		  "default pattern: %s", pattern);
+}
+
 int
 main(void)
 {
@@ -643,5 +723,6 @@ main(void)
 	TestTimestamp();
 	TestGeoAndUser();
 	TestTopicStream();
+	TestTopicStreamPattern();
 	return UnitReport("unit");
 }

@@ -19,6 +19,7 @@
 
 #include "guc.h"
 #include "http_request.h"
+#include "http_restproxy.h"
 #include "metrics.h"
 #include "unit_check.h"
 
@@ -26,6 +27,9 @@
 char *pinpipe_http_auth_token = "";
 int pinpipe_http_max_body = 1 << 20;
 int pinpipe_http_timeout = 30;
+char *pinpipe_topic = "pinterest.pins";
+char *pinpipe_geo_topic = "pinterest.geo";
+char *pinpipe_user_topic = "pinterest.user";
 
 /* Metrics stubs: count what the request layer reports. */
 static int requests_counted = 0;
@@ -67,6 +71,9 @@ FakeSubmit(void *ctx, HttpRequest *req, const char **reason)
 		if (req->records[i].outcome == HTTP_REC_PENDING)
 		{
 			submitted_records++;
+			/* where a real backend says it stored the record: reported by the REST APIs */
+			req->records[i].stored_partition = 3;
+			req->records[i].stored_offset = 100 + i;
 			HttpRecordDone(req, &req->records[i], HTTP_REC_ACCEPTED, NULL);
 		}
 	return true;
@@ -127,6 +134,9 @@ static const HttpBackend fake = {
 	.over_limit = FakeOverLimit,
 };
 
+/* a string literal and its length, as two arguments */
+#define LIT(s) s, strlen(s)
+
 /* Send one raw request and drive the daemon (and the ready list) until the answer is in. */
 static void
 Exchange(struct MHD_Daemon *d, int port, const char *raw, char *out, size_t cap)
@@ -166,6 +176,132 @@ Exchange(struct MHD_Daemon *d, int port, const char *raw, char *out, size_t cap)
 		HttpRun(d);
 }
 
+/* The REST proxy's and Kinesis's paths, content types, bodies and answers, without a daemon. */
+static void
+TestRestProxyPure(void)
+{
+	TopicStreamConfig config = {"pinterest.pins", "pinterest.geo", "pinterest.user"};
+	const char *name;
+	size_t len;
+	RestProxyBody b;
+	KinesisPut put;
+	const char *type = NULL;
+	char msg[256];
+	char *text;
+	HttpRequest req;
+	HttpRecord recs[3];
+	const char *body = "{\"records\": [{\"value\": {\"a\": 1}, \"key\": \"k\\u00e9\", "
+					   "\"partition\": 2}, {\"value\": null}, {\"key\": 5, \"value\": [1]}], "
+					   "\"value_schema_id\": 7}";
+
+	CHECK(RestProxyTopicPath("/topics/a.pin", &name, &len) && len == 5 &&
+			  memcmp(name, "a.pin", 5) == 0,
+		  "topic path");
+	CHECK(!RestProxyTopicPath("/topics/", &name, &len) &&
+			  !RestProxyTopicPath("/topics/a/partitions/1", &name, &len),
+		  "not topic paths");
+	CHECK(KinesisStreamPath("/streams/s-pin/record", &name, &len) && len == 5, "stream path");
+	CHECK(!KinesisStreamPath("/streams//record", &name, &len) &&
+			  !KinesisStreamPath("/streams/s-pin/records", &name, &len),
+		  "not stream paths");
+	CHECK(RestProxyTopicNameValid("a.b-c_9", 7) && !RestProxyTopicNameValid("..", 2) &&
+			  !RestProxyTopicNameValid("a b", 3),
+		  "Kafka topic names");
+	CHECK(RestProxyContentType("application/vnd.kafka.json.v2+json") == RESTPROXY_FORMAT_JSON &&
+			  RestProxyContentType(" Application/JSON; charset=utf-8") == RESTPROXY_FORMAT_JSON &&
+			  RestProxyContentType("application/vnd.kafka.avro.v2+json") ==
+				  RESTPROXY_FORMAT_SCHEMA &&
+			  RestProxyContentType("application/vnd.kafka.binary.v2+json") ==
+				  RESTPROXY_FORMAT_UNSUPPORTED &&
+			  RestProxyContentType(NULL) == RESTPROXY_FORMAT_UNSUPPORTED,
+		  "REST proxy content types");
+	CHECK(KinesisContentTypeOk(NULL) && KinesisContentTypeOk("application/json") &&
+			  KinesisContentTypeOk("application/x-amz-json-1.1") &&
+			  !KinesisContentTypeOk("text/plain"),
+		  "Kinesis content types");
+	CHECK(strcmp(KinesisStreamOf(&config, "streaming-0a1b-pin", 18), "pin") == 0 &&
+			  strcmp(KinesisStreamOf(&config, "streaming-0a1b-user", 19), "user") == 0 &&
+			  strcmp(KinesisStreamOf(&config, "0a1b.geo", 8), "geo") == 0 &&
+			  strcmp(KinesisStreamOf(&config, "pinterest.user", 14), "user") == 0 &&
+			  KinesisStreamOf(&config, "nope", 4) == NULL &&
+			  KinesisStreamOf(&config, "-pin", 4) == NULL,
+		  "Kinesis stream names: the topic rule, '-' read as '.'");
+
+	CHECK(RestProxyParse(body, strlen(body), &b, msg, sizeof(msg)) == 0 && b.nrecords == 3 &&
+			  b.value_schema && !b.key_schema,
+		  "produce body read: %s", msg);
+	CHECK(b.records[0].partition == 2 && b.records[0].has_key && b.records[0].value_len == 8 &&
+			  memcmp(b.records[0].value, "{\"a\": 1}", 8) == 0,
+		  "record 0: value text, key, partition");
+	text =
+		RestProxyKeyBytes(&b.records[0].key, b.records[0].key_raw, b.records[0].key_raw_len, &len);
+	CHECK(text && len == 3 && memcmp(text, "k\xc3\xa9", 3) == 0, "a string key is decoded");
+	free(text);
+	text =
+		RestProxyKeyBytes(&b.records[2].key, b.records[2].key_raw, b.records[2].key_raw_len, &len);
+	CHECK(text && len == 1 && text[0] == '5', "a number key is its JSON text");
+	free(text);
+	CHECK(b.records[1].value == NULL && b.records[1].partition == -1 && !b.records[1].has_key,
+		  "record 1: null value, no key, no partition");
+	RestProxyBodyFree(&b);
+	CHECK(RestProxyParse(LIT("{\"records\": []}"), &b, msg, sizeof(msg)) == 422 &&
+			  strcmp(msg, "records may not be empty") == 0,
+		  "empty records: 422 (%s)", msg);
+	CHECK(RestProxyParse(LIT("{}"), &b, msg, sizeof(msg)) == 422, "no records: 422");
+	CHECK(RestProxyParse(LIT("{\"records\": [{\"value\": {}, \"partition\": -1}]}"), &b, msg,
+						 sizeof(msg)) == 422,
+		  "negative partition: 422");
+	CHECK(RestProxyParse(LIT("[1]"), &b, msg, sizeof(msg)) == 422, "an array body: 422");
+	CHECK(RestProxyParse(LIT("{\"records\": ["), &b, msg, sizeof(msg)) == 400, "truncated: 400");
+
+	CHECK(KinesisParse(
+			  LIT("{\"StreamName\": \"s\", \"Data\": {\"ind\": 1}, \"PartitionKey\": \"p\"}"), &put,
+			  &type, msg, sizeof(msg)) == 0 &&
+			  put.data_len == 10 && put.partition_key.len == 1,
+		  "PutRecord body read: %s", msg);
+	CHECK(KinesisParse(LIT("{\"Data\": {}}"), &put, &type, msg, sizeof(msg)) == 400 &&
+			  strcmp(type, "ValidationException") == 0,
+		  "no PartitionKey: ValidationException");
+	CHECK(KinesisParse(LIT("{\"Data\": "), &put, &type, msg, sizeof(msg)) == 400 &&
+			  strcmp(type, "SerializationException") == 0,
+		  "truncated: SerializationException");
+
+	memset(&req, 0, sizeof(req));
+	memset(recs, 0, sizeof(recs));
+	req.records = recs;
+	req.nrecords = 3;
+	recs[0].outcome = HTTP_REC_ACCEPTED;
+	recs[0].stored_partition = 1;
+	recs[0].stored_offset = 42;
+	recs[1].outcome = HTTP_REC_REJECTED;
+	recs[1].error = "invalid pin: \"x\"";
+	recs[2].outcome = HTTP_REC_UNAVAILABLE;
+	text = RestProxyAnswer(&req, &len);
+	CHECK(text &&
+			  strcmp(text, "{\"offsets\":[{\"partition\":1,\"offset\":42,\"error_code\":null,"
+						   "\"error\":null},{\"partition\":null,\"offset\":null,\"error_code\":1,"
+						   "\"error\":\"invalid pin: \\\"x\\\"\"},{\"partition\":null,\"offset\":"
+						   "null,\"error_code\":2,\"error\":\"not stored: pipeline unavailable, "
+						   "retry later\"}],\"key_schema_id\":null,\"value_schema_id\":null}") == 0,
+		  "produce answer: %s", text ? text : "(null)");
+	free(text);
+	text = KinesisAnswer(&recs[0], &len);
+	CHECK(text &&
+			  strcmp(text, "{\"SequenceNumber\":\"42\",\"ShardId\":\"shardId-000000000001\"}") == 0,
+		  "PutRecord answer: %s", text ? text : "(null)");
+	free(text);
+	text = RestProxyErrorBody(40401, "Topic not found.", &len);
+	CHECK(text && strcmp(text, "{\"error_code\":40401,\"message\":\"Topic not found.\"}") == 0,
+		  "REST proxy error body");
+	free(text);
+	text = KinesisErrorBody("ResourceNotFoundException", "Stream s not found.", &len);
+	CHECK(text &&
+			  strcmp(text, "{\"__type\":\"ResourceNotFoundException\",\"message\":\"Stream s not "
+						   "found.\"}") == 0,
+		  "Kinesis error body");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -177,8 +313,20 @@ main(void)
 					  "\"follower_count\": \"2M\", \"tag_list\": \"a,b\", \"is_image_or_video\": "
 					  "\"image\", \"image_src\": \"https://x/y.jpg\", \"downloaded\": 1, "
 					  "\"save_location\": \"Local save in /data\", \"category\": \"art\"}";
+	const char *geo_body =
+		"{\"records\": [{\"value\": {\"ind\": 0, \"timestamp\": \"2019-01-01 07:21:13\", "
+		"\"latitude\": -88.8, \"longitude\": -170.1, \"country\": \"Albania\"}}, {\"value\": "
+		"{\"ind\": 1, \"timestamp\": \"t\", \"latitude\": \"north\", \"longitude\": 1, "
+		"\"country\": \"X\"}}]}";
+	const char *kinesis_body =
+		"{\"StreamName\": \"streaming-0a1b-user\", \"Data\": {\"ind\": 0, \"first_name\": "
+		"\"Adam\", "
+		"\"last_name\": \"Acosta\", \"age\": 20, \"date_joined\": \"2015-10-21 21:26:45\"}, "
+		"\"PartitionKey\": \"user-partition\"}";
 	struct MHD_Daemon *d = NULL;
 	int port = 0;
+
+	TestRestProxyPure();
 
 	for (int tries = 0; d == NULL && tries < 50; tries++)
 	{
@@ -207,13 +355,49 @@ main(void)
 	CHECK(started >= 2 && done >= 2 && progress >= 2,
 		  "connection hooks called (started %d, done %d, progress %d)", started, done, progress);
 
+	/* the REST proxy through the request layer: records of the topic's stream, offsets back */
+	snprintf(req, sizeof(req),
+			 "POST /topics/0a1b.geo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+			 "application/vnd.kafka.json.v2+json\r\nContent-Length: %zu\r\n\r\n%s",
+			 strlen(geo_body), geo_body);
+	Exchange(d, port, req, out, sizeof(out));
+	CHECK(strncmp(out, "HTTP/1.1 200", 12) == 0 &&
+			  strstr(out, "{\"offsets\":[{\"partition\":3,\"offset\":100,\"error_code\":null,"
+						  "\"error\":null},{\"partition\":null,\"offset\":null,\"error_code\":1,"
+						  "\"error\":\"invalid geo record: field \\\"latitude\\\""),
+		  "/topics/<id>.geo: one stored, one invalid geo record: %.400s", out);
+	CHECK(submitted_records == 3, "only the valid geo record submitted (%d)", submitted_records);
+	snprintf(req, sizeof(req),
+			 "POST /topics/0a1b.nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+			 "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			 strlen(geo_body), geo_body);
+	Exchange(d, port, req, out, sizeof(out));
+	CHECK(strncmp(out, "HTTP/1.1 404", 12) == 0 && strstr(out, "\"error_code\":40401"),
+		  "unknown topic: 404 40401: %.200s", out);
+	snprintf(req, sizeof(req),
+			 "POST /topics/0a1b.geo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+			 "text/plain\r\nContent-Length: %zu\r\n\r\n%s",
+			 strlen(geo_body), geo_body);
+	Exchange(d, port, req, out, sizeof(out));
+	CHECK(strncmp(out, "HTTP/1.1 415", 12) == 0 && strstr(out, "\"error_code\":415"),
+		  "wrong content type: 415: %.200s", out);
+	snprintf(req, sizeof(req),
+			 "PUT /streams/streaming-0a1b-user/record HTTP/1.1\r\nHost: x\r\nConnection: "
+			 "close\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			 strlen(kinesis_body), kinesis_body);
+	Exchange(d, port, req, out, sizeof(out));
+	CHECK(strncmp(out, "HTTP/1.1 200", 12) == 0 &&
+			  strstr(out, "{\"SequenceNumber\":\"100\",\"ShardId\":\"shardId-000000000003\"}"),
+		  "Kinesis PutRecord of a user record: %.300s", out);
+	CHECK(submitted_records == 4, "the user record submitted (%d)", submitted_records);
+
 	snprintf(req, sizeof(req),
 			 "POST /pin/ HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\nContent-Length: 3\r\n\r\n%s",
 			 strlen(pin), pin);
 	Exchange(d, port, req, out, sizeof(out));
 	CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0 && strstr(out, "onnection: close"),
 		  "two Content-Lengths: 400 and close: %.60s", out);
-	CHECK(submits == 1, "framing refused before the backend is asked (%d)", submits);
+	CHECK(submits == 3, "framing refused before the backend is asked (%d)", submits);
 	/* libmicrohttpd 1.0 (Debian sid) refuses a second Content-Length itself, with an HTML
 	 * body, before the request layer sees it: that answer is not ours to count */
 	mhd_answered = strstr(out, "<html>") != NULL;
@@ -226,7 +410,7 @@ main(void)
 	CHECK(strncmp(out, "HTTP/1.1 503", 12) == 0 && strstr(out, "fake backend down") &&
 			  strstr(out, "Retry-After: 1"),
 		  "backend unavailable: 503 with its reason: %.80s", out);
-	CHECK(requests_counted == (mhd_answered ? 3 : 4), "every answer of ours counted (%d)",
+	CHECK(requests_counted == (mhd_answered ? 7 : 8), "every answer of ours counted (%d)",
 		  requests_counted);
 
 	MHD_stop_daemon(d);

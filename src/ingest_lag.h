@@ -1,0 +1,19 @@
+/*
+ * ingest_lag.h — the end-to-end lag of a committed Kafka batch (DESIGN §10,
+ * pinpipe_ingest_lag_seconds{source="kafka"}): commit time minus the oldest
+ * message timestamp of the batch, recorded in the worker's status slot.
+ * The HTTP worker records its own (commit time minus each request's arrival).
+ */
+#ifndef INGEST_LAG_H
+#define INGEST_LAG_H
+
+#include "postgres.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include "worker_status.h"
+
+/* Record the lag of a batch just committed; messages without a timestamp are ignored. */
+extern void IngestLagKafkaBatch(WorkerStatus *ws, rd_kafka_message_t *const *msgs, int n);
+
+#endif /* INGEST_LAG_H */
