@@ -49,8 +49,8 @@ Skips(const char *json)
 {
 	EmuJson j;
 
-	JsonInit(&j, json, strlen(json));
-	return JsonSkipValue(&j) && JsonAtEnd(&j);
+	EmuJsonInit(&j, json, strlen(json));
+	return EmuJsonSkipValue(&j) && EmuJsonAtEnd(&j);
 }
 
 static void
@@ -90,14 +90,14 @@ main(void)
 		EmuJson j;
 
 		/* "[1, 2]" cut before its end: not well-formed within len */
-		JsonInit(&j, "[1, 2]", 4);
-		Check("stops at len", JsonSkipValue(&j), 0);
-		JsonInit(&j, "-9223372036854775808", 20);
-		Check("int64 min", JsonReadInt(&j, &v) && v == INT64_MIN, 1);
-		JsonInit(&j, "9223372036854775808", 19);
-		Check("int64 overflow", JsonReadInt(&j, &v), 0);
-		JsonInit(&j, "1.0", 3);
-		Check("1.0 is not an integer", JsonReadInt(&j, &v), 0);
+		EmuJsonInit(&j, "[1, 2]", 4);
+		Check("stops at len", EmuJsonSkipValue(&j), 0);
+		EmuJsonInit(&j, "-9223372036854775808", 20);
+		Check("int64 min", EmuJsonReadInt(&j, &v) && v == INT64_MIN, 1);
+		EmuJsonInit(&j, "9223372036854775808", 19);
+		Check("int64 overflow", EmuJsonReadInt(&j, &v), 0);
+		EmuJsonInit(&j, "1.0", 3);
+		Check("1.0 is not an integer", EmuJsonReadInt(&j, &v), 0);
 	}
 
 	/* REST Proxy v2 produce answers */

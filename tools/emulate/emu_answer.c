@@ -34,28 +34,28 @@ ReadOffset(EmuJson *j, int i, EmuAnswer *out)
 	int64_t partition = -1, offset = -1, code = 0;
 	bool has_code = false;
 
-	if (!JsonObjectOpen(j))
+	if (!EmuJsonObjectOpen(j))
 		return Bad(out, "offsets[%d] is not an object", i);
-	while ((r = JsonObjectNext(j, &n, &key, &klen)) == 1)
+	while ((r = EmuJsonObjectNext(j, &n, &key, &klen)) == 1)
 	{
-		EmuJsonKind kind = JsonPeek(j);
+		EmuJsonKind kind = EmuJsonPeek(j);
 		bool ok;
 
-		if (JsonKeyIs(key, klen, "partition") || JsonKeyIs(key, klen, "offset"))
+		if (EmuJsonKeyIs(key, klen, "partition") || EmuJsonKeyIs(key, klen, "offset"))
 		{
 			int64_t *dst = key[0] == 'p' ? &partition : &offset;
 
-			ok = kind == EMU_JSON_NULL ? JsonReadNull(j) : JsonReadInt(j, dst) && *dst >= 0;
+			ok = kind == EMU_JSON_NULL ? EmuJsonReadNull(j) : EmuJsonReadInt(j, dst) && *dst >= 0;
 		}
-		else if (JsonKeyIs(key, klen, "error_code"))
+		else if (EmuJsonKeyIs(key, klen, "error_code"))
 		{
 			has_code = kind != EMU_JSON_NULL;
-			ok = has_code ? JsonReadInt(j, &code) : JsonReadNull(j);
+			ok = has_code ? EmuJsonReadInt(j, &code) : EmuJsonReadNull(j);
 		}
-		else if (JsonKeyIs(key, klen, "error"))
-			ok = kind == EMU_JSON_NULL ? JsonReadNull(j) : JsonReadString(j, &err, &errlen);
+		else if (EmuJsonKeyIs(key, klen, "error"))
+			ok = kind == EMU_JSON_NULL ? EmuJsonReadNull(j) : EmuJsonReadString(j, &err, &errlen);
 		else
-			ok = JsonSkipValue(j);
+			ok = EmuJsonSkipValue(j);
 		if (!ok)
 			return Bad(out, "offsets[%d].%.*s is not of the documented type", i, (int) klen, key);
 	}
@@ -88,29 +88,29 @@ AnswerRestProxy(const char *json, size_t len, int nrecords, EmuAnswer *out)
 	size_t klen;
 
 	memset(out, 0, sizeof(*out));
-	JsonInit(&j, json, len);
-	if (!JsonObjectOpen(&j))
+	EmuJsonInit(&j, json, len);
+	if (!EmuJsonObjectOpen(&j))
 		return Bad(out, "not a JSON object");
-	while ((r = JsonObjectNext(&j, &n, &key, &klen)) == 1)
+	while ((r = EmuJsonObjectNext(&j, &n, &key, &klen)) == 1)
 	{
-		if (!JsonKeyIs(key, klen, "offsets"))
+		if (!EmuJsonKeyIs(key, klen, "offsets"))
 		{
-			if (!JsonSkipValue(&j))
+			if (!EmuJsonSkipValue(&j))
 				return Bad(out, "malformed JSON");
 			continue;
 		}
 		if (entries >= 0)
 			return Bad(out, "\"offsets\" given twice");
-		if (!JsonArrayOpen(&j))
+		if (!EmuJsonArrayOpen(&j))
 			return Bad(out, "\"offsets\" is not an array");
 		entries = 0;
-		for (int m = 0; (r = JsonArrayNext(&j, &m)) == 1; entries++)
+		for (int m = 0; (r = EmuJsonArrayNext(&j, &m)) == 1; entries++)
 			if (!ReadOffset(&j, entries, out))
 				return false;
 		if (r < 0)
 			return Bad(out, "\"offsets\" is malformed");
 	}
-	if (r < 0 || !JsonAtEnd(&j))
+	if (r < 0 || !EmuJsonAtEnd(&j))
 		return Bad(out, "malformed JSON");
 	if (entries < 0)
 		return Bad(out, "no \"offsets\"");
@@ -129,24 +129,24 @@ AnswerKinesis(const char *json, size_t len, EmuAnswer *out)
 	bool seq = false, shard = false;
 
 	memset(out, 0, sizeof(*out));
-	JsonInit(&j, json, len);
-	if (!JsonObjectOpen(&j))
+	EmuJsonInit(&j, json, len);
+	if (!EmuJsonObjectOpen(&j))
 		return Bad(out, "not a JSON object");
-	while ((r = JsonObjectNext(&j, &n, &key, &klen)) == 1)
+	while ((r = EmuJsonObjectNext(&j, &n, &key, &klen)) == 1)
 	{
-		bool is_seq = JsonKeyIs(key, klen, "SequenceNumber");
+		bool is_seq = EmuJsonKeyIs(key, klen, "SequenceNumber");
 
-		if (is_seq || JsonKeyIs(key, klen, "ShardId"))
+		if (is_seq || EmuJsonKeyIs(key, klen, "ShardId"))
 		{
-			if (!JsonReadString(&j, &val, &vlen) || vlen == 0)
+			if (!EmuJsonReadString(&j, &val, &vlen) || vlen == 0)
 				return Bad(out, "%s is not a non-empty string",
 						   is_seq ? "SequenceNumber" : "ShardId");
 			*(is_seq ? &seq : &shard) = true;
 		}
-		else if (!JsonSkipValue(&j))
+		else if (!EmuJsonSkipValue(&j))
 			return Bad(out, "malformed JSON");
 	}
-	if (r < 0 || !JsonAtEnd(&j))
+	if (r < 0 || !EmuJsonAtEnd(&j))
 		return Bad(out, "malformed JSON");
 	if (!seq || !shard)
 		return Bad(out, "no %s", seq ? "ShardId" : "SequenceNumber");

@@ -7,7 +7,7 @@
 #include "emu_json.h"
 
 void
-JsonInit(EmuJson *j, const char *s, size_t len)
+EmuJsonInit(EmuJson *j, const char *s, size_t len)
 {
 	j->s = s ? s : "";
 	j->len = s ? len : 0;
@@ -37,7 +37,7 @@ Expect(EmuJson *j, char c)
 }
 
 EmuJsonKind
-JsonPeek(EmuJson *j)
+EmuJsonPeek(EmuJson *j)
 {
 	SkipSpace(j);
 	if (j->pos >= j->len)
@@ -109,11 +109,11 @@ ReadNumber(EmuJson *j, bool *integer)
 }
 
 bool
-JsonReadString(EmuJson *j, const char **raw, size_t *rawlen)
+EmuJsonReadString(EmuJson *j, const char **raw, size_t *rawlen)
 {
 	size_t p;
 
-	if (JsonPeek(j) != EMU_JSON_STRING)
+	if (EmuJsonPeek(j) != EMU_JSON_STRING)
 		return false;
 	p = j->pos + 1;
 	while (p < j->len && j->s[p] != '"')
@@ -162,19 +162,19 @@ ReadLiteral(EmuJson *j, const char *word)
 }
 
 bool
-JsonReadNull(EmuJson *j)
+EmuJsonReadNull(EmuJson *j)
 {
 	return ReadLiteral(j, "null");
 }
 
 bool
-JsonReadInt(EmuJson *j, int64_t *v)
+EmuJsonReadInt(EmuJson *j, int64_t *v)
 {
 	size_t start;
 	bool integer, neg;
 	uint64_t acc = 0;
 
-	if (JsonPeek(j) != EMU_JSON_NUMBER)
+	if (EmuJsonPeek(j) != EMU_JSON_NUMBER)
 		return false;
 	start = j->pos;
 	if (!ReadNumber(j, &integer) || !integer)
@@ -193,9 +193,9 @@ JsonReadInt(EmuJson *j, int64_t *v)
 }
 
 bool
-JsonObjectOpen(EmuJson *j)
+EmuJsonObjectOpen(EmuJson *j)
 {
-	if (JsonPeek(j) != EMU_JSON_OBJECT || j->depth >= EMU_JSON_MAX_DEPTH)
+	if (EmuJsonPeek(j) != EMU_JSON_OBJECT || j->depth >= EMU_JSON_MAX_DEPTH)
 		return false;
 	j->pos++;
 	j->depth++;
@@ -203,7 +203,7 @@ JsonObjectOpen(EmuJson *j)
 }
 
 int
-JsonObjectNext(EmuJson *j, int *n, const char **key, size_t *klen)
+EmuJsonObjectNext(EmuJson *j, int *n, const char **key, size_t *klen)
 {
 	if (Expect(j, '}'))
 	{
@@ -212,16 +212,16 @@ JsonObjectNext(EmuJson *j, int *n, const char **key, size_t *klen)
 	}
 	if (*n > 0 && !Expect(j, ','))
 		return -1;
-	if (!JsonReadString(j, key, klen) || !Expect(j, ':'))
+	if (!EmuJsonReadString(j, key, klen) || !Expect(j, ':'))
 		return -1;
 	(*n)++;
 	return 1;
 }
 
 bool
-JsonArrayOpen(EmuJson *j)
+EmuJsonArrayOpen(EmuJson *j)
 {
-	if (JsonPeek(j) != EMU_JSON_ARRAY || j->depth >= EMU_JSON_MAX_DEPTH)
+	if (EmuJsonPeek(j) != EMU_JSON_ARRAY || j->depth >= EMU_JSON_MAX_DEPTH)
 		return false;
 	j->pos++;
 	j->depth++;
@@ -229,7 +229,7 @@ JsonArrayOpen(EmuJson *j)
 }
 
 int
-JsonArrayNext(EmuJson *j, int *n)
+EmuJsonArrayNext(EmuJson *j, int *n)
 {
 	if (Expect(j, ']'))
 	{
@@ -243,17 +243,17 @@ JsonArrayNext(EmuJson *j, int *n)
 }
 
 bool
-JsonSkipValue(EmuJson *j)
+EmuJsonSkipValue(EmuJson *j)
 {
 	int n = 0, r;
 	const char *key;
 	size_t klen;
 	bool integer;
 
-	switch (JsonPeek(j))
+	switch (EmuJsonPeek(j))
 	{
 		case EMU_JSON_STRING:
-			return JsonReadString(j, NULL, NULL);
+			return EmuJsonReadString(j, NULL, NULL);
 		case EMU_JSON_NUMBER:
 			return ReadNumber(j, &integer);
 		case EMU_JSON_TRUE:
@@ -263,17 +263,17 @@ JsonSkipValue(EmuJson *j)
 		case EMU_JSON_NULL:
 			return ReadLiteral(j, "null");
 		case EMU_JSON_OBJECT:
-			if (!JsonObjectOpen(j))
+			if (!EmuJsonObjectOpen(j))
 				return false;
-			while ((r = JsonObjectNext(j, &n, &key, &klen)) == 1)
-				if (!JsonSkipValue(j))
+			while ((r = EmuJsonObjectNext(j, &n, &key, &klen)) == 1)
+				if (!EmuJsonSkipValue(j))
 					return false;
 			return r == 0;
 		case EMU_JSON_ARRAY:
-			if (!JsonArrayOpen(j))
+			if (!EmuJsonArrayOpen(j))
 				return false;
-			while ((r = JsonArrayNext(j, &n)) == 1)
-				if (!JsonSkipValue(j))
+			while ((r = EmuJsonArrayNext(j, &n)) == 1)
+				if (!EmuJsonSkipValue(j))
 					return false;
 			return r == 0;
 		case EMU_JSON_BAD:
@@ -283,14 +283,14 @@ JsonSkipValue(EmuJson *j)
 }
 
 bool
-JsonAtEnd(EmuJson *j)
+EmuJsonAtEnd(EmuJson *j)
 {
 	SkipSpace(j);
 	return j->pos == j->len;
 }
 
 bool
-JsonKeyIs(const char *key, size_t klen, const char *name)
+EmuJsonKeyIs(const char *key, size_t klen, const char *name)
 {
 	return strlen(name) == klen && memcmp(key, name, klen) == 0;
 }

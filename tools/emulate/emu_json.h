@@ -36,38 +36,38 @@ typedef struct EmuJson
 } EmuJson;
 
 /* Start reading s[0..len). */
-void JsonInit(EmuJson *j, const char *s, size_t len);
+void EmuJsonInit(EmuJson *j, const char *s, size_t len);
 
 /* The kind of the next value, after white space (nothing is consumed). */
-EmuJsonKind JsonPeek(EmuJson *j);
+EmuJsonKind EmuJsonPeek(EmuJson *j);
 
 /* Consume one well-formed value of any kind; false if malformed. */
-bool JsonSkipValue(EmuJson *j);
+bool EmuJsonSkipValue(EmuJson *j);
 
 /*
- * Objects: JsonObjectOpen consumes '{'; then each JsonObjectNext call returns 1 with
+ * Objects: EmuJsonObjectOpen consumes '{'; then each EmuJsonObjectNext call returns 1 with
  * the next key (raw string contents) and leaves the reader at its value, which the
  * caller must consume, 0 after the closing '}', -1 when malformed. *n counts the
  * members seen (start it at 0). Arrays alike, without keys.
  */
-bool JsonObjectOpen(EmuJson *j);
-int JsonObjectNext(EmuJson *j, int *n, const char **key, size_t *klen);
-bool JsonArrayOpen(EmuJson *j);
-int JsonArrayNext(EmuJson *j, int *n);
+bool EmuJsonObjectOpen(EmuJson *j);
+int EmuJsonObjectNext(EmuJson *j, int *n, const char **key, size_t *klen);
+bool EmuJsonArrayOpen(EmuJson *j);
+int EmuJsonArrayNext(EmuJson *j, int *n);
 
 /* Consume an integer literal (no fraction, no exponent) that fits in int64. */
-bool JsonReadInt(EmuJson *j, int64_t *v);
+bool EmuJsonReadInt(EmuJson *j, int64_t *v);
 
 /* Consume a string; *raw and *rawlen get its contents, escapes not decoded. */
-bool JsonReadString(EmuJson *j, const char **raw, size_t *rawlen);
+bool EmuJsonReadString(EmuJson *j, const char **raw, size_t *rawlen);
 
 /* Consume null. */
-bool JsonReadNull(EmuJson *j);
+bool EmuJsonReadNull(EmuJson *j);
 
 /* True when only white space is left. */
-bool JsonAtEnd(EmuJson *j);
+bool EmuJsonAtEnd(EmuJson *j);
 
 /* True when key[0..klen) is exactly name (keys with escapes never match). */
-bool JsonKeyIs(const char *key, size_t klen, const char *name);
+bool EmuJsonKeyIs(const char *key, size_t klen, const char *name);
 
 #endif /* EMU_JSON_H */

@@ -110,21 +110,21 @@ RecordRowIndex(const char *line, size_t len, EmuStream stream, int64_t *index)
 	size_t klen;
 	bool found = false;
 
-	JsonInit(&j, line, len);
-	if (!JsonObjectOpen(&j))
+	EmuJsonInit(&j, line, len);
+	if (!EmuJsonObjectOpen(&j))
 		return false;
-	while ((r = JsonObjectNext(&j, &n, &key, &klen)) == 1)
+	while ((r = EmuJsonObjectNext(&j, &n, &key, &klen)) == 1)
 	{
-		if (JsonKeyIs(key, klen, want))
+		if (EmuJsonKeyIs(key, klen, want))
 		{
-			if (found || !JsonReadInt(&j, index))
+			if (found || !EmuJsonReadInt(&j, index))
 				return false;
 			found = true;
 		}
-		else if (!JsonSkipValue(&j))
+		else if (!EmuJsonSkipValue(&j))
 			return false;
 	}
-	return r == 0 && JsonAtEnd(&j) && found;
+	return r == 0 && EmuJsonAtEnd(&j) && found;
 }
 
 typedef struct IndexedLine
