@@ -1119,11 +1119,11 @@ Report(const EmuOptions *o, char *const urls[EMU_NSTREAMS], const EmuStats *st, 
 			"  errors    %" PRIu64 "\n"
 			"  requests  2xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx/other %" PRIu64
 			", transport %" PRIu64 ", retries %" PRIu64 "\n"
-			"  rate      %.1f pins/s, %.1f requests/s\n"
+			"  rate      %.1f %s/s, %.1f requests/s\n"
 			"  latency   p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.2f ms\n",
-			st->errors, st->s2xx, st->s4xx, st->s5xx, st->transport, st->retries, rate, rrate,
-			HistQuantileMs(h, 0.50), HistQuantileMs(h, 0.95), HistQuantileMs(h, 0.99),
-			(double) h->max_us / 1000.0, mean);
+			st->errors, st->s2xx, st->s4xx, st->s5xx, st->transport, st->retries, rate,
+			one_shape ? "pins" : "records", rrate, HistQuantileMs(h, 0.50), HistQuantileMs(h, 0.95),
+			HistQuantileMs(h, 0.99), (double) h->max_us / 1000.0, mean);
 	if (o->rate > 0)
 		fprintf(stderr, "  schedule  at most %.2f ms behind the --rate schedule%s\n",
 				st->schedule_lag_max * 1000.0,
