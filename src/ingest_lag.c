@@ -24,7 +24,8 @@ IngestLagKafkaBatch(WorkerStatus *ws, rd_kafka_message_t *const *msgs, int n)
 		rd_kafka_timestamp_type_t type;
 		int64 ts = rd_kafka_message_timestamp(msgs[i], &type);
 
-		if (ts >= 0 && type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && (oldest_ms < 0 || ts < oldest_ms))
+		if (ts >= 0 && type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE &&
+			(oldest_ms < 0 || ts < oldest_ms))
 			oldest_ms = ts;
 	}
 	if (oldest_ms < 0)

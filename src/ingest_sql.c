@@ -142,8 +142,8 @@ pinpipe_ingest_text(PG_FUNCTION_ARGS)
 
 /* The elements of a jsonb array, as text, to the sink INGEST_BATCH at a time. */
 static void
-IngestJsonbArray(Jsonb *jb, SinkStream stream, SinkMessage *msgs, uint32 n,
-				 MemoryContext chunk_cxt, SinkCounts *counts)
+IngestJsonbArray(Jsonb *jb, SinkStream stream, SinkMessage *msgs, uint32 n, MemoryContext chunk_cxt,
+				 SinkCounts *counts)
 {
 	for (uint32 start = 0; start < n; start += INGEST_BATCH)
 	{
@@ -169,9 +169,9 @@ static void
 IngestJsonbArrayKept(Jsonb *jb, SinkStream stream, SinkMessage *msgs, uint32 n, SinkCounts *counts)
 {
 	if (ingest_kept_cxt == NULL)
-		ingest_kept_cxt = AllocSetContextCreate(TopMemoryContext, "pinpipe ingest",
-												INGEST_KEEP_BYTES, INGEST_KEEP_BYTES,
-												INGEST_KEEP_BYTES);
+		ingest_kept_cxt =
+			AllocSetContextCreate(TopMemoryContext, "pinpipe ingest", INGEST_KEEP_BYTES,
+								  INGEST_KEEP_BYTES, INGEST_KEEP_BYTES);
 	ingest_kept_in_use = true;
 	PG_TRY();
 	{

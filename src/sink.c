@@ -377,10 +377,10 @@ SinkInsertRows(SinkBatch *b, int lo, int hi)
 	int r_stream = BulkWriterFindColumn(raw, "stream");
 	Datum cluster = Int64GetDatum((int64) GetSystemIdentifier());
 	Datum stream_names[SINK_NSTREAMS];
-	MemoryContext rows_cxt = b->rows_cxt ? b->rows_cxt
-										 : AllocSetContextCreate(CurrentMemoryContext,
-																 "pinpipe sink rows",
-																 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext rows_cxt = b->rows_cxt
+								 ? b->rows_cxt
+								 : AllocSetContextCreate(CurrentMemoryContext, "pinpipe sink rows",
+														 ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 
 	MemoryContextReset(rows_cxt); /* what a failed round left */
