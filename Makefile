@@ -44,7 +44,7 @@ TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
 TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
 
 # Before the PGXS include: pgxs.mk adds the clean rule for EXTRA_CLEAN only if it is set.
-EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_http_request test/fuzz/fuzz_pin results regression.diffs regression.out
+EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_http_request test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
 
 include $(PGXS)
 
@@ -97,10 +97,16 @@ HTTP_REQUEST_SRCS = src/http_request.c src/http_restproxy.c
 test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.h $(HTTP_REQUEST_SRCS) src/http_request.h src/http_restproxy.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h src/strbuf.h src/topic_stream.h
 	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c $(HTTP_REQUEST_SRCS) $(PURE_SRCS) -lmicrohttpd
 
-unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_request
+# pinpipe-emulate's pure parts (strict answer readers, row pairing); no network.
+EMULATE_UNIT_SRCS = tools/emulate/emu_json.c tools/emulate/emu_answer.c tools/emulate/emu_rows.c
+test/unit/test_emulate: test/unit/test_emulate.c test/unit/unit_check.h $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/strbuf.h
+	$(CC) $(TOOL_CFLAGS) -Itools/emulate -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_emulate.c $(EMULATE_UNIT_SRCS) $(PURE_SRCS)
+
+unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_request test/unit/test_emulate
 	./test/unit/test_strbuf
 	./test/unit/test_prom
 	./test/unit/test_http_request
+	./test/unit/test_emulate
 	./test/unit/test_clean
 
 test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h

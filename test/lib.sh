@@ -10,6 +10,7 @@
 #   pp_free_port                                  a free TCP port on 127.0.0.1
 #   pp_scratch VAR NAME                           a scratch directory in $VAR, removed at exit
 #   pp_wait_for 'cmd' [seconds] [what]            retry cmd until it succeeds (never decides by timing)
+#   pp_build_emulate_asan FILE                    pinpipe-emulate under ASan/UBSan (45, 48)
 #   ok / fail / check / pp_done                   TAP: "ok N - ...", "not ok N - ...", the plan
 #                                                 "1..N" at the end (prove runs test/t/*.sh)
 #
@@ -117,6 +118,14 @@ pp_cluster_reload() { pp_as_owner "$PP_PGBIN/pg_ctl" -D "$PP_DATA" reload >/dev/
 
 pp_psql() { "$PP_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 pp_sql() { "$PP_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -A -t -c "$1"; }
+
+# pinpipe-emulate built into $1 under AddressSanitizer/UBSan (leaks included), from the
+# tree's sources and the Makefile's pure modules (make pure-srcs); compiler errors on stderr.
+pp_build_emulate_asan() {
+	cc -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=gnu99 \
+		-I"$PP_REPO/tools/emulate" -I"$PP_REPO/src" -o "$1" "$PP_REPO/tools/pinpipe-emulate.c" "$PP_REPO"/tools/emulate/*.c \
+		$(cd "$PP_REPO" && make -s --no-print-directory pure-srcs | sed "s|[^ ]*|$PP_REPO/&|g") -lcurl -lm
+}
 
 # Retry a condition (a shell command) until it holds; a timeout is a failure with a message.
 pp_wait_for() {

@@ -2,24 +2,29 @@
  * pinpipe-emulate — the reference pipeline's user-posting emulator, done properly.
  *
  * The reference project's user_posting_emulation.py posts one random row at a time in
- * an endless loop, sleeping between posts, and never says what happened. This program
- * generates pins that look like the real data set (same formats, same placeholder
- * strings at the same rates and in the same combinations), or replays a JSONL file,
- * posts them to pinpipe's HTTP worker (or any FastAPI-compatible /pin/ endpoint) at a
- * target rate with a fixed number of connections, and reports what came back:
- * accepted / rejected / errors, the achieved rate and the latency percentiles.
+ * an endless loop, sleeping between posts, and never says what happened; its 2023
+ * edition posts the row's pin, geolocation and user record to three endpoints. This
+ * program generates records that look like the real data set (for pins: the same
+ * formats, placeholder strings at the same rates and in the same combinations), replays
+ * a JSONL file of pins, or posts rows of the three sample files (pin, geo and user
+ * records of one row index), and sends them in one of three API shapes: FastAPI-style
+ * (pinpipe's POST /pin/ and /pins), Confluent REST Proxy v2 (POST /topics/<topic>) or
+ * Kinesis-style (PUT /streams/<name>/record), at a target rate with a fixed number of
+ * connections. It reports what came back: accepted / rejected / errors, per stream,
+ * the achieved rate and the latency percentiles.
  *
  * One thread drives every connection through libcurl's multi interface: a request
- * slot per connection, an open-loop schedule (request k is due at start + k·N/rate),
+ * slot per connection, an open-loop schedule (row k is due at start + k/rate),
  * keep-alive connections reused across requests. Latencies go into a log-linear
  * histogram (32 sub-buckets per power of two, so quantiles are within about 3%, like
  * an HdrHistogram), so memory is constant however long it runs.
  *
- * Modules (tools/emulate/): emu_gen (the pin generator), emu_hist (latency histogram);
- * from src/: strbuf (the extension's growable buffer; out of memory is fatal here) and
- * pin_json's JsonEscape. It needs libcurl and those pure sources only, no PostgreSQL:
- * it builds and runs on a client machine.
- * Run with --help for the manual.
+ * Modules (tools/emulate/): emu_gen (the record generator), emu_rows (JSONL files, rows
+ * paired by index), emu_source (which records come next), emu_json + emu_answer (strict
+ * reading of the REST Proxy and Kinesis answers), emu_hist (latency histogram), emu_buf
+ * (buffer, JSON strings). It needs libcurl and the extension's pure modules (src/,
+ * PURE_SRCS in the Makefile: the JSON string escaper), not PostgreSQL, so it builds on a
+ * client machine from the source tree. Run with --help for the manual.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -38,8 +43,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "emu_answer.h"
 #include "emu_gen.h"
 #include "emu_hist.h"
+#include "emu_rows.h"
+#include "emu_source.h"
 #include "strbuf.h"
 
 /* Print "pinpipe-emulate: <message>" to stderr and exit with status 2. */
@@ -67,6 +75,8 @@ NeedMemory(const StrBuf *b)
 }
 
 #define EMU_DEFAULT_URL "http://127.0.0.1:8000/pin/"
+#define EMU_DEFAULT_BASE "http://127.0.0.1:8000" /* --api restproxy, kinesis */
+#define EMU_DEFAULT_NAMES "pinterest.{stream}"
 #define EMU_MAX_RESPONSE (256 * 1024) /* response bytes kept per request (batch results) */
 #define EMU_MAX_SAMPLE 300			  /* bytes of the first failure shown in the report */
 
@@ -79,96 +89,31 @@ NowSeconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---------------------------------------------------------------- pin source */
-
-typedef struct EmuSource
-{
-	EmuGen gen;
-	/* replay */
-	char *file;
-	size_t file_len;
-	size_t *line_off;
-	size_t *line_len;
-	size_t nlines;
-	size_t next_line;
-	bool loop;
-} EmuSource;
-
-static void
-SourceLoadReplay(EmuSource *s, const char *path)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	StrBuf b = {0};
-	char chunk[65536];
-	size_t n, cap = 0;
-
-	if (f == NULL)
-		Die("cannot open %s: %s", path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		StrBufAppend(&b, chunk, n);
-	if (ferror(f))
-		Die("cannot read %s: %s", path, strerror(errno));
-	if (f != stdin)
-		fclose(f);
-	NeedMemory(&b);
-	s->file = StrBufTake(&b, &s->file_len);
-	for (size_t pos = 0; pos < s->file_len;)
-	{
-		char *nl = memchr(s->file + pos, '\n', s->file_len - pos);
-		size_t end = nl ? (size_t) (nl - s->file) : s->file_len;
-		size_t len = end - pos;
-
-		while (len > 0 && (s->file[pos + len - 1] == '\r' || s->file[pos + len - 1] == ' '))
-			len--;
-		if (len > 0)
-		{
-			if (s->nlines == cap)
-			{
-				cap = cap ? cap * 2 : 1024;
-				s->line_off = realloc(s->line_off, cap * sizeof(size_t));
-				s->line_len = realloc(s->line_len, cap * sizeof(size_t));
-				if (!s->line_off || !s->line_len)
-					Die("out of memory");
-			}
-			s->line_off[s->nlines] = pos;
-			s->line_len[s->nlines] = len;
-			s->nlines++;
-		}
-		pos = end + 1;
-	}
-	if (s->nlines == 0)
-		Die("%s holds no records", path);
-}
-
-/* Append the next pin to out; false when a non-looping replay has run out. */
-static bool
-SourceNext(EmuSource *s, StrBuf *out, bool *invalid)
-{
-	*invalid = false;
-	if (s->file == NULL)
-	{
-		GenPin(&s->gen, out, invalid);
-		NeedMemory(out);
-		return true;
-	}
-	if (s->next_line == s->nlines)
-	{
-		if (!s->loop)
-			return false;
-		s->next_line = 0;
-	}
-	StrBufAppend(out, s->file + s->line_off[s->next_line], s->line_len[s->next_line]);
-	NeedMemory(out);
-	s->next_line++;
-	return true;
-}
 /* ---------------------------------------------------------------- options */
+
+/* The API shapes it posts in. */
+typedef enum EmuApi
+{
+	API_FASTAPI = 0, /* POST /pin/ (one pin), POST /pins (a batch): pins only */
+	API_RESTPROXY,	 /* POST /topics/<topic>, Confluent REST Proxy v2 */
+	API_KINESIS		 /* PUT /streams/<name>/record, API Gateway's Kinesis proxy */
+} EmuApi;
+
+static const char *const api_names[] = {"fastapi", "restproxy", "kinesis"};
 
 typedef struct EmuOptions
 {
 	const char *url;
 	bool url_given;
-	double rate; /* pins per second; 0 = unlimited */
+	EmuApi api;
+	unsigned streams; /* bit per EmuStream */
+	bool streams_given;
+	const char *sample_dir;
+	const char *files[EMU_NSTREAMS]; /* --pin-file, --geo-file, --user-file */
+	bool rows;						 /* post rows of the sample files */
+	bool all_rows;
+	const char *names; /* topic / stream name template, {stream} = pin, geo, user */
+	double rate;	   /* rows per second; 0 = unlimited */
 	int concurrency;
 	double duration;
 	uint64_t count;
@@ -193,19 +138,28 @@ Usage(FILE *f)
 {
 	fputs(
 		"NAME\n"
-		"    pinpipe-emulate - post realistic Pinterest pins to pinpipe and measure the answers\n"
+		"    pinpipe-emulate - post realistic Pinterest records to pinpipe and measure the "
+		"answers\n"
 		"\n"
 		"SYNOPSIS\n"
-		"    pinpipe-emulate [--url URL] [--rate PINS_PER_S] [--concurrency N]\n"
+		"    pinpipe-emulate [--api fastapi|restproxy|kinesis] [--streams pin,geo,user]\n"
+		"                    [--url URL] [--names TEMPLATE] [--rate ROWS_PER_S] [--concurrency N]\n"
 		"                    [--count N | --duration SECONDS] [--batch N [--ndjson]]\n"
-		"                    [--replay FILE [--loop]] [--invalid-rate P] [--token TOKEN]\n"
-		"                    [--seed N] [--timeout SECONDS] [--retries N]\n"
-		"                    [--progress] [--json] [--quiet]\n"
-		"    pinpipe-emulate --print [--count N] [--seed N] [--invalid-rate P] [--replay FILE]\n"
+		"                    [--replay FILE [--loop] | --sample DIR [--all-rows]\n"
+		"                     | --pin-file F --geo-file F --user-file F [--all-rows]]\n"
+		"                    [--invalid-rate P] [--token TOKEN] [--seed N] [--timeout SECONDS]\n"
+		"                    [--retries N] [--progress] [--json] [--quiet]\n"
+		"    pinpipe-emulate --print [--count N] [--seed N] [--streams ...] [--invalid-rate P]\n"
+		"                    [--replay FILE | --sample DIR [--all-rows]]\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    The user-posting emulator of the reference Pinterest pipeline, done properly.\n"
-		"    Generates pins with the formats and placeholder rates of the real data set\n"
+		"    Each row is a pin and, in the 2023 edition of the data set, the geolocation and\n"
+		"    the user record of the same row index; the row's record of every selected\n"
+		"    stream is posted, one request per stream (three requests per row, as the 2023\n"
+		"    emulator does).\n"
+		"\n"
+		"    Generated pins have the formats and placeholder rates of the real data set\n"
 		"    (follower_count \"0\"..\"972\", \"1k\"..\"991k\", \"1M\"..\"15M\" or \"User Info "
 		"Error\";\n"
 		"    tag_list \"N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e\"; \"No Title Data Available\";\n"
@@ -213,71 +167,114 @@ Usage(FILE *f)
 		"    \"Image src error.\" exactly when downloaded = 0; save_location\n"
 		"    \"Local save in /data/<category>\" over the 13 categories; image, video and\n"
 		"    story-page media; a fresh random UUID per pin), in the combinations the real\n"
-		"    data has them, or replays a JSONL file. Posts them with HTTP/1.1 keep-alive\n"
-		"    connections driven by one thread, on an open-loop schedule, and reports what\n"
-		"    the server answered.\n"
+		"    data has them. Generated geolocation and user records have the sample files'\n"
+		"    fields and formats and the pin's row index. Or it replays a JSONL file of pins\n"
+		"    (--replay), or posts rows of the sample files (--sample): a random row each time\n"
+		"    like the 2023 emulator, or with --all-rows every row once in a random order.\n"
+		"    Requests go over HTTP/1.1 keep-alive connections driven by one thread, on an\n"
+		"    open-loop schedule, and the report says what the server answered.\n"
 		"\n"
-		"    A pin answered 2xx counts as accepted, 4xx as rejected, anything else (5xx,\n"
-		"    connection failure, timeout) as an error. With --batch, a 2xx answer's JSON\n"
-		"    body is read for \"accepted\" and \"rejected\" counts; a pin is counted once.\n"
+		"    A record answered 2xx counts as accepted, 4xx as rejected, anything else (5xx,\n"
+		"    connection failure, timeout) as an error. A 2xx answer of /pins is read for its\n"
+		"    \"accepted\" count; a REST Proxy answer must list one offset per record (a\n"
+		"    record with an error_code is rejected, or an error when the code is retriable:\n"
+		"    2 or 5xxxx); a Kinesis answer must carry SequenceNumber and ShardId. A 2xx answer\n"
+		"    not of its documented shape counts its records as errors (unparsed_batches).\n"
 		"\n"
 		"OPTIONS\n"
-		"    -u, --url URL          endpoint (default " EMU_DEFAULT_URL "). With --batch and\n"
-		"                           no --url, the default becomes .../pins; a --url ending in\n"
-		"                           /pin/ or /pin is changed to /pins as well.\n"
-		"    -r, --rate R           target pins per second over all connections; 0 (default)\n"
-		"                           sends as fast as the connections allow. Requests are due\n"
-		"                           at fixed times; a late request is sent as soon as a\n"
-		"                           connection is free (the report shows the achieved rate).\n"
+		"        --api SHAPE        fastapi (default): POST /pin/, or POST /pins with --batch;\n"
+		"                           pins only (pinpipe serves no FastAPI-style geo/user routes).\n"
+		"                           restproxy: POST URL/topics/<topic> with Content-Type\n"
+		"                           application/vnd.kafka.json.v2+json and\n"
+		"                           {\"records\":[{\"value\":RECORD},...]} (--batch records "
+		"each).\n"
+		"                           kinesis: PUT URL/streams/<name>/record with\n"
+		"                           {\"StreamName\":...,\"Data\":RECORD,\"PartitionKey\":...}.\n"
+		"        --streams LIST     comma-separated subset of pin,geo,user (default: all three\n"
+		"                           for restproxy and kinesis, pin for fastapi and --replay;\n"
+		"                           with --pin-file etc., the streams given a file).\n"
+		"        --names TEMPLATE   the topic (restproxy) or stream name (kinesis) of each\n"
+		"                           stream, {stream} replaced by pin, geo or user (default\n"
+		"                           " EMU_DEFAULT_NAMES ": pinpipe maps *.pin, pinterest.geo and\n"
+		"                           pinterest.user to its streams).\n"
+		"    -u, --url URL          fastapi: the endpoint (default " EMU_DEFAULT_URL "); with\n"
+		"                           --batch and no --url, the default becomes .../pins; a --url\n"
+		"                           ending in /pin/ or /pin is changed to /pins as well.\n"
+		"                           restproxy, kinesis: the base URL the paths are appended to\n"
+		"                           (default " EMU_DEFAULT_BASE "; a path prefix such as an API\n"
+		"                           Gateway stage is kept).\n"
+		"    -r, --rate R           target rows per second over all connections (for one\n"
+		"                           stream: records per second); 0 (default) sends as fast as\n"
+		"                           the connections allow. Rows are due at fixed times; a late\n"
+		"                           one is sent as soon as a connection is free (the report\n"
+		"                           shows the achieved rate).\n"
 		"    -c, --concurrency N    connections, i.e. requests in flight (default 8).\n"
-		"    -n, --count N          stop after N pins (default: no limit).\n"
+		"    -n, --count N          stop after N rows (default: no limit).\n"
 		"    -d, --duration S       stop sending after S seconds (fractions allowed).\n"
-		"                           Without --count and --duration it runs until SIGINT\n"
-		"                           (Ctrl-C: finish in-flight requests and report; twice: quit).\n"
-		"    -b, --batch N          N pins per request to POST /pins (default 1: POST /pin/).\n"
-		"        --ndjson           send batches as NDJSON instead of a JSON array.\n"
+		"                           Without --count, --duration and --all-rows it runs until\n"
+		"                           SIGINT (Ctrl-C: finish in-flight requests and report;\n"
+		"                           twice: quit).\n"
+		"    -b, --batch N          N records per request: fastapi POST /pins (default 1:\n"
+		"                           POST /pin/), restproxy N records per request; not kinesis.\n"
+		"        --ndjson           fastapi: send batches as NDJSON instead of a JSON array.\n"
 		"        --replay FILE      send the records of a JSONL file (one pin per line, sent\n"
-		"                           as is; - for stdin) instead of generating pins.\n"
+		"                           as is; - for stdin) in file order instead of generating.\n"
 		"        --loop             with --replay, start over at the end of the file.\n"
+		"        --sample DIR       rows of DIR/pins_sample.jsonl, DIR/geo_sample.jsonl and\n"
+		"                           DIR/user_sample.jsonl, paired by \"index\" (pins) and\n"
+		"                           \"ind\" (geo, user): a row is an index every selected\n"
+		"                           stream's file has; records are sent as they are.\n"
+		"        --pin-file F, --geo-file F, --user-file F\n"
+		"                           the file of one stream (instead of, or over, --sample).\n"
+		"        --all-rows         with --sample or the files: each row once, in a random\n"
+		"                           order (--seed), then stop (default: a random row each\n"
+		"                           time, as the 2023 emulator picks them).\n"
 		"        --invalid-rate P   fraction (0..1) of generated pins made invalid on purpose\n"
 		"                           (missing unique_id, bad UUID, non-integer index, list for\n"
 		"                           downloaded, object for title): the server must reject\n"
 		"                           them with 422. The report shows how many were sent.\n"
 		"    -t, --token TOKEN      send Authorization: Bearer TOKEN.\n"
-		"    -s, --seed N           seed of the generator: the same seed gives the same pins.\n"
+		"    -s, --seed N           seed of the generator and of the row picks: the same seed\n"
+		"                           gives the same records in the same order.\n"
 		"        --timeout S        per-request timeout in seconds (default 30).\n"
-		"        --retries N        resend a request answered 503 or failed in transport up to\n"
-		"                           N times, after its Retry-After (default 0: count an error).\n"
-		"    -p, --print, --dry-run write the pins as JSONL to stdout; no network.\n"
+		"        --retries N        resend a request answered 503 (or 429/5xx with a\n"
+		"                           Retry-After) or failed in transport up to N times, after\n"
+		"                           its Retry-After (default 0: count an error).\n"
+		"    -p, --print, --dry-run write the records as JSONL to stdout; no network. With\n"
+		"                           several streams each line is {\"stream\":S,\"record\":R}.\n"
 		"        --progress         one status line per second on stderr.\n"
 		"        --json             the final report as one JSON object on stdout.\n"
 		"    -q, --quiet            no report text on stderr (errors still go there).\n"
 		"    -h, --help             this manual.\n"
 		"\n"
 		"OUTPUT\n"
-		"    The report (stderr, or stdout with --json) gives pins sent, accepted, rejected,\n"
-		"    errors, requests by status class, the achieved rate in pins/s and requests/s, and\n"
-		"    request latency p50/p95/p99/max in milliseconds (per request, measured from the\n"
-		"    moment it is handed to the connection to the last byte of the answer; log-linear\n"
-		"    buckets, accurate to 3%). With --rate, it also says how far behind schedule the\n"
-		"    latest request was sent: latency does not include that wait, so a large value\n"
-		"    means the server (or --concurrency) could not keep up with the rate.\n"
-		"    --json keys: url, sent, accepted, rejected, errors, invalid_sent, requests,\n"
-		"    status_2xx, status_4xx, status_5xx, transport_errors, retries, unparsed_batches,\n"
-		"    elapsed_s, rate_pins_s, rate_requests_s, latency_p50_ms, latency_p95_ms,\n"
-		"    latency_p99_ms, latency_max_ms, latency_mean_ms, schedule_lag_max_ms,\n"
-		"    first_failure.\n"
+		"    The report (stderr, or stdout with --json) gives records sent, accepted, rejected,\n"
+		"    errors, in all and per stream, requests by status class, the achieved rate in\n"
+		"    records/s and requests/s, and request latency p50/p95/p99/max in milliseconds (per\n"
+		"    request, measured from the moment it is handed to the connection to the last byte\n"
+		"    of the answer; log-linear buckets, accurate to 3%). With --rate, it also says how\n"
+		"    far behind schedule the latest request was sent: latency does not include that\n"
+		"    wait, so a large value means the server (or --concurrency) could not keep up.\n"
+		"    --json keys: url, api, rows, sent, accepted, rejected, errors, invalid_sent,\n"
+		"    requests, status_2xx, status_4xx, status_5xx, transport_errors, retries,\n"
+		"    unparsed_batches, elapsed_s, rate_pins_s (records/s), rate_requests_s,\n"
+		"    latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms, latency_mean_ms,\n"
+		"    schedule_lag_max_ms, first_failure, and streams: {pin|geo|user: {url, sent,\n"
+		"    accepted, rejected, errors, requests}} for the selected streams.\n"
 		"\n"
 		"EXIT STATUS\n"
-		"    0 when at least one pin was accepted (or --print wrote its pins), 1 when none\n"
-		"    was, 2 on a usage error.\n"
+		"    0 when at least one record was accepted (or --print wrote its records), 1 when\n"
+		"    none was, 2 on a usage error.\n"
 		"\n"
 		"EXAMPLES\n"
 		"    pinpipe-emulate --count 10000 --concurrency 16\n"
 		"    pinpipe-emulate --rate 500 --duration 60 --progress --invalid-rate 0.01\n"
 		"    pinpipe-emulate --batch 500 --count 1000000 --json | jq .rate_pins_s\n"
 		"    pinpipe-emulate --print --count 20000 --seed 1 > pins.jsonl\n"
-		"    pinpipe-emulate --replay pins.jsonl --url http://db:8000/pin/ --token s3cret\n",
+		"    pinpipe-emulate --replay pins.jsonl --url http://db:8000/pin/ --token s3cret\n"
+		"    pinpipe-emulate --api restproxy --sample data --all-rows --url http://db:8000\n"
+		"    pinpipe-emulate --api kinesis --names 'streaming-0a1b-{stream}' --count 100 \\\n"
+		"                    --url https://abc.execute-api.us-east-1.amazonaws.com/prod\n",
 		f);
 }
 
@@ -320,7 +317,90 @@ enum
 	OPT_RETRIES,
 	OPT_PROGRESS,
 	OPT_JSON,
+	OPT_API,
+	OPT_STREAMS,
+	OPT_NAMES,
+	OPT_SAMPLE,
+	OPT_PIN_FILE,
+	OPT_GEO_FILE,
+	OPT_USER_FILE,
+	OPT_ALL_ROWS,
 };
+
+/* --streams: a comma-separated list of pin, geo, user → a bit per EmuStream. */
+static unsigned
+ParseStreams(const char *list)
+{
+	unsigned mask = 0;
+	const char *p = list;
+
+	for (;;)
+	{
+		size_t n = strcspn(p, ",");
+		int s;
+
+		for (s = 0; s < EMU_NSTREAMS; s++)
+			if (strlen(emu_stream_names[s]) == n && strncmp(p, emu_stream_names[s], n) == 0)
+				break;
+		if (s == EMU_NSTREAMS)
+			Die("invalid value for --streams: \"%s\" (expected pin, geo, user, comma-separated)",
+				list);
+		mask |= 1u << s;
+		if (p[n] == '\0')
+			return mask;
+		p += n + 1;
+	}
+}
+
+/* Checks of option combinations, and the defaults that depend on other options. */
+static void
+CheckOptions(EmuOptions *o)
+{
+	unsigned supported = o->api == API_FASTAPI ? 1u << EMU_PIN : (1u << EMU_NSTREAMS) - 1;
+	unsigned have_files = 0;
+
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+		if (o->files[s] || o->sample_dir)
+			have_files |= 1u << s;
+	o->rows = have_files != 0;
+	if (!o->streams_given)
+	{
+		if (o->replay)
+			o->streams = 1u << EMU_PIN;
+		else if (o->rows && !o->sample_dir)
+			o->streams = have_files & supported;
+		else
+			o->streams = supported;
+	}
+	if (o->streams & ~supported)
+		Die("the fastapi shape has only /pin/ and /pins (pins): geo and user records need --api "
+			"restproxy or --api kinesis");
+	if (o->streams == 0)
+		Die("no stream to post (see --streams)");
+	if (o->loop && !o->replay)
+		Die("--loop needs --replay");
+	if (o->replay && o->rows)
+		Die("--replay and --sample/--pin-file/--geo-file/--user-file exclude each other");
+	if (o->replay && o->streams != 1u << EMU_PIN)
+		Die("--replay sends pins only (use --sample or --geo-file/--user-file for the other "
+			"streams)");
+	if ((o->replay || o->rows) && o->invalid_rate > 0)
+		Die("--invalid-rate applies to generated pins, not to --replay or --sample");
+	if (o->all_rows && !o->rows)
+		Die("--all-rows needs --sample or --pin-file/--geo-file/--user-file");
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+		if (o->rows && (o->streams & (1u << s)) && !(have_files & (1u << s)))
+			Die("--streams %s needs --%s-file or --sample", emu_stream_names[s],
+				emu_stream_names[s]);
+	if (o->ndjson && o->batch == 1)
+		Die("--ndjson needs --batch");
+	if (o->ndjson && o->api != API_FASTAPI)
+		Die("--ndjson applies to --api fastapi");
+	if (o->api == API_KINESIS && o->batch > 1)
+		Die("--api kinesis sends one record per request (PutRecord): no --batch");
+	if (o->api != API_FASTAPI && !o->url_given)
+		o->url = EMU_DEFAULT_BASE;
+}
 
 static void
 ParseOptions(int argc, char **argv, EmuOptions *o)
@@ -346,6 +426,14 @@ ParseOptions(int argc, char **argv, EmuOptions *o)
 		{"json", no_argument, NULL, OPT_JSON},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
+		{"api", required_argument, NULL, OPT_API},
+		{"streams", required_argument, NULL, OPT_STREAMS},
+		{"names", required_argument, NULL, OPT_NAMES},
+		{"sample", required_argument, NULL, OPT_SAMPLE},
+		{"pin-file", required_argument, NULL, OPT_PIN_FILE},
+		{"geo-file", required_argument, NULL, OPT_GEO_FILE},
+		{"user-file", required_argument, NULL, OPT_USER_FILE},
+		{"all-rows", no_argument, NULL, OPT_ALL_ROWS},
 		{NULL, 0, NULL, 0}};
 	int ch;
 
@@ -354,6 +442,7 @@ ParseOptions(int argc, char **argv, EmuOptions *o)
 	o->concurrency = 8;
 	o->batch = 1;
 	o->timeout = 30;
+	o->names = EMU_DEFAULT_NAMES;
 
 	while ((ch = getopt_long(argc, argv, "u:r:c:n:d:b:t:s:pqh", longopts, NULL)) != -1)
 	{
@@ -418,6 +507,32 @@ ParseOptions(int argc, char **argv, EmuOptions *o)
 			case 'h':
 				Usage(stdout);
 				exit(0);
+			case OPT_API:
+				for (o->api = API_FASTAPI; o->api <= API_KINESIS; o->api++)
+					if (strcmp(optarg, api_names[o->api]) == 0)
+						break;
+				if (o->api > API_KINESIS)
+					Die("invalid value for --api: \"%s\" (expected fastapi, restproxy or kinesis)",
+						optarg);
+				break;
+			case OPT_STREAMS:
+				o->streams = ParseStreams(optarg);
+				o->streams_given = true;
+				break;
+			case OPT_NAMES:
+				o->names = optarg;
+				break;
+			case OPT_SAMPLE:
+				o->sample_dir = optarg;
+				break;
+			case OPT_PIN_FILE:
+			case OPT_GEO_FILE:
+			case OPT_USER_FILE:
+				o->files[ch - OPT_PIN_FILE] = optarg;
+				break;
+			case OPT_ALL_ROWS:
+				o->all_rows = true;
+				break;
 			default:
 				fputs("Try 'pinpipe-emulate --help'.\n", stderr);
 				exit(2);
@@ -425,12 +540,7 @@ ParseOptions(int argc, char **argv, EmuOptions *o)
 	}
 	if (optind < argc)
 		Die("unexpected argument \"%s\" (try --help)", argv[optind]);
-	if (o->loop && !o->replay)
-		Die("--loop needs --replay");
-	if (o->replay && o->invalid_rate > 0)
-		Die("--invalid-rate applies to generated pins, not to --replay");
-	if (o->ndjson && o->batch == 1)
-		Die("--ndjson needs --batch");
+	CheckOptions(o);
 }
 
 /* The URL of the batch endpoint: /pin/ or /pin at the end becomes /pins. */
@@ -452,29 +562,90 @@ BatchUrl(const char *url, bool given)
 	return out;
 }
 
+/*
+ * The topic (restproxy) or stream name (kinesis) of a stream: the --names template
+ * with {stream} replaced. Kafka's and Kinesis's name characters only, so that it goes
+ * into the URL path as it is.
+ */
+static char *
+StreamTarget(const char *tmpl, EmuStream stream)
+{
+	StrBuf b = {0};
+
+	for (const char *p = tmpl; *p;)
+	{
+		if (strncmp(p, "{stream}", 8) == 0)
+		{
+			StrBufPuts(&b, emu_stream_names[stream]);
+			p += 8;
+		}
+		else
+			StrBufAppend(&b, p++, 1);
+	}
+	if (b.len == 0 || b.len > 249 ||
+		strspn(b.data ? b.data : "",
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != b.len)
+		Die("invalid --names \"%s\": %s is not a topic name (1..249 of [a-zA-Z0-9._-])", tmpl,
+			b.data ? b.data : "\"\"");
+	NeedMemory(&b);
+	return b.data;
+}
+
+/* The URL a stream's requests go to, in the chosen API shape. */
+static char *
+StreamUrl(const EmuOptions *o, const char *target)
+{
+	StrBuf b = {0};
+	size_t n = strlen(o->url);
+
+	if (o->api == API_FASTAPI)
+		return o->batch > 1 ? BatchUrl(o->url, o->url_given) : strdup(o->url);
+	while (n > 0 && o->url[n - 1] == '/')
+		n--;
+	StrBufAppend(&b, o->url, n);
+	StrBufPrintf(&b, o->api == API_RESTPROXY ? "/topics/%s" : "/streams/%s/record", target);
+	NeedMemory(&b);
+	return b.data;
+}
+
 /* ---------------------------------------------------------------- print mode */
 
 static int
 RunPrint(const EmuOptions *o, EmuSource *src)
 {
-	StrBuf b = {0};
-	bool invalid;
+	StrBuf rec[EMU_NSTREAMS] = {{0}}, line = {0};
+	bool invalid[EMU_NSTREAMS];
+	bool several = (o->streams & (o->streams - 1)) != 0;
 	uint64_t n = 0;
 
 	while (o->count == 0 || n < o->count)
 	{
-		StrBufReset(&b);
-		if (!SourceNext(src, &b, &invalid))
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			StrBufReset(&rec[s]);
+		if (!SourceNextRow(src, rec, invalid))
 			break;
-		StrBufAppend(&b, "\n", 1);
-		NeedMemory(&b);
-		if (fwrite(b.data, 1, b.len, stdout) != b.len)
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			NeedMemory(&rec[s]);
+		StrBufReset(&line);
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+		{
+			if (!(o->streams & (1u << s)))
+				continue;
+			if (several)
+				StrBufPrintf(&line, "{\"stream\":\"%s\",\"record\":", emu_stream_names[s]);
+			StrBufAppend(&line, rec[s].data, rec[s].len);
+			StrBufPuts(&line, several ? "}\n" : "\n");
+		}
+		NeedMemory(&line);
+		if (fwrite(line.data, 1, line.len, stdout) != line.len)
 			Die("write error: %s", strerror(errno));
 		n++;
 	}
 	if (fflush(stdout) != 0)
 		Die("write error: %s", strerror(errno));
-	StrBufFree(&b);
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+		StrBufFree(&rec[s]);
+	StrBufFree(&line);
 	return n > 0 ? 0 : 1;
 }
 
@@ -485,7 +656,8 @@ typedef struct EmuSlot
 	CURL *easy;
 	StrBuf body;
 	StrBuf resp;
-	int npins;
+	EmuStream stream;
+	int npins; /* records in the request */
 	int ninvalid;
 	int attempts;
 	bool busy; /* owned by the multi handle, or waiting for a retry */
@@ -496,9 +668,17 @@ typedef struct EmuSlot
 	char errbuf[CURL_ERROR_SIZE];
 } EmuSlot;
 
+/* What happened to one stream's records. */
+typedef struct EmuCounts
+{
+	uint64_t sent, accepted, rejected, errors, requests;
+} EmuCounts;
+
 typedef struct EmuStats
 {
-	uint64_t sent; /* pins whose request got a final answer or failed for good */
+	uint64_t rows;
+	EmuCounts per[EMU_NSTREAMS];
+	uint64_t sent; /* records whose request got a final answer or failed for good */
 	uint64_t accepted;
 	uint64_t rejected;
 	uint64_t errors;
@@ -610,49 +790,122 @@ NoteFailure(EmuStats *st, const char *what, const char *body, size_t len)
 			*c = ' ';
 }
 
-/* Fill a free slot with the next request; false if the source had nothing left. */
-static bool
-SlotPrepare(EmuSlot *s, const EmuOptions *o, EmuSource *src, uint64_t limit)
+/*
+ * The requests of the next rows, one per selected stream, waiting for free slots: the
+ * three records of a row go out together (with --batch, the records of N rows per
+ * stream), in stream order.
+ */
+typedef struct EmuGroup
 {
-	bool invalid;
+	StrBuf body[EMU_NSTREAMS];
+	int nrec[EMU_NSTREAMS];
+	int ninvalid[EMU_NSTREAMS];
+	unsigned pending; /* bit per stream whose body is still to be sent */
+	StrBuf rec[EMU_NSTREAMS];
+	const char *target[EMU_NSTREAMS];
+	uint64_t seq; /* rows framed so far (the Kinesis partition key) */
+} EmuGroup;
+
+/* Append one record to a stream's request body in the API's framing. */
+static void
+FrameRecord(const EmuOptions *o, EmuGroup *g, int s, int n)
+{
+	StrBuf *b = &g->body[s];
+
+	switch (o->api)
+	{
+		case API_FASTAPI:
+			if (n > 0)
+				StrBufAppend(b, o->ndjson ? "\n" : ",", 1);
+			StrBufAppend(b, g->rec[s].data, g->rec[s].len);
+			break;
+		case API_RESTPROXY:
+			StrBufPuts(b, n > 0 ? ",{\"value\":" : "{\"value\":");
+			StrBufAppend(b, g->rec[s].data, g->rec[s].len);
+			StrBufPuts(b, "}");
+			break;
+		case API_KINESIS:
+			StrBufPrintf(b, "{\"StreamName\":\"%s\",\"Data\":", g->target[s]);
+			StrBufAppend(b, g->rec[s].data, g->rec[s].len);
+			StrBufPrintf(b, ",\"PartitionKey\":\"%s-%" PRIu64 "\"}", emu_stream_names[s], g->seq);
+			break;
+	}
+}
+
+/* Frame the next rows (at most limit, 0 = no limit); returns how many there were. */
+static int
+GroupFill(EmuGroup *g, const EmuOptions *o, EmuSource *src, uint64_t limit)
+{
+	bool invalid[EMU_NSTREAMS];
 	int n = 0, want = o->batch;
 
 	if (limit > 0 && (uint64_t) want > limit)
 		want = (int) limit;
-	StrBufReset(&s->body);
-	s->ninvalid = 0;
-	if (o->batch > 1 && !o->ndjson)
-		StrBufAppend(&s->body, "[", 1);
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+	{
+		StrBufReset(&g->body[s]);
+		g->nrec[s] = g->ninvalid[s] = 0;
+		if (o->api == API_FASTAPI && o->batch > 1 && !o->ndjson)
+			StrBufAppend(&g->body[s], "[", 1);
+		else if (o->api == API_RESTPROXY)
+			StrBufPuts(&g->body[s], "{\"records\":[");
+	}
 	for (; n < want; n++)
 	{
-		size_t before = s->body.len;
-
-		if (n > 0)
-			StrBufAppend(&s->body, o->ndjson ? "\n" : ",", 1);
-		if (!SourceNext(src, &s->body, &invalid))
-		{
-			StrBufTruncate(&s->body, before);
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			StrBufReset(&g->rec[s]);
+		if (!SourceNextRow(src, g->rec, invalid))
 			break;
-		}
-		s->ninvalid += invalid;
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			NeedMemory(&g->rec[s]);
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			if (o->streams & (1u << s))
+			{
+				FrameRecord(o, g, s, n);
+				g->nrec[s]++;
+				g->ninvalid[s] += invalid[s];
+			}
+		g->seq++;
 	}
 	if (n == 0)
-		return false;
-	if (o->batch > 1 && !o->ndjson)
-		StrBufAppend(&s->body, "]", 1);
-	else if (o->ndjson)
-		StrBufAppend(&s->body, "\n", 1);
-	NeedMemory(&s->body);
-	s->npins = n;
+		return 0;
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+	{
+		if (o->api == API_FASTAPI && o->batch > 1 && !o->ndjson)
+			StrBufAppend(&g->body[s], "]", 1);
+		else if (o->ndjson)
+			StrBufAppend(&g->body[s], "\n", 1);
+		else if (o->api == API_RESTPROXY)
+			StrBufPuts(&g->body[s], "]}");
+		NeedMemory(&g->body[s]);
+	}
+	g->pending = o->streams;
+	return n;
+}
+
+/* Give a free slot the group's next request (the group must have one pending). */
+static void
+SlotTake(EmuSlot *s, EmuGroup *g)
+{
+	int st = __builtin_ctz(g->pending);
+	StrBuf t = s->body;
+
+	/* swap the buffers: the slot sends this body, the group reuses the slot's old one */
+	s->body = g->body[st];
+	g->body[st] = t;
+	s->stream = (EmuStream) st;
+	s->npins = g->nrec[st];
+	s->ninvalid = g->ninvalid[st];
 	s->attempts = 0;
-	return true;
+	g->pending &= ~(1u << st);
 }
 
 static void
-SlotStart(EmuSlot *s, CURLM *multi, double now)
+SlotStart(EmuSlot *s, CURLM *multi, double now, char *const urls[EMU_NSTREAMS])
 {
 	CURLMcode mc;
 
+	curl_easy_setopt(s->easy, CURLOPT_URL, urls[s->stream]);
 	StrBufReset(&s->resp);
 	s->errbuf[0] = '\0';
 	s->retry_after = -1;
@@ -668,16 +921,71 @@ SlotStart(EmuSlot *s, CURLM *multi, double now)
 		Die("curl_multi_add_handle: %s", curl_multi_strerror(mc));
 }
 
+/* The records of a 2xx answer: accepted, rejected, errors (the API's answer read strictly). */
+static void
+Answered2xx(EmuSlot *s, const EmuOptions *o, EmuStats *st, uint64_t *acc, uint64_t *rej,
+			uint64_t *err)
+{
+	const char *body = s->resp.data ? s->resp.data : "";
+	EmuAnswer a;
+	bool parsed;
+	char what[sizeof(a.why) + 64];
+
+	if (o->api == API_FASTAPI)
+	{
+		long long n = s->npins;
+
+		if (o->batch > 1)
+		{
+			n = JsonFindCount(body, s->resp.len, "accepted");
+			if (n < 0)
+			{
+				st->unparsed++;
+				n = s->npins;
+			}
+			if (n > s->npins)
+				n = s->npins;
+			if (n < s->npins)
+				NoteFailure(st, "batch with rejected records", s->resp.data, s->resp.len);
+		}
+		*acc = (uint64_t) n;
+		*rej = (uint64_t) (s->npins - n);
+		return;
+	}
+	parsed = o->api == API_RESTPROXY ? AnswerRestProxy(body, s->resp.len, s->npins, &a)
+									 : AnswerKinesis(body, s->resp.len, &a);
+	if (!parsed)
+	{
+		st->unparsed++;
+		*err = (uint64_t) s->npins;
+		snprintf(what, sizeof(what), "%s answer not of the documented shape (%s)",
+				 o->api == API_RESTPROXY ? "REST Proxy" : "Kinesis", a.why);
+		NoteFailure(st, what, s->resp.data, s->resp.len);
+		return;
+	}
+	*acc = (uint64_t) a.accepted;
+	*rej = (uint64_t) a.rejected;
+	*err = (uint64_t) a.retriable;
+	if (a.rejected + a.retriable > 0)
+	{
+		snprintf(what, sizeof(what), "records with an error_code (first %s)", a.first_error);
+		NoteFailure(st, what, s->resp.data, s->resp.len);
+	}
+}
+
 /* Account for a finished attempt; returns true if the slot is free again. */
 static bool
 SlotFinish(EmuSlot *s, CURLcode result, const EmuOptions *o, EmuStats *st, double now)
 {
+	EmuCounts *per = &st->per[s->stream];
 	long code = 0;
 	bool retryable;
+	uint64_t acc = 0, rej = 0, err = 0;
 
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 	HistRecord(&st->hist, now - s->started);
 	st->requests++;
+	per->requests++;
 	if (result != CURLE_OK)
 		st->transport++;
 	else if (code >= 200 && code < 300)
@@ -687,7 +995,9 @@ SlotFinish(EmuSlot *s, CURLcode result, const EmuOptions *o, EmuStats *st, doubl
 	else
 		st->s5xx++;
 
-	retryable = result != CURLE_OK || code == 503;
+	/* 503 (pinpipe's backlog answer), or a 429/5xx that says when to come back */
+	retryable =
+		result != CURLE_OK || code == 503 || ((code == 429 || code >= 500) && s->retry_after >= 0);
 	if (retryable && s->attempts <= o->retries)
 	{
 		/* the server's Retry-After when it sent one, else 0.1 s doubling up to 3.2 s */
@@ -700,50 +1010,37 @@ SlotFinish(EmuSlot *s, CURLcode result, const EmuOptions *o, EmuStats *st, doubl
 		return false;
 	}
 
-	st->sent += (uint64_t) s->npins;
-	st->invalid_sent += (uint64_t) s->ninvalid;
 	if (result != CURLE_OK)
 	{
 		char what[CURL_ERROR_SIZE + 64];
 
-		st->errors += (uint64_t) s->npins;
+		err = (uint64_t) s->npins;
 		snprintf(what, sizeof(what), "transport error: %s",
 				 s->errbuf[0] ? s->errbuf : curl_easy_strerror(result));
 		NoteFailure(st, what, NULL, 0);
 	}
 	else if (code >= 200 && code < 300)
-	{
-		if (o->batch > 1)
-		{
-			long long acc =
-				JsonFindCount(s->resp.data ? s->resp.data : "", s->resp.len, "accepted");
-
-			if (acc < 0)
-			{
-				st->unparsed++;
-				acc = s->npins;
-			}
-			if (acc > s->npins)
-				acc = s->npins;
-			st->accepted += (uint64_t) acc;
-			st->rejected += (uint64_t) (s->npins - acc);
-			if (acc < s->npins)
-				NoteFailure(st, "batch with rejected records", s->resp.data, s->resp.len);
-		}
-		else
-			st->accepted += (uint64_t) s->npins;
-	}
+		Answered2xx(s, o, st, &acc, &rej, &err);
 	else
 	{
 		char what[64];
 
 		snprintf(what, sizeof(what), "HTTP %ld", code);
 		if (code >= 400 && code < 500)
-			st->rejected += (uint64_t) s->npins;
+			rej = (uint64_t) s->npins;
 		else
-			st->errors += (uint64_t) s->npins;
+			err = (uint64_t) s->npins;
 		NoteFailure(st, what, s->resp.data, s->resp.len);
 	}
+	st->sent += (uint64_t) s->npins;
+	st->invalid_sent += (uint64_t) s->ninvalid;
+	st->accepted += acc;
+	st->rejected += rej;
+	st->errors += err;
+	per->sent += (uint64_t) s->npins;
+	per->accepted += acc;
+	per->rejected += rej;
+	per->errors += err;
 	s->busy = false;
 	return true;
 }
@@ -760,8 +1057,10 @@ PrintJsonString(FILE *f, const char *s)
 }
 
 static void
-Report(const EmuOptions *o, const char *url, const EmuStats *st, double elapsed)
+Report(const EmuOptions *o, char *const urls[EMU_NSTREAMS], const EmuStats *st, double elapsed)
 {
+	const char *url = o->api == API_FASTAPI ? urls[EMU_PIN] : o->url;
+	bool one_shape = o->api == API_FASTAPI; /* pins only: the report of release 1 */
 	double rate = elapsed > 0 ? (double) st->sent / elapsed : 0;
 	double rrate = elapsed > 0 ? (double) st->requests / elapsed : 0;
 	const EmuHist *h = &st->hist;
@@ -771,6 +1070,7 @@ Report(const EmuOptions *o, const char *url, const EmuStats *st, double elapsed)
 	{
 		printf("{\"url\":");
 		PrintJsonString(stdout, url);
+		printf(",\"api\":\"%s\",\"rows\":%" PRIu64, api_names[o->api], st->rows);
 		printf(",\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64
 			   ",\"errors\":%" PRIu64 ",\"invalid_sent\":%" PRIu64 ",\"requests\":%" PRIu64
 			   ",\"status_2xx\":%" PRIu64 ",\"status_4xx\":%" PRIu64 ",\"status_5xx\":%" PRIu64
@@ -789,38 +1089,65 @@ Report(const EmuOptions *o, const char *url, const EmuStats *st, double elapsed)
 			PrintJsonString(stdout, st->first_failure);
 		else
 			fputs("null", stdout);
-		fputs("}\n", stdout);
+		fputs(",\"streams\":{", stdout);
+		for (int s = 0, n = 0; s < EMU_NSTREAMS; s++)
+		{
+			const EmuCounts *c = &st->per[s];
+
+			if (!(o->streams & (1u << s)))
+				continue;
+			printf("%s\"%s\":{\"url\":", n++ ? "," : "", emu_stream_names[s]);
+			PrintJsonString(stdout, urls[s]);
+			printf(",\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64
+				   ",\"errors\":%" PRIu64 ",\"requests\":%" PRIu64 "}",
+				   c->sent, c->accepted, c->rejected, c->errors, c->requests);
+		}
+		fputs("}}\n", stdout);
 		fflush(stdout);
 	}
 	if (o->quiet)
 		return;
 	fprintf(stderr,
-			"pinpipe-emulate: %" PRIu64 " pins in %" PRIu64 " requests to %s in %.2f s\n"
+			"pinpipe-emulate: %" PRIu64 " %s in %" PRIu64 " requests to %s in %.2f s\n"
 			"  accepted  %" PRIu64 "\n"
 			"  rejected  %" PRIu64 "%s",
-			st->sent, st->requests, url, elapsed, st->accepted, st->rejected,
-			st->invalid_sent ? "" : "\n");
+			st->sent, one_shape ? "pins" : "records", st->requests, url, elapsed, st->accepted,
+			st->rejected, st->invalid_sent ? "" : "\n");
 	if (st->invalid_sent)
 		fprintf(stderr, "  (%" PRIu64 " invalid on purpose)\n", st->invalid_sent);
 	fprintf(stderr,
 			"  errors    %" PRIu64 "\n"
 			"  requests  2xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx/other %" PRIu64
 			", transport %" PRIu64 ", retries %" PRIu64 "\n"
-			"  rate      %.1f pins/s, %.1f requests/s\n"
+			"  rate      %.1f %s/s, %.1f requests/s\n"
 			"  latency   p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.2f ms\n",
-			st->errors, st->s2xx, st->s4xx, st->s5xx, st->transport, st->retries, rate, rrate,
-			HistQuantileMs(h, 0.50), HistQuantileMs(h, 0.95), HistQuantileMs(h, 0.99),
-			(double) h->max_us / 1000.0, mean);
+			st->errors, st->s2xx, st->s4xx, st->s5xx, st->transport, st->retries, rate,
+			one_shape ? "pins" : "records", rrate, HistQuantileMs(h, 0.50), HistQuantileMs(h, 0.95),
+			HistQuantileMs(h, 0.99), (double) h->max_us / 1000.0, mean);
 	if (o->rate > 0)
 		fprintf(stderr, "  schedule  at most %.2f ms behind the --rate schedule%s\n",
 				st->schedule_lag_max * 1000.0,
 				st->schedule_lag_max > 0.1 ? " (the server or --concurrency limited the rate)"
 										   : "");
-	if (st->unparsed)
+	if (!one_shape)
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			if (o->streams & (1u << s))
+				fprintf(stderr,
+						"  %-9s %" PRIu64 " sent, %" PRIu64 " accepted, %" PRIu64
+						" rejected, %" PRIu64 " errors (%s)\n",
+						emu_stream_names[s], st->per[s].sent, st->per[s].accepted,
+						st->per[s].rejected, st->per[s].errors, urls[s]);
+	if (st->unparsed && one_shape)
 		fprintf(stderr,
 				"  warning   %" PRIu64
 				" batch answers had no \"accepted\" count (counted as all accepted)\n",
 				st->unparsed);
+	else if (st->unparsed)
+		fprintf(
+			stderr,
+			"  warning   %" PRIu64
+			" answers were not of the API's documented shape (their records counted as errors)\n",
+			st->unparsed);
 	if (st->first_failure[0])
 		fprintf(stderr, "  first failure: %s\n", st->first_failure);
 }
@@ -828,13 +1155,14 @@ Report(const EmuOptions *o, const char *url, const EmuStats *st, double elapsed)
 static int
 RunNetwork(const EmuOptions *o, EmuSource *src)
 {
-	const char *url = o->batch > 1 ? BatchUrl(o->url, o->url_given) : o->url;
+	char *urls[EMU_NSTREAMS] = {NULL}, *targets[EMU_NSTREAMS] = {NULL};
+	EmuGroup group;
 	struct curl_slist *headers = NULL;
 	char *auth = NULL;
 	EmuSlot *slots;
 	CURLM *multi;
 	EmuStats *st;
-	uint64_t issued = 0; /* pins handed to requests */
+	uint64_t issued = 0; /* rows handed to requests */
 	int inflight = 0;
 	double t0, t_end, next_tick, last_done;
 	uint64_t tick_sent = 0;
@@ -847,8 +1175,19 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 	if (!st || !slots)
 		Die("out of memory");
 
-	headers = curl_slist_append(headers, o->ndjson ? "Content-Type: application/x-ndjson"
-												   : "Content-Type: application/json");
+	memset(&group, 0, sizeof(group));
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+		if (o->streams & (1u << s))
+		{
+			targets[s] = StreamTarget(o->names, (EmuStream) s);
+			urls[s] = StreamUrl(o, targets[s]);
+			group.target[s] = targets[s];
+		}
+	headers =
+		curl_slist_append(headers, o->ndjson				 ? "Content-Type: application/x-ndjson"
+								   : o->api == API_RESTPROXY ? "Content-Type: "
+															   "application/vnd.kafka.json.v2+json"
+															 : "Content-Type: application/json");
 	headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
 	if (o->token)
 	{
@@ -871,9 +1210,10 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 		s->easy = curl_easy_init();
 		if (s->easy == NULL)
 			Die("curl_easy_init failed");
-		curl_easy_setopt(s->easy, CURLOPT_URL, url);
 		curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, headers);
 		curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
+		if (o->api == API_KINESIS)
+			curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, "PUT");
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, OnResponseData);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 		curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, OnResponseHeader);
@@ -914,48 +1254,58 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 			if (s->busy && !s->in_multi && s->retry_at > 0)
 			{
 				if (now >= s->retry_at)
-					SlotStart(s, multi, now);
+					SlotStart(s, multi, now, urls);
 				else if ((long) ceil((s->retry_at - now) * 1000) < wait_ms)
 					wait_ms = (long) ceil((s->retry_at - now) * 1000);
 			}
 		}
-		for (int i = 0; i < o->concurrency && !stopping; i++)
+		for (int i = 0; i < o->concurrency; i++)
 		{
 			EmuSlot *s = &slots[i];
+			int rows;
 
 			if (s->busy)
 				continue;
-			if (o->rate > 0)
+			/* the rest of a row's records go out even when stopping: rows stay whole */
+			if (group.pending == 0)
 			{
-				double due = t0 + (double) issued / o->rate;
-
-				if (now - due > st->schedule_lag_max)
-					st->schedule_lag_max = now - due;
-				if (now < due)
+				if (stopping)
+					break;
+				if (o->rate > 0)
 				{
-					/* round up: sleeping 0 ms would spin when requests are < 1 ms apart */
-					long ms = (long) ceil((due - now) * 1000);
+					double due = t0 + (double) issued / o->rate;
 
-					if (ms < wait_ms)
-						wait_ms = ms;
+					if (now - due > st->schedule_lag_max)
+						st->schedule_lag_max = now - due;
+					if (now < due)
+					{
+						/* round up: sleeping 0 ms would spin when requests are < 1 ms apart */
+						long ms = (long) ceil((due - now) * 1000);
+
+						if (ms < wait_ms)
+							wait_ms = ms;
+						break;
+					}
+				}
+				if (o->count > 0 && issued >= o->count)
+				{
+					stopping = true;
 					break;
 				}
+				rows = GroupFill(&group, o, src, o->count ? o->count - issued : 0);
+				if (rows == 0)
+				{
+					stopping = true;
+					break;
+				}
+				issued += (uint64_t) rows;
+				st->rows += (uint64_t) rows;
 			}
-			if (o->count > 0 && issued >= o->count)
-			{
-				stopping = true;
-				break;
-			}
-			if (!SlotPrepare(s, o, src, o->count ? o->count - issued : 0))
-			{
-				stopping = true;
-				break;
-			}
-			issued += (uint64_t) s->npins;
-			SlotStart(s, multi, now);
+			SlotTake(s, &group);
+			SlotStart(s, multi, now, urls);
 			inflight++;
 		}
-		if (stopping && inflight == 0)
+		if (stopping && inflight == 0 && group.pending == 0)
 			break;
 
 		curl_multi_perform(multi, &running);
@@ -1003,19 +1353,24 @@ RunNetwork(const EmuOptions *o, EmuSource *src)
 		}
 	}
 
-	Report(o, url, st, last_done - t0);
+	Report(o, urls, st, last_done - t0);
 	for (int i = 0; i < o->concurrency; i++)
 	{
 		curl_easy_cleanup(slots[i].easy);
-		StrBufFree(&slots[i].body);
-		StrBufFree(&slots[i].resp);
+		free(slots[i].body.data);
+		free(slots[i].resp.data);
 	}
 	curl_multi_cleanup(multi);
 	curl_slist_free_all(headers);
 	curl_global_cleanup();
 	free(auth);
-	if (url != o->url)
-		free((char *) url);
+	for (int s = 0; s < EMU_NSTREAMS; s++)
+	{
+		free(urls[s]);
+		free(targets[s]);
+		free(group.body[s].data);
+		free(group.rec[s].data);
+	}
 	free(slots);
 	{
 		int rc = st->accepted > 0 ? 0 : 1;
@@ -1030,6 +1385,8 @@ main(int argc, char **argv)
 {
 	EmuOptions o;
 	EmuSource src;
+	char err[EMU_ROWS_ERRLEN];
+	bool ok;
 	int rc;
 
 	ParseOptions(argc, argv, &o);
@@ -1048,18 +1405,42 @@ main(int argc, char **argv)
 			fclose(f);
 		}
 	}
-	GenInit(&src.gen, o.seed, o.invalid_rate);
 	if (o.replay)
 	{
-		SourceLoadReplay(&src, o.replay);
-		src.loop = o.loop;
+		if (!SourceInitReplay(&src, o.replay, o.loop, o.seed, err))
+			Die("%s", err);
 	}
+	else if (o.rows)
+	{
+		const char *paths[EMU_NSTREAMS];
+		static const char *const sample_files[EMU_NSTREAMS] = {
+			"pins_sample.jsonl", "geo_sample.jsonl", "user_sample.jsonl"};
+		char *joined[EMU_NSTREAMS] = {NULL};
+
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+		{
+			paths[s] = o.files[s];
+			if (paths[s] == NULL && o.sample_dir)
+			{
+				StrBuf b = {0};
+
+				StrBufPrintf(&b, "%s/%s", o.sample_dir, sample_files[s]);
+				NeedMemory(&b);
+				paths[s] = joined[s] = b.data;
+			}
+		}
+		ok = SourceInitRows(&src, o.streams, paths, o.all_rows, o.seed, err);
+		for (int s = 0; s < EMU_NSTREAMS; s++)
+			free(joined[s]);
+		if (!ok)
+			Die("%s", err);
+	}
+	else
+		SourceInitGenerate(&src, o.streams, o.seed, o.invalid_rate);
 	if (o.print)
 		rc = RunPrint(&o, &src);
 	else
 		rc = RunNetwork(&o, &src);
-	free(src.file);
-	free(src.line_off);
-	free(src.line_len);
+	SourceFree(&src);
 	return rc;
 }

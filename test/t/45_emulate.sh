@@ -189,20 +189,11 @@ fi
 
 cat >"$W/server.py" <<'EOF'
 # A scripted HTTP/1.1 keep-alive server that answers by path, to check the client's counting.
-import http.server, json, sys, threading
+import json, sys, threading
+from json_http import JsonHandler, serve
 flaky = {"n": 0}
 lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def log_message(self, *a): pass
-    def answer(self, code, body, extra=()):
-        b = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b)))
-        for k, v in extra: self.send_header(k, v)
-        self.end_headers(); self.wfile.write(b)
+class H(JsonHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path in ("/ok/pin/", "/ok/pin"):
@@ -226,12 +217,10 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.answer(503, {"detail": "backlog full"}, [("Retry-After", "0")])
             return self.answer(200, {})
         self.answer(404, {"detail": "Not Found"})
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-srv.daemon_threads = True
-srv.serve_forever()
+serve(H, int(sys.argv[1]))
 EOF
 SPORT=$(pp_free_port)
-python3 "$W/server.py" "$SPORT" &
+PYTHONPATH=$PP_REPO/test python3 "$W/server.py" "$SPORT" &
 SPID=$!
 pp_cleanup "kill $SPID"
 pp_wait_for "curl -s -o /dev/null -X POST http://127.0.0.1:$SPORT/ok/pin/ -d '{}'" 20 "the scripted server" || fail "scripted server did not start"
@@ -266,9 +255,7 @@ if [ "$sent" -ge 1 ] && [ "$sent" -le 201 ]; then ok "--rate 200 --duration 1 ne
 check "--rate reports how far behind schedule it ran" "$(jq '.schedule_lag_max_ms >= 0' "$W/c10.json")" true
 # The same code under AddressSanitizer/UBSan (leaks included): generation with invalid pins,
 # replay, and posting single pins, batches and retries.
-if cc -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=gnu99 \
-	-I"$PP_REPO/tools/emulate" -I"$PP_REPO/src" -o "$W/emu-asan" "$PP_REPO/tools/pinpipe-emulate.c" "$PP_REPO"/tools/emulate/*.c \
-	$(cd "$PP_REPO" && make -s --no-print-directory pure-srcs | sed "s|[^ ]*|$PP_REPO/&|g") -lcurl -lm 2>"$W/asan-build"; then
+if pp_build_emulate_asan "$W/emu-asan" 2>"$W/asan-build"; then
 	asan_ok=1
 	"$W/emu-asan" --print --count 3000 --seed 9 --invalid-rate 0.1 >/dev/null 2>"$W/asan1" || asan_ok=0
 	"$W/emu-asan" --print --count 100 --replay "$REAL" >/dev/null 2>>"$W/asan1" || asan_ok=0

@@ -466,7 +466,7 @@ GenPutJson(StrBuf *out, const StrBuf *tmp)
 
 /* Append one generated pin as a JSON object (field order of the real records). */
 void
-GenPin(EmuGen *g, StrBuf *out, bool *invalid_out)
+GenPin(EmuGen *g, StrBuf *out, bool *invalid_out, int *index_out)
 {
 	EmuRng *r = &g->rng;
 	const PinProfile *p = GenProfile(g);
@@ -482,10 +482,11 @@ GenPin(EmuGen *g, StrBuf *out, bool *invalid_out)
 	*invalid_out = invalid;
 
 	/* the reference emulator posts a random row of the 11k-row source table */
+	*index_out = (int) (1 + RngBelow(r, 11100));
 	if (kind == INVALID_INDEX_NOT_INT)
 		StrBufPuts(out, "{\"index\":\"abc\"");
 	else
-		StrBufPrintf(out, "{\"index\":%d", (int) (1 + RngBelow(r, 11100)));
+		StrBufPrintf(out, "{\"index\":%d", *index_out);
 
 	GenUuid(g, uuid);
 	if (kind == INVALID_BAD_UUID)
@@ -564,4 +565,92 @@ GenPin(EmuGen *g, StrBuf *out, bool *invalid_out)
 		StrBufPrintf(out, ",\"downloaded\":%d", p->image_error ? 0 : 1);
 	StrBufPrintf(out, ",\"save_location\":\"Local save in /data/%s\",\"category\":\"%s\"}", c->name,
 				 c->name);
+}
+
+/* ---------------------------------------------------------------- geo and user records */
+
+/* The countries, first and last names the real geo and user records use most. */
+static const char *const countries[] = {"Albania",		  "Algeria",
+										"Afghanistan",	  "Aruba",
+										"American Samoa", "Andorra",
+										"Argentina",	  "Armenia",
+										"Angola",		  "Antigua and Barbuda",
+										"Azerbaijan",	  "Bangladesh",
+										"Belgium",		  "Bulgaria",
+										"Cote d'Ivoire",  "Dominican Republic",
+										"Maldives",		  "Saint Barthelemy",
+										"Timor-Leste",	  "United States Minor Outlying Islands",
+										"Yemen",		  "Zimbabwe"};
+static const char *const user_first_names[] = {
+	"Aaron",	 "Amanda",	  "Adam",	  "Andrew", "Angela",  "Abigail",	 "Christopher",
+	"Amy",		 "David",	  "Anthony",  "Brian",	"Ashley",  "Alexandria", "Michael",
+	"Alexander", "Benjamin",  "James",	  "Andrea", "Brandon", "Daniel",	 "Amber",
+	"John",		 "Alexandra", "Jennifer", "Albert"};
+static const char *const user_last_names[] = {
+	"Anderson", "Adams",   "Abbott", "Brown", "Alexander", "Allen",	  "Acosta",
+	"Johnson",	"Davis",   "Bailey", "Baker", "Alvarado",  "Jones",	  "Andrews",
+	"Ali",		"Alvarez", "Bates",	 "Bell",  "Barnes",	   "Bennett", "Berg",
+	"Smith",	"Acevedo", "Garcia", "Carter"};
+
+/* A "YYYY-MM-DD HH:MM:SS" time, uniform over the years [from, to). */
+static void
+GenTimestamp(EmuGen *g, int from, int to, char out[32])
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	EmuRng *r = &g->rng;
+	/* one draw per statement: argument order is unspecified, the seed's output is not */
+	int year = from + (int) RngBelow(r, (uint64_t) (to - from));
+	int month = (int) RngBelow(r, 12);
+	int day = 1 + (int) RngBelow(r, (uint64_t) mdays[month]);
+	int hour = (int) RngBelow(r, 24);
+	int minute = (int) RngBelow(r, 60);
+	int second = (int) RngBelow(r, 60);
+
+	snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d", year, month + 1, day, hour, minute, second);
+}
+
+/* Append a geolocation record of row ind (the fields and formats of geo_sample.jsonl). */
+void
+GenGeo(EmuGen *g, int ind, StrBuf *out)
+{
+	EmuRng *r = &g->rng;
+	const char *country;
+	char ts[32];
+	double lat, lon;
+
+	GenTimestamp(g, 2017, 2023, ts);
+	lat = -90 + 180 * RngUniform(r);
+	lon = -180 + 360 * RngUniform(r);
+	StrBufPrintf(
+		out,
+		"{\"ind\":%d,\"timestamp\":\"%s\",\"latitude\":%.4f,\"longitude\":%.3f,\"country\":", ind,
+		ts, lat, lon);
+	country = PICK(r, countries);
+	StrBufJsonString(out, country, strlen(country));
+	StrBufPuts(out, "}");
+}
+
+/* Append a user record of row ind (the fields and formats of user_sample.jsonl). */
+void
+GenUser(EmuGen *g, int ind, StrBuf *out)
+{
+	EmuRng *r = &g->rng;
+	char joined[32];
+	/* ages 20..60, young users most frequent as in the real records */
+	double u = RngUniform(r);
+	int age = 20 + (int) (40 * u * RngUniform(r));
+	const char *first = PICK(r, user_first_names);
+	const char *last = PICK(r, user_last_names);
+
+	GenTimestamp(g, 2015, 2018, joined);
+	StrBufPrintf(
+		out,
+		"{\"ind\":%d,\"first_name\":\"%s\",\"last_name\":\"%s\",\"age\":%d,\"date_joined\":\"%s\"}",
+		ind, first, last, age, joined);
+}
+
+uint64_t
+GenBelow(EmuGen *g, uint64_t n)
+{
+	return RngBelow(&g->rng, n);
 }

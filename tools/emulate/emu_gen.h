@@ -30,8 +30,16 @@ void GenInit(EmuGen *g, uint64_t seed, double invalid_rate);
 
 /*
  * Append one pin as a JSON object; *invalid_out says whether it was broken on
- * purpose. Out of memory sets out->oom (strbuf.h), for the caller to check.
+ * purpose, *index_out is its row index (also when the pin's "index" was broken on
+ * purpose). Out of memory sets out->oom (strbuf.h), for the caller to check.
  */
-void GenPin(EmuGen *g, StrBuf *out, bool *invalid_out);
+void GenPin(EmuGen *g, StrBuf *out, bool *invalid_out, int *index_out);
+
+/* Append the geolocation or user record of row ind (the 2023 data set's other streams). */
+void GenGeo(EmuGen *g, int ind, StrBuf *out);
+void GenUser(EmuGen *g, int ind, StrBuf *out);
+
+/* Uniform in [0, n): the generator's own stream (row picks, shuffles under --seed). */
+uint64_t GenBelow(EmuGen *g, uint64_t n);
 
 #endif /* EMU_GEN_H */
