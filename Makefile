@@ -8,7 +8,7 @@ EXTENSION  = pinpipe
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pinpipe.control)
 
 MODULE_big = pinpipe
-SRCS       = $(sort $(wildcard src/*.c))
+SRCS       = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS       = $(SRCS:.c=.o)
 
 # The install script is assembled from one fragment per concern (sql/install/NN_name.sql).
@@ -26,8 +26,14 @@ REGRESS_OPTS = --load-extension=pinpipe
 ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=pinpipe
 
+# Source folders (README, "What is here"): core = pure C (no PostgreSQL headers), write =
+# the one write path, http = the HTTP worker, kafka = the Kafka workers, sql = SQL-callable
+# glue, worker = what every worker shares; pinpipe.c and pg_compat.h stay at the top.
+SRC_DIRS = src $(sort $(dir $(wildcard src/*/*.c src/*/*.h)))
+SRC_INCLUDES = $(addprefix -I,$(patsubst %/,%,$(SRC_DIRS)))
+
 # Pure modules: no backend state; also linked into unit tests, fuzzers and tools.
-PURE_SRCS = src/text.c src/pin_json.c src/clean.c src/topic_stream.c src/strbuf.c
+PURE_SRCS = src/core/text.c src/core/pin_json.c src/core/clean.c src/core/topic_stream.c src/core/strbuf.c
 
 SHLIB_LINK = -lrdkafka -lmicrohttpd
 
@@ -37,11 +43,11 @@ SHLIB_LINK = -lrdkafka -lmicrohttpd
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
-PG_CPPFLAGS = -isystem $(INCLUDEDIR_SERVER) -Isrc
+PG_CPPFLAGS = -isystem $(INCLUDEDIR_SERVER) $(SRC_INCLUDES)
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu99 -MMD -MP
 
 TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
-TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 -Isrc
+TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 $(SRC_INCLUDES)
 
 # Before the PGXS include: pgxs.mk adds the clean rule for EXTRA_CLEAN only if it is set.
 EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_http_request test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
@@ -75,7 +81,7 @@ tools/pinpipe-devbroker: tools/pinpipe-devbroker.c $(DEVBROKER_SRCS) $(wildcard 
 
 # Needs only libcurl and the pure modules (no PostgreSQL): it builds on a client machine.
 EMULATE_SRCS = $(sort $(wildcard tools/emulate/*.c))
-tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/strbuf.h
+tools/pinpipe-emulate: tools/pinpipe-emulate.c $(EMULATE_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/core/text.h src/core/pin_json.h src/core/clean.h src/core/strbuf.h
 	$(CC) $(TOOL_CFLAGS) -Itools/emulate -o $@ $< $(EMULATE_SRCS) $(PURE_SRCS) -lcurl -lm
 
 install: install-tools
@@ -83,23 +89,23 @@ install-tools: tools
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
 	for t in $(wildcard $(TOOLS)); do $(INSTALL_PROGRAM) $$t '$(DESTDIR)$(bindir)/'; done
 
-test/unit/test_clean: test/unit/test_clean.c test/unit/unit_check.h $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h src/topic_stream.h
+test/unit/test_clean: test/unit/test_clean.c test/unit/unit_check.h $(PURE_SRCS) src/core/text.h src/core/pin_json.h src/core/clean.h src/core/topic_stream.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_clean.c $(PURE_SRCS)
 
-test/unit/test_prom: test/unit/test_prom.c test/unit/unit_check.h src/prom_format.c src/prom_format.h $(PURE_SRCS) src/strbuf.h
-	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_prom.c src/prom_format.c $(PURE_SRCS) -lm
+test/unit/test_prom: test/unit/test_prom.c test/unit/unit_check.h src/core/prom_format.c src/core/prom_format.h $(PURE_SRCS) src/core/strbuf.h
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_prom.c src/core/prom_format.c $(PURE_SRCS) -lm
 
-test/unit/test_strbuf: test/unit/test_strbuf.c test/unit/unit_check.h $(PURE_SRCS) src/strbuf.h src/pin_json.h
+test/unit/test_strbuf: test/unit/test_strbuf.c test/unit/unit_check.h $(PURE_SRCS) src/core/strbuf.h src/core/pin_json.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_strbuf.c $(PURE_SRCS)
 
 # The HTTP request layer alone: a real libmicrohttpd daemon, a fake backend, stubbed metrics.
-HTTP_REQUEST_SRCS = src/http_request.c src/http_restproxy.c
-test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.h $(HTTP_REQUEST_SRCS) src/http_request.h src/http_restproxy.h src/http_endpoint.h $(PURE_SRCS) src/pin_json.h src/strbuf.h src/topic_stream.h
+HTTP_REQUEST_SRCS = src/http/http_request.c src/http/http_restproxy.c
+test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.h $(HTTP_REQUEST_SRCS) src/http/http_request.h src/http/http_restproxy.h src/http/http_endpoint.h $(PURE_SRCS) src/core/pin_json.h src/core/strbuf.h src/core/topic_stream.h
 	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c $(HTTP_REQUEST_SRCS) $(PURE_SRCS) -lmicrohttpd
 
 # pinpipe-emulate's pure parts (strict answer readers, row pairing); no network.
 EMULATE_UNIT_SRCS = tools/emulate/emu_json.c tools/emulate/emu_answer.c tools/emulate/emu_rows.c
-test/unit/test_emulate: test/unit/test_emulate.c test/unit/unit_check.h $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/strbuf.h
+test/unit/test_emulate: test/unit/test_emulate.c test/unit/unit_check.h $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/core/strbuf.h
 	$(CC) $(TOOL_CFLAGS) -Itools/emulate -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_emulate.c $(EMULATE_UNIT_SRCS) $(PURE_SRCS)
 
 unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_request test/unit/test_emulate
@@ -109,8 +115,8 @@ unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/t
 	./test/unit/test_emulate
 	./test/unit/test_clean
 
-test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/text.h src/pin_json.h src/clean.h
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ test/fuzz/fuzz_pin.c $(PURE_SRCS)
+test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/core/text.h src/core/pin_json.h src/core/clean.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(SRC_INCLUDES) -o $@ test/fuzz/fuzz_pin.c $(PURE_SRCS)
 
 fuzz: test/fuzz/fuzz_pin
 
@@ -133,7 +139,7 @@ dist:
 # Every C file follows .clang-format (Debian bookworm's clang-format 14: formatting twice
 # changes nothing). format rewrites them; format-check (the test command's format layer)
 # fails on any file that differs.
-C_FILES = $(sort $(wildcard src/*.[ch] tools/*.[ch] tools/emulate/*.[ch] tools/devbroker/*.[ch] test/unit/*.[ch] test/fuzz/*.[ch]))
+C_FILES = $(sort $(wildcard src/*.[ch] src/*/*.[ch] tools/*.[ch] tools/emulate/*.[ch] tools/devbroker/*.[ch] test/unit/*.[ch] test/fuzz/*.[ch]))
 format:
 	clang-format -i $(C_FILES)
 format-check:

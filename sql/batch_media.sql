@@ -1,4 +1,4 @@
--- One media rule (src/clean.c, pinpipe.media_class) behind every media count: the live
+-- One media rule (src/core/clean.c, pinpipe.media_class) behind every media count: the live
 -- aggregates (category_minute), the archive rollups (category_daily) and the serving
 -- views agree, also for multi-video… values that are not the exact story string.
 \i sql/include/batch_fixture.sql

@@ -188,7 +188,7 @@ $$;
 -- that they count media exactly as the live category_minute does.
 
 -- The cleaned columns of a pin, in this order: clean_pin's result, and the names of the
--- cleaned part of pinpipe.pins (src/pin_datum.c fills them in this order).
+-- cleaned part of pinpipe.pins (src/write/pin_datum.c fills them in this order).
 CREATE TYPE pinpipe.cleaned_pin AS (
     ind               integer,
     unique_id         uuid,
@@ -223,7 +223,7 @@ CREATE FUNCTION pinpipe.clean_pin(pin text) RETURNS pinpipe.cleaned_pin
 COMMENT ON FUNCTION pinpipe.clean_pin(text) IS 'clean_pin over JSON text, e.g. pinpipe.raw_pins.payload';
 
 -- The media class behind every media count, live (category_minute) and batch
--- (category_daily, the serving views): one rule, in src/clean.c.
+-- (category_daily, the serving views): one rule, in src/core/clean.c.
 CREATE FUNCTION pinpipe.media_class(is_image_or_video text) RETURNS text
     AS 'MODULE_PATHNAME', 'pinpipe_media_class'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -468,11 +468,11 @@ ALTER TABLE pinpipe.batch_runs ADD COLUMN geo_written bigint, ADD COLUMN users_w
 
 -- The other two streams of the 2023 data set (DESIGN §10): geolocation and user
 -- records, sharing ind with the pin they belong to. Same machinery as pins: the
--- C cleaning (src/clean.c), the one write path (src/sink.c), the raw log
+-- C cleaning (src/core/clean.c), the one write path (src/write/sink.c), the raw log
 -- (raw_pins.stream tells the streams apart), dead letters (dead_letters.stream).
 
 -- The cleaned columns of a geo record, in this order: clean_geo's result and the
--- names of the cleaned part of pinpipe.geo (src/pin_datum.c fills them in this order).
+-- names of the cleaned part of pinpipe.geo (src/write/pin_datum.c fills them in this order).
 CREATE TYPE pinpipe.cleaned_geo AS (
     ind          integer,
     "timestamp"  timestamptz,          -- UTC when the record gives no zone

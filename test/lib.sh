@@ -123,7 +123,7 @@ pp_sql() { "$PP_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -A -t -c "$1"; }
 # tree's sources and the Makefile's pure modules (make pure-srcs); compiler errors on stderr.
 pp_build_emulate_asan() {
 	cc -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=gnu99 \
-		-I"$PP_REPO/tools/emulate" -I"$PP_REPO/src" -o "$1" "$PP_REPO/tools/pinpipe-emulate.c" "$PP_REPO"/tools/emulate/*.c \
+		-I"$PP_REPO/tools/emulate" -I"$PP_REPO/src/core" -o "$1" "$PP_REPO/tools/pinpipe-emulate.c" "$PP_REPO"/tools/emulate/*.c \
 		$(cd "$PP_REPO" && make -s --no-print-directory pure-srcs | sed "s|[^ ]*|$PP_REPO/&|g") -lcurl -lm
 }
 

@@ -2,7 +2,7 @@
 -- (pinpipe.control: schema = pinpipe, relocatable = false).
 --
 -- Append path: raw_pins and pins are written with multi-row heap inserts by the
--- sink (src/sink.c); their indexes are few and cheap on purpose (BRIN on the
+-- sink (src/write/sink.c); their indexes are few and cheap on purpose (BRIN on the
 -- ever-growing keys, one btree for lookups by unique_id, one unique btree that
 -- makes a Kafka message impossible to store twice).
 
@@ -18,7 +18,7 @@ END $$;
 
 CREATE SEQUENCE pinpipe.raw_pins_id_seq AS bigint CACHE 100;
 
--- The cluster a transaction id belongs to (src/cluster_sql.c, docs/batch.md):
+-- The cluster a transaction id belongs to (src/sql/cluster_sql.c, docs/batch.md):
 -- xact_id values mean nothing outside the cluster that assigned them.
 CREATE FUNCTION pinpipe.system_identifier() RETURNS bigint
     AS 'MODULE_PATHNAME', 'pinpipe_system_identifier'

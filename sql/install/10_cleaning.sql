@@ -1,4 +1,4 @@
--- Cleaning functions (DESIGN §3, §5): thin wrappers over src/clean.c.
+-- Cleaning functions (DESIGN §3, §5): thin wrappers over src/core/clean.c.
 
 CREATE FUNCTION pinpipe.parse_follower_count(text) RETURNS bigint
     AS 'MODULE_PATHNAME', 'pinpipe_parse_follower_count'
@@ -16,7 +16,7 @@ CREATE FUNCTION pinpipe.clean_save_location(text) RETURNS text
 COMMENT ON FUNCTION pinpipe.clean_save_location(text) IS '"Local save in /data/art" → "/data/art"';
 
 -- The cleaned columns of a pin, in this order: clean_pin's result, and the names of the
--- cleaned part of pinpipe.pins (src/pin_datum.c fills them in this order).
+-- cleaned part of pinpipe.pins (src/write/pin_datum.c fills them in this order).
 CREATE TYPE pinpipe.cleaned_pin AS (
     ind               integer,
     unique_id         uuid,
@@ -46,7 +46,7 @@ CREATE FUNCTION pinpipe.clean_pin(pin text) RETURNS pinpipe.cleaned_pin
 COMMENT ON FUNCTION pinpipe.clean_pin(text) IS 'clean_pin over JSON text, e.g. pinpipe.raw_pins.payload';
 
 -- The media class behind every media count, live (category_minute) and batch
--- (category_daily, the serving views): one rule, in src/clean.c.
+-- (category_daily, the serving views): one rule, in src/core/clean.c.
 CREATE FUNCTION pinpipe.media_class(is_image_or_video text) RETURNS text
     AS 'MODULE_PATHNAME', 'pinpipe_media_class'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -1,10 +1,10 @@
 -- The other two streams of the 2023 data set (DESIGN §10): geolocation and user
 -- records, sharing ind with the pin they belong to. Same machinery as pins: the
--- C cleaning (src/clean.c), the one write path (src/sink.c), the raw log
+-- C cleaning (src/core/clean.c), the one write path (src/write/sink.c), the raw log
 -- (raw_pins.stream tells the streams apart), dead letters (dead_letters.stream).
 
 -- The cleaned columns of a geo record, in this order: clean_geo's result and the
--- names of the cleaned part of pinpipe.geo (src/pin_datum.c fills them in this order).
+-- names of the cleaned part of pinpipe.geo (src/write/pin_datum.c fills them in this order).
 CREATE TYPE pinpipe.cleaned_geo AS (
     ind          integer,
     "timestamp"  timestamptz,          -- UTC when the record gives no zone

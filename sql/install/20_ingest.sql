@@ -1,4 +1,4 @@
--- The SQL entry to the write path (src/sink.c), shared with the HTTP and Kafka workers.
+-- The SQL entry to the write path (src/write/sink.c), shared with the HTTP and Kafka workers.
 
 CREATE FUNCTION pinpipe.ingest(pins jsonb, OUT accepted bigint, OUT dead_lettered bigint)
     RETURNS record

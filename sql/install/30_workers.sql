@@ -1,5 +1,5 @@
 -- Worker status (DESIGN §5): what every pinpipe background worker is doing,
--- read from shared memory (src/worker_status.c, src/status_sql.c). Empty when
+-- read from shared memory (src/worker/worker_status.c, src/sql/status_sql.c). Empty when
 -- pinpipe is not in shared_preload_libraries.
 
 CREATE FUNCTION pinpipe.status(

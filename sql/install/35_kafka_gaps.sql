@@ -1,5 +1,5 @@
--- Kafka offset gaps and offset resets (docs/kafka.md, "Gaps"; src/kafka_gaps.c,
--- src/offsets_reset_sql.c).
+-- Kafka offset gaps and offset resets (docs/kafka.md, "Gaps"; src/kafka/kafka_gaps.c,
+-- src/sql/offsets_reset_sql.c).
 
 -- Every range of offsets a consumer did not read: a stored offset outside the
 -- partition's log (retention passed it, or the topic was re-created), or an

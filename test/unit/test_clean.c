@@ -1,5 +1,5 @@
 /*
- * test_clean.c — unit tests of the pure cleaning core (src/pin_json.c, src/clean.c),
+ * test_clean.c — unit tests of the pure cleaning core (src/core/pin_json.c, src/core/clean.c),
  * built with ASan/UBSan by `make unit`. Prints "N passed, N failed".
  */
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * test_http_request.c — the HTTP request layer (src/http_request.c) alone, without
+ * test_http_request.c — the HTTP request layer (src/http/http_request.c) alone, without
  * PostgreSQL, the worker or Kafka: a libmicrohttpd daemon on a loopback port with
  * the request layer's callbacks and a fake HttpBackend that stores nothing and
  * settles every record at once. Shows that the layer needs nothing above it but the

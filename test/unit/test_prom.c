@@ -1,5 +1,5 @@
 /*
- * test_prom.c — unit tests of the Prometheus text writer (src/prom_format.c),
+ * test_prom.c — unit tests of the Prometheus text writer (src/core/prom_format.c),
  * outside the server, under ASan/UBSan (make unit). The live /metrics output
  * is also checked with promtool by test/t/40_http_api.sh.
  */

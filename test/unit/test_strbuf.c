@@ -1,5 +1,5 @@
 /*
- * test_strbuf.c — unit tests of the growable text buffer (src/strbuf.c), built
+ * test_strbuf.c — unit tests of the growable text buffer (src/core/strbuf.c), built
  * with ASan/UBSan by `make unit`: growth across every boundary of the first
  * allocations, the terminator after every operation, hand-over, and the sticky
  * out-of-memory rule the HTTP layer, /metrics and the emulator rely on.
