@@ -1185,6 +1185,43 @@ IterEnd(Reader *r, size_t *pos, PinError *err)
 	return 0;
 }
 
+/*
+ * One step of an array ('[') or object ('{') iterator: at the first call the
+ * opening bracket, else the ',' after the previous element. 1: an element
+ * follows (r at it); 0: the closing bracket (r at it); -1: failed (r holds why).
+ */
+static int
+IterStep(Reader *r, bool first, char open, const char *open_missing_at_end,
+		 const char *open_missing)
+{
+	char close = open == '[' ? ']' : '}';
+
+	SkipSpace(r);
+	if (first)
+	{
+		if (r->pos >= r->len || r->s[r->pos] != open)
+		{
+			Fail(r, r->pos >= r->len ? open_missing_at_end : open_missing);
+			return -1;
+		}
+		r->pos++;
+		SkipSpace(r);
+		return r->pos < r->len && r->s[r->pos] == close ? 0 : 1;
+	}
+	if (r->pos < r->len && r->s[r->pos] == close)
+		return 0;
+	if (r->pos >= r->len || r->s[r->pos] != ',')
+	{
+		Fail(r, r->pos >= r->len ? "unexpected end of input"
+				: close == ']'	 ? "expected ',' or ']'"
+								 : "expected ',' or '}'");
+		return -1;
+	}
+	r->pos++;
+	SkipSpace(r);
+	return 1;
+}
+
 int
 PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, size_t *elem_len,
 				 PinError *err)
@@ -1193,30 +1230,12 @@ PinJsonArrayNext(const char *json, size_t len, size_t *pos, const char **elem, s
 	PinValue v;
 	size_t start;
 
-	SkipSpace(&r);
-	if (*pos == 0)
+	switch (IterStep(&r, *pos == 0, '[', "expected a JSON array", "expected a JSON array"))
 	{
-		if (r.pos >= r.len || r.s[r.pos] != '[')
-		{
-			Fail(&r, "expected a JSON array");
-			goto bad;
-		}
-		r.pos++;
-		SkipSpace(&r);
-		if (r.pos < r.len && r.s[r.pos] == ']')
+		case 0:
 			goto end;
-	}
-	else
-	{
-		if (r.pos < r.len && r.s[r.pos] == ']')
-			goto end;
-		if (r.pos >= r.len || r.s[r.pos] != ',')
-		{
-			Fail(&r, r.pos >= r.len ? "unexpected end of input" : "expected ',' or ']'");
+		case -1:
 			goto bad;
-		}
-		r.pos++;
-		SkipSpace(&r);
 	}
 	start = r.pos;
 	if (!ReadValue(&r, 1, &v))
@@ -1239,30 +1258,12 @@ JsonObjectNext(const char *json, size_t len, size_t *pos, JsonMember *m, PinErro
 	Reader r = {json, len, *pos, NULL, 0};
 	size_t start;
 
-	SkipSpace(&r);
-	if (*pos == 0)
+	switch (IterStep(&r, *pos == 0, '{', "empty input", "expected a JSON object"))
 	{
-		if (r.pos >= r.len || r.s[r.pos] != '{')
-		{
-			Fail(&r, r.pos >= r.len ? "empty input" : "expected a JSON object");
-			goto bad;
-		}
-		r.pos++;
-		SkipSpace(&r);
-		if (r.pos < r.len && r.s[r.pos] == '}')
+		case 0:
 			goto end;
-	}
-	else
-	{
-		if (r.pos < r.len && r.s[r.pos] == '}')
-			goto end;
-		if (r.pos >= r.len || r.s[r.pos] != ',')
-		{
-			Fail(&r, r.pos >= r.len ? "unexpected end of input" : "expected ',' or '}'");
+		case -1:
 			goto bad;
-		}
-		r.pos++;
-		SkipSpace(&r);
 	}
 	if (r.pos >= r.len || r.s[r.pos] != '"')
 	{
