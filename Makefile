@@ -104,8 +104,8 @@ test/unit/test_http_request: test/unit/test_http_request.c test/unit/unit_check.
 	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_request.c $(HTTP_REQUEST_SRCS) $(PURE_SRCS) -lmicrohttpd
 
 # pinpipe-emulate's pure parts (strict answer readers, row pairing); no network.
-EMULATE_UNIT_SRCS = tools/emulate/emu_json.c tools/emulate/emu_answer.c tools/emulate/emu_rows.c
-test/unit/test_emulate: test/unit/test_emulate.c test/unit/unit_check.h $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/core/strbuf.h
+EMULATE_UNIT_SRCS = tools/emulate/emu_answer.c tools/emulate/emu_rows.c
+test/unit/test_emulate: test/unit/test_emulate.c test/unit/unit_check.h $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/core/strbuf.h src/core/pin_json.h
 	$(CC) $(TOOL_CFLAGS) -Itools/emulate -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_emulate.c $(EMULATE_UNIT_SRCS) $(PURE_SRCS)
 
 unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_request test/unit/test_emulate

@@ -20,11 +20,11 @@
  * an HdrHistogram), so memory is constant however long it runs.
  *
  * Modules (tools/emulate/): emu_gen (the record generator), emu_rows (JSONL files, rows
- * paired by index), emu_source (which records come next), emu_json + emu_answer (strict
- * reading of the REST Proxy and Kinesis answers), emu_hist (latency histogram), emu_buf
- * (buffer, JSON strings). It needs libcurl and the extension's pure modules (src/,
- * PURE_SRCS in the Makefile: the JSON string escaper), not PostgreSQL, so it builds on a
- * client machine from the source tree. Run with --help for the manual.
+ * paired by index), emu_source (which records come next), emu_answer (strict reading of
+ * the REST Proxy and Kinesis answers), emu_hist (latency histogram). It needs libcurl and
+ * the extension's pure modules (src/core/, PURE_SRCS in the Makefile: the JSON reader, the
+ * string escaper, strbuf), not PostgreSQL, so it builds on a client machine from the
+ * source tree. Run with --help for the manual.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>

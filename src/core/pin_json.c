@@ -1306,6 +1306,31 @@ JsonStringDecode(const PinValue *v, char *out)
 	return DecodeString(v->ptr, v->len, out);
 }
 
+bool
+JsonKeyIs(const JsonMember *m, const char *name)
+{
+	char buf[JSON_KEY_NAME_MAX * 6];
+	size_t want = strlen(name), l;
+
+	if (!m->key.escaped)
+		return m->key.len == want && memcmp(m->key.ptr, name, want) == 0;
+	/* each source byte decodes to at least a sixth of one (\uXXXX): a longer key cannot match */
+	if (m->key.len > sizeof(buf) || want > JSON_KEY_NAME_MAX)
+		return false;
+	l = DecodeString(m->key.ptr, m->key.len, buf);
+	return l == want && memcmp(buf, name, want) == 0;
+}
+
+bool
+JsonIntegerValue(const PinValue *v, int64_t *out)
+{
+	bool overflow;
+
+	/* the JSON grammar's integers are a subset of what Python's int() reads */
+	return v->kind == PIN_VALUE_NUMBER && v->is_integer &&
+		   PythonIntFromString(v->ptr, v->len, out, &overflow) && !overflow;
+}
+
 /* Append to an snprintf-style output: writes what fits, always counts. */
 typedef struct Out
 {

@@ -156,6 +156,13 @@ int JsonObjectNext(const char *json, size_t len, size_t *pos, JsonMember *m, Pin
 /* Decode a string value's escapes into out (v->len bytes suffice); returns the length. */
 size_t JsonStringDecode(const PinValue *v, char *out);
 
+/* True when the member's key, its escapes decoded, is exactly name (of at most 64 bytes). */
+#define JSON_KEY_NAME_MAX 64
+bool JsonKeyIs(const JsonMember *m, const char *name);
+
+/* The value of a JSON integer (a number without fraction or exponent) that fits in int64. */
+bool JsonIntegerValue(const PinValue *v, int64_t *out);
+
 /* True when the first non-space byte of json is '[' (a batch, not a single pin). */
 bool PinJsonIsArray(const char *json, size_t len);
 

@@ -141,13 +141,6 @@ KinesisStreamOf(const TopicStreamConfig *config, const char *name, size_t len)
 	return TopicStreamName(config, topic, len);
 }
 
-static bool
-KeyIs(const JsonMember *m, const char *name)
-{
-	return !m->key.escaped && m->key.len == strlen(name) &&
-		   memcmp(m->key.ptr, name, m->key.len) == 0;
-}
-
 /* A JSON integer in [0, INT32_MAX], or null (-1); false for anything else. */
 static bool
 ReadPartition(const PinValue *v, int32_t *out)
@@ -213,19 +206,19 @@ ReadRecord(const char *text, size_t len, int index, RestProxyRecord *rec, char *
 	}
 	while ((n = JsonObjectNext(text, len, &pos, &m, NULL)) == 1)
 	{
-		if (KeyIs(&m, "value"))
+		if (JsonKeyIs(&m, "value"))
 		{
 			rec->value = m.value.kind == PIN_VALUE_NULL ? NULL : m.raw;
 			rec->value_len = m.value.kind == PIN_VALUE_NULL ? 0 : m.raw_len;
 		}
-		else if (KeyIs(&m, "key"))
+		else if (JsonKeyIs(&m, "key"))
 		{
 			rec->has_key = m.value.kind != PIN_VALUE_NULL;
 			rec->key = m.value;
 			rec->key_raw = m.raw;
 			rec->key_raw_len = m.raw_len;
 		}
-		else if (KeyIs(&m, "partition") && !ReadPartition(&m.value, &rec->partition))
+		else if (JsonKeyIs(&m, "partition") && !ReadPartition(&m.value, &rec->partition))
 		{
 			snprintf(msg, msgcap, "records[%d].partition must be a non-negative integer", index);
 			return false;
@@ -247,11 +240,11 @@ RestProxyParse(const char *body, size_t len, RestProxyBody *out, char *msg, size
 	memset(out, 0, sizeof(*out));
 	while ((n = JsonObjectNext(body, len, &pos, &m, &err)) == 1)
 	{
-		if (KeyIs(&m, "key_schema") || KeyIs(&m, "key_schema_id"))
+		if (JsonKeyIs(&m, "key_schema") || JsonKeyIs(&m, "key_schema_id"))
 			out->key_schema |= m.value.kind != PIN_VALUE_NULL;
-		else if (KeyIs(&m, "value_schema") || KeyIs(&m, "value_schema_id"))
+		else if (JsonKeyIs(&m, "value_schema") || JsonKeyIs(&m, "value_schema_id"))
 			out->value_schema |= m.value.kind != PIN_VALUE_NULL;
-		else if (KeyIs(&m, "records"))
+		else if (JsonKeyIs(&m, "records"))
 		{
 			size_t apos = 0;
 			const char *elem;
@@ -335,12 +328,12 @@ KinesisParse(const char *body, size_t len, KinesisPut *out, const char **type, c
 	memset(out, 0, sizeof(*out));
 	while ((n = JsonObjectNext(body, len, &pos, &m, &err)) == 1)
 	{
-		if (KeyIs(&m, "Data") && m.value.kind != PIN_VALUE_NULL)
+		if (JsonKeyIs(&m, "Data") && m.value.kind != PIN_VALUE_NULL)
 		{
 			out->data = m.raw;
 			out->data_len = m.raw_len;
 		}
-		else if (KeyIs(&m, "PartitionKey") && m.value.kind != PIN_VALUE_NULL)
+		else if (JsonKeyIs(&m, "PartitionKey") && m.value.kind != PIN_VALUE_NULL)
 		{
 			if (m.value.kind != PIN_VALUE_STRING)
 			{

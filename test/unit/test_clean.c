@@ -385,6 +385,27 @@ TestArrayAndErrorsJson(void)
 	CHECK(r == -1, "truncated array");
 	CHECK(PinJsonIsArray(" \n[", 3) && !PinJsonIsArray("{", 1), "is array");
 	{
+		/* members: keys compared after their escapes are decoded, integers within int64 */
+		const char *obj = "{\"a\\u0062\":1,\"ab\":-9223372036854775808,\"c\":1e2,\"d\":\"7\"}";
+		JsonMember m;
+		size_t opos = 0;
+		int64_t v = 0;
+		int keys = 0, ints = 0;
+
+		while (JsonObjectNext(obj, strlen(obj), &opos, &m, &err) == 1)
+		{
+			keys += JsonKeyIs(&m, "ab");
+			ints += JsonIntegerValue(&m.value, &v);
+		}
+		CHECK(keys == 2 && ints == 2 && v == INT64_MIN, "JsonKeyIs %d, JsonIntegerValue %d", keys,
+			  ints);
+		opos = 0;
+		obj = "{\"n\":9223372036854775808}";
+		CHECK(JsonObjectNext(obj, strlen(obj), &opos, &m, &err) == 1 &&
+				  !JsonIntegerValue(&m.value, &v),
+			  "int64 overflow is not an integer value");
+	}
+	{
 		/* NDJSON: blank lines skipped, surrounding blanks and CRLF endings dropped */
 		const char *nd = "{\"a\": 1}\r\n\n  \t\r\n \t{\"b\": 2} \n{\"c\": 3}";
 		const char *line;

@@ -1,7 +1,8 @@
 /*
- * test_emulate.c — unit tests of pinpipe-emulate's pure parts (tools/emulate/): the
- * strict JSON reader, the REST Proxy v2 and Kinesis answer readers, and the pairing of
- * the sample files' records by row index; under ASan/UBSan (make unit). The emulator
+ * test_emulate.c — unit tests of pinpipe-emulate's pure parts (tools/emulate/): that its
+ * readers are strict (they read JSON with src/core/pin_json), the REST Proxy v2 and
+ * Kinesis answer readers, and the pairing of the sample files' records by row index;
+ * under ASan/UBSan (make unit). The emulator
  * against real and scripted servers: test/t/45_emulate.sh and 48_emulate_streams.sh.
  */
 #include <stdio.h>
@@ -10,7 +11,6 @@
 #include <unistd.h>
 
 #include "emu_answer.h"
-#include "emu_json.h"
 #include "emu_rows.h"
 #include "unit_check.h"
 
@@ -44,13 +44,16 @@ CheckStr(const char *what, const char *got, const char *want)
 	CHECK(strcmp(got, want) == 0, "%s:\n got: [%s]\nwant: [%s]", what, got, want);
 }
 
+/* Whether a record whose other member is value is read (its index, 1, found). */
 static bool
-Skips(const char *json)
+Reads(const char *value)
 {
-	EmuJson j;
+	char line[512];
+	int64_t v = 0;
+	int n = snprintf(line, sizeof(line), "{\"index\":1,\"x\":%s}", value);
 
-	EmuJsonInit(&j, json, strlen(json));
-	return EmuJsonSkipValue(&j) && EmuJsonAtEnd(&j);
+	return n > 0 && (size_t) n < sizeof(line) && RecordRowIndex(line, (size_t) n, EMU_PIN, &v) &&
+		   v == 1;
 }
 
 static void
@@ -72,33 +75,38 @@ main(void)
 	int64_t v = 0;
 	char dir[] = "/tmp/emulate-unit-XXXXXX";
 
-	/* the reader: well-formed texts pass, malformed ones fail, nothing reads past len */
-	Check("nested value", Skips(" {\"a\":[1,-2.5e+3,true,false,null,\"x\\u00e9\\n\"],\"b\":{}} "),
+	/* the reader: well-formed values pass, malformed ones fail, nothing reads past len */
+	Check("nested value", Reads(" {\"a\":[1,-2.5e+3,true,false,null,\"x\\u00e9\\n\"],\"b\":{}} "),
 		  1);
-	Check("empty array", Skips("[]"), 1);
-	Check("trailing comma", Skips("[1,]"), 0);
-	Check("leading zero", Skips("01"), 0);
-	Check("bare fraction", Skips("1."), 0);
-	Check("bad escape", Skips("\"\\x\""), 0);
-	Check("short \\u", Skips("\"\\u12\""), 0);
-	Check("control byte in a string", Skips("\"a\nb\""), 0);
-	Check("unterminated string", Skips("\"abc"), 0);
-	Check("missing colon", Skips("{\"a\" 1}"), 0);
-	Check("too deep",
-		  Skips("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"), 0);
+	Check("empty array", Reads("[]"), 1);
+	Check("trailing comma", Reads("[1,]"), 0);
+	Check("leading zero", Reads("01"), 0);
+	Check("bare fraction", Reads("1."), 0);
+	Check("bad escape", Reads("\"\\x\""), 0);
+	Check("short \\u", Reads("\"\\u12\""), 0);
+	Check("control byte in a string", Reads("\"a\nb\""), 0);
+	Check("unterminated string", Reads("\"abc"), 0);
+	Check("missing colon", Reads("{\"a\" 1}"), 0);
+	Check("invalid UTF-8 in a string", Reads("\"\xc3\""), 0);
 	{
-		EmuJson j;
+		char deep[2 * 70 + 2];
 
-		/* "[1, 2]" cut before its end: not well-formed within len */
-		EmuJsonInit(&j, "[1, 2]", 4);
-		Check("stops at len", EmuJsonSkipValue(&j), 0);
-		EmuJsonInit(&j, "-9223372036854775808", 20);
-		Check("int64 min", EmuJsonReadInt(&j, &v) && v == INT64_MIN, 1);
-		EmuJsonInit(&j, "9223372036854775808", 19);
-		Check("int64 overflow", EmuJsonReadInt(&j, &v), 0);
-		EmuJsonInit(&j, "1.0", 3);
-		Check("1.0 is not an integer", EmuJsonReadInt(&j, &v), 0);
+		/* deeper than PIN_JSON_MAX_DEPTH (64) */
+		memset(deep, '[', 70);
+		deep[70] = '1';
+		memset(deep + 71, ']', 70);
+		deep[141] = '\0';
+		Check("too deep", Reads(deep), 0);
 	}
+	/* "{\"index\":12}" cut before its end: not well-formed within len */
+	Check("stops at len", RecordRowIndex("{\"index\":12}", 11, EMU_PIN, &v), 0);
+	Check("int64 min",
+		  RecordRowIndex(LIT("{\"index\":-9223372036854775808}"), EMU_PIN, &v) && v == INT64_MIN,
+		  1);
+	Check("int64 overflow", RecordRowIndex(LIT("{\"index\":9223372036854775808}"), EMU_PIN, &v), 0);
+	Check("1.0 is not an integer", RecordRowIndex(LIT("{\"index\":1.0}"), EMU_PIN, &v), 0);
+	Check("an escaped key is its decoded name",
+		  RecordRowIndex(LIT("{\"\\u0069nd\":4}"), EMU_GEO, &v) && v == 4, 1);
 
 	/* REST Proxy v2 produce answers */
 	CheckStr(
@@ -132,7 +140,8 @@ main(void)
 			 "bad: offsets[0].error_code is not of the documented type");
 	CheckStr("offsets twice", Rest("{\"offsets\":[],\"offsets\":[]}", 0),
 			 "bad: \"offsets\" given twice");
-	CheckStr("trailing bytes", Rest("{\"offsets\":[]} x", 0), "bad: malformed JSON");
+	CheckStr("trailing bytes", Rest("{\"offsets\":[]} x", 0),
+			 "bad: malformed JSON: extra data after the JSON value at byte 15");
 	CheckStr("an array", Rest("[]", 0), "bad: not a JSON object");
 	CheckStr("empty body", Rest("", 1), "bad: not a JSON object");
 	Check(
@@ -141,6 +150,11 @@ main(void)
 			LIT("{\"offsets\":[{\"error_code\":40403,\"error\":\"no such partition\"}]}"), 1, &a) &&
 			strcmp(a.first_error, "40403: no such partition") == 0,
 		1);
+	Check("... its escapes decoded",
+		  AnswerRestProxy(LIT("{\"offsets\":[{\"error_code\":1,\"error\":\"a\\\"b\\u00e9\"}]}"), 1,
+						  &a) &&
+			  strcmp(a.first_error, "1: a\"b\xc3\xa9") == 0,
+		  1);
 
 	/* Kinesis PutRecord answers */
 	Check("kinesis answer",

@@ -1,6 +1,7 @@
 /*
  * emu_answer.c — strict readers of the REST Proxy v2 and Kinesis PutRecord answers
- * (see emu_answer.h); built on emu_json's reader.
+ * (see emu_answer.h); built on the extension's JSON reader (src/core/pin_json.h), which
+ * checks each member's value whole (RFC 8259, UTF-8) before it is handed out.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -8,7 +9,7 @@
 #include <string.h>
 
 #include "emu_answer.h"
-#include "emu_json.h"
+#include "pin_json.h"
 
 static bool Bad(EmuAnswer *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -24,40 +25,82 @@ Bad(EmuAnswer *out, const char *fmt, ...)
 	return false;
 }
 
-/* One element of "offsets": a success or a per-record failure. */
+/* Why json[0..len) is not one well-formed JSON object; always false. */
 static bool
-ReadOffset(EmuJson *j, int i, EmuAnswer *out)
+BadObject(EmuAnswer *out, const char *json, size_t len, const PinError *err)
 {
-	int n = 0, r;
-	const char *key, *err = NULL;
-	size_t klen, errlen = 0;
+	size_t i = 0;
+
+	while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r'))
+		i++;
+	if (i == len || json[i] != '{')
+		return Bad(out, "not a JSON object");
+	return Bad(out, "malformed JSON: %s at byte %zu", err->msg ? err->msg : "invalid JSON",
+			   err->offset);
+}
+
+/* Keep a per-record error's message, its escapes decoded when it is short enough. */
+static void
+KeepFirstError(EmuAnswer *out, int64_t code, const PinValue *err)
+{
+	char buf[256];
+	const char *text = "";
+	size_t len = 0;
+
+	if (out->first_error[0] != '\0')
+		return;
+	if (err->kind == PIN_VALUE_STRING && err->len <= sizeof(buf))
+	{
+		len = JsonStringDecode(err, buf);
+		text = buf;
+	}
+	else if (err->kind == PIN_VALUE_STRING)
+	{
+		len = err->len;
+		text = err->ptr;
+	}
+	snprintf(out->first_error, sizeof(out->first_error), "%lld: %.*s", (long long) code,
+			 (int) (len < 120 ? len : 120), text);
+}
+
+/* One element of "offsets" (already checked to be well-formed): a success or a failure. */
+static bool
+ReadOffset(const char *text, size_t len, int i, EmuAnswer *out)
+{
+	size_t pos = 0;
+	JsonMember m;
+	PinValue err = {0};
 	int64_t partition = -1, offset = -1, code = 0;
 	bool has_code = false;
+	int r;
 
-	if (!EmuJsonObjectOpen(j))
+	if (len == 0 || text[0] != '{')
 		return Bad(out, "offsets[%d] is not an object", i);
-	while ((r = EmuJsonObjectNext(j, &n, &key, &klen)) == 1)
+	while ((r = JsonObjectNext(text, len, &pos, &m, NULL)) == 1)
 	{
-		EmuJsonKind kind = EmuJsonPeek(j);
-		bool ok;
+		PinValueKind kind = m.value.kind;
+		bool ok = true;
 
-		if (EmuJsonKeyIs(key, klen, "partition") || EmuJsonKeyIs(key, klen, "offset"))
+		if (JsonKeyIs(&m, "partition") || JsonKeyIs(&m, "offset"))
 		{
-			int64_t *dst = key[0] == 'p' ? &partition : &offset;
+			int64_t *dst = JsonKeyIs(&m, "partition") ? &partition : &offset;
 
-			ok = kind == EMU_JSON_NULL ? EmuJsonReadNull(j) : EmuJsonReadInt(j, dst) && *dst >= 0;
+			*dst = -1;
+			ok = kind == PIN_VALUE_NULL || (JsonIntegerValue(&m.value, dst) && *dst >= 0);
 		}
-		else if (EmuJsonKeyIs(key, klen, "error_code"))
+		else if (JsonKeyIs(&m, "error_code"))
 		{
-			has_code = kind != EMU_JSON_NULL;
-			ok = has_code ? EmuJsonReadInt(j, &code) : EmuJsonReadNull(j);
+			has_code = kind != PIN_VALUE_NULL;
+			ok = !has_code || JsonIntegerValue(&m.value, &code);
 		}
-		else if (EmuJsonKeyIs(key, klen, "error"))
-			ok = kind == EMU_JSON_NULL ? EmuJsonReadNull(j) : EmuJsonReadString(j, &err, &errlen);
-		else
-			ok = EmuJsonSkipValue(j);
+		else if (JsonKeyIs(&m, "error"))
+		{
+			ok = kind == PIN_VALUE_NULL || kind == PIN_VALUE_STRING;
+			err = m.value;
+		}
 		if (!ok)
-			return Bad(out, "offsets[%d].%.*s is not of the documented type", i, (int) klen, key);
+			return Bad(out, "offsets[%d].%.*s is not of the documented type", i, (int) m.key.len,
+					   m.key.ptr);
 	}
 	if (r < 0)
 		return Bad(out, "offsets[%d] is malformed", i);
@@ -68,9 +111,7 @@ ReadOffset(EmuJson *j, int i, EmuAnswer *out)
 			out->retriable++;
 		else
 			out->rejected++;
-		if (out->first_error[0] == '\0')
-			snprintf(out->first_error, sizeof(out->first_error), "%lld: %.*s", (long long) code,
-					 (int) (errlen < 120 ? errlen : 120), err ? err : "");
+		KeepFirstError(out, code, &err);
 		return true;
 	}
 	if (partition < 0 || offset < 0)
@@ -82,36 +123,34 @@ ReadOffset(EmuJson *j, int i, EmuAnswer *out)
 bool
 AnswerRestProxy(const char *json, size_t len, int nrecords, EmuAnswer *out)
 {
-	EmuJson j;
-	int n = 0, r, entries = -1;
-	const char *key;
-	size_t klen;
+	size_t pos = 0;
+	JsonMember m;
+	PinError err = {0};
+	int r, entries = -1;
 
 	memset(out, 0, sizeof(*out));
-	EmuJsonInit(&j, json, len);
-	if (!EmuJsonObjectOpen(&j))
-		return Bad(out, "not a JSON object");
-	while ((r = EmuJsonObjectNext(&j, &n, &key, &klen)) == 1)
+	while ((r = JsonObjectNext(json, len, &pos, &m, &err)) == 1)
 	{
-		if (!EmuJsonKeyIs(key, klen, "offsets"))
-		{
-			if (!EmuJsonSkipValue(&j))
-				return Bad(out, "malformed JSON");
+		size_t apos = 0;
+		const char *elem;
+		size_t elen;
+		int k;
+
+		if (!JsonKeyIs(&m, "offsets"))
 			continue;
-		}
 		if (entries >= 0)
 			return Bad(out, "\"offsets\" given twice");
-		if (!EmuJsonArrayOpen(&j))
+		if (m.value.kind != PIN_VALUE_ARRAY)
 			return Bad(out, "\"offsets\" is not an array");
 		entries = 0;
-		for (int m = 0; (r = EmuJsonArrayNext(&j, &m)) == 1; entries++)
-			if (!ReadOffset(&j, entries, out))
+		while ((k = PinJsonArrayNext(m.raw, m.raw_len, &apos, &elem, &elen, NULL)) == 1)
+			if (!ReadOffset(elem, elen, entries++, out))
 				return false;
-		if (r < 0)
+		if (k < 0)
 			return Bad(out, "\"offsets\" is malformed");
 	}
-	if (r < 0 || !EmuJsonAtEnd(&j))
-		return Bad(out, "malformed JSON");
+	if (r < 0)
+		return BadObject(out, json, len, &err);
 	if (entries < 0)
 		return Bad(out, "no \"offsets\"");
 	if (entries != nrecords)
@@ -122,32 +161,25 @@ AnswerRestProxy(const char *json, size_t len, int nrecords, EmuAnswer *out)
 bool
 AnswerKinesis(const char *json, size_t len, EmuAnswer *out)
 {
-	EmuJson j;
-	int n = 0, r;
-	const char *key, *val;
-	size_t klen, vlen;
+	size_t pos = 0;
+	JsonMember m;
+	PinError err = {0};
+	int r;
 	bool seq = false, shard = false;
 
 	memset(out, 0, sizeof(*out));
-	EmuJsonInit(&j, json, len);
-	if (!EmuJsonObjectOpen(&j))
-		return Bad(out, "not a JSON object");
-	while ((r = EmuJsonObjectNext(&j, &n, &key, &klen)) == 1)
+	while ((r = JsonObjectNext(json, len, &pos, &m, &err)) == 1)
 	{
-		bool is_seq = EmuJsonKeyIs(key, klen, "SequenceNumber");
+		bool is_seq = JsonKeyIs(&m, "SequenceNumber");
 
-		if (is_seq || EmuJsonKeyIs(key, klen, "ShardId"))
-		{
-			if (!EmuJsonReadString(&j, &val, &vlen) || vlen == 0)
-				return Bad(out, "%s is not a non-empty string",
-						   is_seq ? "SequenceNumber" : "ShardId");
-			*(is_seq ? &seq : &shard) = true;
-		}
-		else if (!EmuJsonSkipValue(&j))
-			return Bad(out, "malformed JSON");
+		if (!is_seq && !JsonKeyIs(&m, "ShardId"))
+			continue;
+		if (m.value.kind != PIN_VALUE_STRING || m.value.len == 0)
+			return Bad(out, "%s is not a non-empty string", is_seq ? "SequenceNumber" : "ShardId");
+		*(is_seq ? &seq : &shard) = true;
 	}
-	if (r < 0 || !EmuJsonAtEnd(&j))
-		return Bad(out, "malformed JSON");
+	if (r < 0)
+		return BadObject(out, json, len, &err);
 	if (!seq || !shard)
 		return Bad(out, "no %s", seq ? "ShardId" : "SequenceNumber");
 	out->accepted = 1;

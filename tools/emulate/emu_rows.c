@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emu_json.h"
 #include "emu_rows.h"
+#include "pin_json.h"
 #include "strbuf.h"
 
 const char *const emu_stream_names[EMU_NSTREAMS] = {"pin", "geo", "user"};
@@ -104,27 +104,20 @@ bool
 RecordRowIndex(const char *line, size_t len, EmuStream stream, int64_t *index)
 {
 	const char *want = stream == EMU_PIN ? "index" : "ind";
-	EmuJson j;
-	int n = 0, r;
-	const char *key;
-	size_t klen;
+	size_t pos = 0;
+	JsonMember m;
+	int r;
 	bool found = false;
 
-	EmuJsonInit(&j, line, len);
-	if (!EmuJsonObjectOpen(&j))
-		return false;
-	while ((r = EmuJsonObjectNext(&j, &n, &key, &klen)) == 1)
+	while ((r = JsonObjectNext(line, len, &pos, &m, NULL)) == 1)
 	{
-		if (EmuJsonKeyIs(key, klen, want))
-		{
-			if (found || !EmuJsonReadInt(&j, index))
-				return false;
-			found = true;
-		}
-		else if (!EmuJsonSkipValue(&j))
+		if (!JsonKeyIs(&m, want))
+			continue;
+		if (found || !JsonIntegerValue(&m.value, index))
 			return false;
+		found = true;
 	}
-	return r == 0 && EmuJsonAtEnd(&j) && found;
+	return r == 0 && found;
 }
 
 typedef struct IndexedLine
