@@ -1,6 +1,7 @@
 # pinpipe — PGXS build.
 #   make && make install          build and install the extension and tools
-#   make unit                     pure-C unit tests of the cleaning core (no server)
+#   make unit                     pure-C unit tests of the cleaning core (no server), and the
+#                                 test command's argument handling (test/unit/test_command.sh)
 #   make fuzz                     libFuzzer target over the pin parser (clang)
 # Tests against a real server: scripts/test.sh (the README's test command).
 
@@ -114,6 +115,7 @@ unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/t
 	./test/unit/test_http_request
 	./test/unit/test_emulate
 	./test/unit/test_clean
+	bash test/unit/test_command.sh
 
 test/fuzz/fuzz_pin: test/fuzz/fuzz_pin.c $(PURE_SRCS) src/core/text.h src/core/pin_json.h src/core/clean.h
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(SRC_INCLUDES) -o $@ test/fuzz/fuzz_pin.c $(PURE_SRCS)

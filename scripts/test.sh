@@ -20,7 +20,11 @@
 #                                     17 and 18 (the roots are prepared while 15 runs)
 #        scripts/test.sh LAYER...     those layers on 15 only
 #        PP_PG_VERSIONS="17" scripts/test.sh unit regress     those layers on 17
-#        PP_TAP_FILES="020_kafka_gaps" scripts/test.sh tap    only those TAP files (test/tap.sh)
+#        PP_TAP_FILES="020_kafka_gaps" scripts/test.sh tap    only those TAP files (test/tap.sh);
+#                                     the tap layer's summary line then says so, and the whole
+#                                     suite (no LAYER) refuses to run with PP_TAP_FILES set
+#        PP_TEST_PLAN=1 scripts/test.sh [LAYER...]    print the layers each major would run,
+#                                     then stop (test/unit/test_command.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -34,6 +38,33 @@ else
 	VERSIONS=${PP_PG_VERSIONS:-15 17 18}
 fi
 suite_of() { case $1 in 15) echo bookworm ;; 17) echo trixie ;; 18) echo sid ;; *) return 1 ;; esac; }
+
+# The layers major $1 runs: those named, else all on 15 and the root layers on 17 and 18.
+layers_of() {
+	if [ ${#LAYERS[@]} -gt 0 ]; then
+		echo "${LAYERS[@]}"
+	elif [ "$1" = 15 ]; then
+		echo "${ALL_LAYERS[@]}"
+	else
+		echo "${ROOT_LAYERS[@]}"
+	fi
+}
+
+# PP_TAP_FILES narrows the tap layer to some files, for a developer naming the layer; left
+# set in the environment it would narrow the whole suite (what CI runs) without a word.
+if [ ${#LAYERS[@]} -eq 0 ] && [ -n "${PP_TAP_FILES:-}" ]; then
+	echo "test: PP_TAP_FILES is set (\"$PP_TAP_FILES\"): the whole suite would run only those TAP files"
+	echo "test: unset PP_TAP_FILES to run the whole suite, or name the layers: PP_TAP_FILES=... scripts/test.sh tap"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+if [ -n "${PP_TEST_PLAN:-}" ]; then
+	for v in $VERSIONS; do echo "test plan: $v: $(layers_of "$v")"; done
+	[ -z "${PP_TAP_FILES:-}" ] || [[ " ${LAYERS[*]} " != *" tap "* ]] ||
+		echo "test plan: tap: only PP_TAP_FILES=$PP_TAP_FILES"
+	exit 0
+fi
 
 OUT=$(mktemp -d /tmp/pinpipe-results.XXXXXX)
 chmod 755 "$OUT"
@@ -73,6 +104,10 @@ record() {
 		RESULT[$name]="FAILED ($passed passed, $failed failed, exit $status)"
 	else
 		RESULT[$name]="ok ($passed passed)"
+	fi
+	# a narrowed tap layer (test/tap.sh's note, also from inside a root) says so here too
+	if grep -q '^tap: only PP_TAP_FILES=' "$log"; then
+		RESULT[$name]+="; tap: only PP_TAP_FILES=$PP_TAP_FILES"
 	fi
 	ORDER+=("$name")
 }
@@ -177,13 +212,7 @@ in_root() {
 }
 
 for v in $VERSIONS; do
-	if [ ${#LAYERS[@]} -gt 0 ]; then
-		want=("${LAYERS[@]}")
-	elif [ "$v" = 15 ]; then
-		want=("${ALL_LAYERS[@]}")
-	else
-		want=("${ROOT_LAYERS[@]}")
-	fi
+	read -r -a want <<<"$(layers_of "$v")"
 	export PP_PG_MAJOR=$v
 	if [ "$v" = 15 ]; then
 		export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
