@@ -334,7 +334,10 @@ MetricsRenderWorkers(StrBuf *buf, const WorkerStatus *ws, int n)
 	}
 }
 
-/* Offset gaps: messages skipped per (topic, partition), summed over workers; paused partitions. */
+/*
+ * Offset gaps: messages skipped per (topic, partition), summed over workers; fetch
+ * restarts gone ahead on their bound, per worker; paused partitions.
+ */
 static void
 MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 {
@@ -379,6 +382,22 @@ MetricsRenderGaps(StrBuf *buf, const WorkerStatus *ws, int n)
 		values[1] = pnum;
 		PromLabels(labels, sizeof(labels), 2, keys, values);
 		PromSampleInt(buf, "pinpipe_consumer_skipped_messages_total", labels, sum[j].skipped);
+	}
+
+	PromFamily(buf, "pinpipe_consumer_settle_timeouts_total", "counter",
+			   "Fetch restarts or unassigns that went ahead on the consumer's 1 s bound, without "
+			   "seeing the last fetch restart settle.");
+	for (int i = 0; i < n; i++)
+	{
+		static const char *const keys[] = {"worker"};
+		char wnum[16];
+		const char *values[1] = {wnum};
+
+		if (ws[i].kind != WORKER_KIND_CONSUMER)
+			continue;
+		snprintf(wnum, sizeof(wnum), "%d", ws[i].number);
+		PromLabels(labels, sizeof(labels), 1, keys, values);
+		PromSampleInt(buf, "pinpipe_consumer_settle_timeouts_total", labels, ws[i].settle_timeouts);
 	}
 
 	PromFamily(buf, "pinpipe_consumer_partition_paused", "gauge",

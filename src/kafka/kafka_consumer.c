@@ -213,19 +213,44 @@ ConsumerSetState(ConsumerState state, const char *detail)
 }
 
 /*
- * Whether the assignment may change again (see "Fetch restarts" above). After
- * a restart, librdkafka starts the new fetchers only once every stop of the old
- * ones was answered, and drops whatever the old ones fetched: so a message or an
- * end-of-partition event since the restart proves it settled. Without either
- * (every partition paused or out of range again, the broker down) the wait is
- * bounded by CONSUMER_SETTLE_MS: a stop is a hand-over between librdkafka's own
- * threads, without the network, normally done in microseconds.
+ * The bound of ConsumerFetchSettled let the next assignment change (next: what it
+ * is) go ahead without proof that the last restart settled: counted
+ * (pinpipe_consumer_settle_timeouts_total) and logged, since it is the one case in
+ * which librdkafka's issue #5573 could still be met.
+ */
+static void
+ConsumerSettleTimedOut(const char *next)
+{
+	long since =
+		(long) ((GetCurrentTimestamp() - consumer.settle_deadline) / 1000) + CONSUMER_SETTLE_MS;
+
+	WorkerStatusSettleTimeout(consumer.ws);
+	ereport(LOG, (errmsg("pinpipe consumer %d: %s %ld ms after the last fetch restart, not seen to "
+						 "settle",
+						 consumer.number, next, since),
+				  errdetail("No message or end-of-partition event came within %d ms of the restart "
+							"(every partition paused or out of range, or the broker unreachable).",
+							CONSUMER_SETTLE_MS)));
+}
+
+/*
+ * Whether the assignment may change again (next: the change, for the log; see
+ * "Fetch restarts" above). After a restart, librdkafka starts the new fetchers
+ * only once every stop of the old ones was answered, and drops whatever the old
+ * ones fetched: so a message or an end-of-partition event since the restart
+ * proves it settled. Without either (every partition paused or out of range
+ * again, the broker down) the wait is bounded by CONSUMER_SETTLE_MS: a stop is a
+ * hand-over between librdkafka's own threads, without the network, normally
+ * done in microseconds. Going ahead on the bound is counted and logged.
  */
 static bool
-ConsumerFetchSettled(void)
+ConsumerFetchSettled(const char *next)
 {
 	if (consumer.fetch_settling && GetCurrentTimestamp() >= consumer.settle_deadline)
+	{
 		consumer.fetch_settling = false;
+		ConsumerSettleTimedOut(next);
+	}
 	return !consumer.fetch_settling;
 }
 
@@ -261,7 +286,7 @@ ConsumerOnRebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	{
 		c->revoked = true;
 		c->unassign_pending = true;
-		if (ConsumerFetchSettled())
+		if (ConsumerFetchSettled("giving up the revoked partitions"))
 			ConsumerUnassign();
 	}
 }
@@ -451,7 +476,7 @@ ConsumerRestartFetch(void)
 	rd_kafka_resp_err_t err;
 
 	consumer.restart_fetch = consumer.nparts > 0;
-	if (!consumer.restart_fetch || !ConsumerFetchSettled())
+	if (!consumer.restart_fetch || !ConsumerFetchSettled("restarting the fetchers"))
 		return false;
 
 	ConsumerPauseResume(true);
@@ -913,8 +938,11 @@ ConsumerDestroy(void)
 		return;
 	ConsumerDropBatch();
 	/* the destruction unassigns: not before a restart settled (ConsumerFetchSettled) */
-	if (!ConsumerFetchSettled())
+	if (!ConsumerFetchSettled("closing the consumer"))
+	{
 		pg_usleep(WorkerMsUntil(consumer.settle_deadline) * 1000L);
+		ConsumerSettleTimedOut("closing the consumer");
+	}
 	consumer.fetch_settling = false;
 	consumer.unassign_pending = false;
 	if (consumer.pending_assignment)
@@ -1193,7 +1221,7 @@ ConsumerRun(void)
 			more = ConsumerPoll();
 		}
 
-		if (consumer.unassign_pending && ConsumerFetchSettled())
+		if (consumer.unassign_pending && ConsumerFetchSettled("giving up the revoked partitions"))
 			ConsumerUnassign();
 		if (consumer.pending_assignment && !consumer.unassign_pending &&
 			!WorkerBackoffWaiting(&consumer.backoff))

@@ -286,6 +286,16 @@ WorkerStatusAddSkipped(WorkerStatus *ws, const char *topic, int32 partition, int
 	SpinLockRelease(&ws->mutex);
 }
 
+void
+WorkerStatusSettleTimeout(WorkerStatus *ws)
+{
+	if (ws == NULL)
+		return;
+	SpinLockAcquire(&ws->mutex);
+	ws->settle_timeouts++;
+	SpinLockRelease(&ws->mutex);
+}
+
 int
 WorkerStatusSnapshot(WorkerStatus *out, int max)
 {

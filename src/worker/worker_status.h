@@ -87,6 +87,8 @@ typedef struct WorkerStatus
 	/* consumers: every partition with skipped messages (kafka_gaps.c) */
 	int nskipped;
 	WorkerSkippedStatus skipped[WORKER_STATUS_MAX_PARTITIONS];
+	/* consumers: fetch restarts not seen to settle, gone ahead on their time bound */
+	int64 settle_timeouts;
 } WorkerStatus;
 
 /* Called from _PG_init while preloading: requests and sets up the shared memory. */
@@ -120,6 +122,9 @@ extern void WorkerStatusSetPartitions(WorkerStatus *ws, const WorkerPartitionSta
 /* Count messages skipped over an offset gap of a partition. */
 extern void WorkerStatusAddSkipped(WorkerStatus *ws, const char *topic, int32 partition,
 								   int64 skipped);
+
+/* Count a consumer's assignment change that went ahead without seeing the last restart settle. */
+extern void WorkerStatusSettleTimeout(WorkerStatus *ws);
 
 /* Copy the used slots into out (at most max); returns how many. Safe from any backend. */
 extern int WorkerStatusSnapshot(WorkerStatus *out, int max);
