@@ -68,7 +68,7 @@ fi
 
 OUT=$(mktemp -d /tmp/pinpipe-results.XXXXXX)
 chmod 755 "$OUT"
-declare -A RESULT SECS
+declare -A RESULT SECS NOTE
 
 # A layer's result is the last summary its runner printed: prove's ("Files=N, Tests=N, ..."
 # with "(Wstat: .. Tests: N Failed: N)" per failed file, then "Result: PASS|FAIL"; a file
@@ -107,7 +107,7 @@ record() {
 	fi
 	# a narrowed tap layer (test/tap.sh's note, also from inside a root) says so here too
 	if grep -q '^tap: only PP_TAP_FILES=' "$log"; then
-		RESULT[$name]+="; tap: only PP_TAP_FILES=$PP_TAP_FILES"
+		NOTE[$name]="; tap: only PP_TAP_FILES=$PP_TAP_FILES"
 	fi
 	ORDER+=("$name")
 }
@@ -145,7 +145,7 @@ summary() {
 	local l p f total_p=0 total_f=0 bad=0
 	echo "=== summary"
 	for l in "${ORDER[@]}"; do
-		echo "$l: ${RESULT[$l]} in ${SECS[$l]} s"
+		echo "$l: ${RESULT[$l]} in ${SECS[$l]} s${NOTE[$l]:-}"
 		read -r p f <<<"$(tally "$OUT/$l.log")"
 		[ "$p" = none ] && { p=0; f=1; }
 		total_p=$((total_p + p)); total_f=$((total_f + f))
