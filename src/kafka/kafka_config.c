@@ -21,13 +21,21 @@ static const char *const consumer_defaults[][2] = {
 	{"heartbeat.interval.ms", "1000"},
 	/*
 	 * Bounded prefetch, so the worker's memory does not grow with the number
-	 * of partitions or the backlog: librdkafka's defaults (100,000 messages
-	 * and 64 MB per partition queue) would buffer hundreds of MB.
+	 * of partitions or the backlog: librdkafka's defaults (64 MB queued, fetch
+	 * responses of up to 50 MB) would buffer hundreds of MB. Both queue bounds
+	 * apply to the consumer's whole queue, all partitions together (librdkafka
+	 * counts a partition's queue through its forwarding to the consumer
+	 * queue). The bound is in bytes only: a bound in messages as low as a batch
+	 * (it was 1,000) stops every partition's fetcher once per thousand
+	 * messages, and librdkafka before 2.2 looks again only after a second
+	 * (below). fetch.max.bytes bounds how far one fetch response overshoots the
+	 * queue bound: a producer's message set arrives whole and is decompressed
+	 * to several times its size (docs/kafka.md, "Memory").
 	 */
 	{"queued.max.messages.kbytes", "16384"},
-	{"queued.min.messages", "1000"},
+	{"queued.min.messages", "100000"},
 	{"fetch.message.max.bytes", "262144"},
-	{"fetch.max.bytes", "16777216"},
+	{"fetch.max.bytes", "2097152"},
 	/*
 	 * The consumers subscribe by regex (kafka_consumer.c): a topic created later
 	 * (a REST-proxy client's first "<id>.geo") is only seen at a metadata
@@ -35,6 +43,16 @@ static const char *const consumer_defaults[][2] = {
 	 */
 	{"topic.metadata.refresh.interval.ms", "10000"},
 	{NULL, NULL}};
+
+/*
+ * librdkafka 2.2 and later: how soon a fetcher stopped by a full queue looks
+ * again (librdkafka's default, and the fixed value before 2.2, is 1 s: the
+ * consumer drains a 16 MB queue in a fraction of that and then waits for the
+ * rest of the second, about half of its time at full speed).
+ */
+static const char *const consumer_defaults_2_2[][2] = {{"fetch.queue.backoff.ms", "10"},
+													   {NULL, NULL}};
+#define KAFKA_VERSION_2_2 0x020200ff
 
 /* Properties a role needs for its guarantees; applied last, so they win. */
 static const char *const consumer_required[][2] = {
@@ -162,6 +180,8 @@ KafkaConfigNew(KafkaRole role, const char *client_id, char *errstr, size_t errle
 
 	if (!KafkaConfigSetTable(conf, consumer ? consumer_defaults : producer_defaults, errstr,
 							 errlen) ||
+		(consumer && rd_kafka_version() >= KAFKA_VERSION_2_2 &&
+		 !KafkaConfigSetTable(conf, consumer_defaults_2_2, errstr, errlen)) ||
 		!KafkaConfigSet(conf, "bootstrap.servers",
 						pinpipe_kafka_brokers ? pinpipe_kafka_brokers : "", errstr, errlen) ||
 		(client_id && !KafkaConfigSet(conf, "client.id", client_id, errstr, errlen)) ||
