@@ -50,6 +50,7 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -1258,6 +1259,14 @@ ConsumerRun(void)
 		{
 			ConsumerFollowMovedOffsets();
 			ConsumerPublishPartitions();
+			/*
+			 * Give freed memory back to the system once per tick. librdkafka's
+			 * broker threads decompress each fetched message set into a buffer
+			 * of about a megabyte in their own malloc arenas; freed, such buffers
+			 * stay resident in the arena, so without this the worker's private
+			 * memory would stay at its peak (docs/kafka.md, "Memory").
+			 */
+			malloc_trim(0);
 			next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CONSUMER_TICK_MS);
 		}
 	}
