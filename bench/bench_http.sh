@@ -60,33 +60,16 @@ run() {
 }
 declare -A PER LAG50 LAG99
 
-# The server's own lag histogram (pinpipe_ingest_lag_seconds{source="http"}: commit minus
-# arrival, per request) as "le count" lines, and a quantile in ms of the difference of two
-# such snapshots (linear within a bucket, as PromQL's histogram_quantile).
-lag_hist() { curl -s "http://127.0.0.1:$HP/metrics" | sed -n 's/^pinpipe_ingest_lag_seconds_bucket{source="http",le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'; }
-lag_q() {
-	awk -v q="$3" 'FNR == NR { before[FNR] = $2; next }
-		{ le[FNR] = $1; c[FNR] = $2 - before[FNR]; n = FNR }
-		END {
-			if (n == 0 || c[n] == 0) { print "n/a"; exit }
-			t = q * c[n]; lo = 0; prev = 0
-			for (i = 1; i <= n; i++) {
-				if (c[i] >= t) {
-					if (le[i] == "+Inf") { printf ">%.0f", lo * 1000; exit }
-					printf "%.1f", (lo + (le[i] - lo) * (t - prev) / (c[i] - prev > 0 ? c[i] - prev : 1)) * 1000; exit
-				}
-				lo = le[i]; prev = c[i]
-			}
-		}' "$1" "$2"
-}
+source bench/bench_lib.sh
+lag_hist() { bench_lag_hist "$HP" http; }
 # lag_run NAME ARGS...: run() with the server's lag quantiles of that run beside the client's
 lag_run() {
 	local name=$1
 	lag_hist >"$W/lag.before"
 	run "$@"
 	lag_hist >"$W/lag.after"
-	LAG50[$name]=$(lag_q "$W/lag.before" "$W/lag.after" 0.5)
-	LAG99[$name]=$(lag_q "$W/lag.before" "$W/lag.after" 0.99)
+	LAG50[$name]=$(bench_lag_q "$W/lag.before" "$W/lag.after" 0.5)
+	LAG99[$name]=$(bench_lag_q "$W/lag.before" "$W/lag.after" 0.99)
 	echo "bench: $name: server-side ingest lag p50 ${LAG50[$name]} ms, p99 ${LAG99[$name]} ms"
 }
 

@@ -65,8 +65,24 @@ consume_run() {
 			-o "$DIR/consumer.perf" 2>/dev/null &
 		perfpid=$!
 	fi
+	# the largest private memory (RssAnon) any worker had during the run, sampled twice a second
+	(
+		local m=0 a
+		while :; do
+			for p in $cpids; do
+				a=$(awk '/RssAnon/ {print $2}' "/proc/$p/status" 2>/dev/null)
+				[ "${a:-0}" -gt "$m" ] && m=$a && echo "$m" >"$DIR/anon.max"
+			done
+			sleep 0.5
+		done
+	) &
+	local sampler=$!
 	pp_wait_for "[ \$(kafka_consumed) -ge $N ]" 3600 "$N consumed" || die "timed out at $(kafka_consumed)"
 	t2=$(now)
+	kill "$sampler"
+	wait "$sampler" 2>/dev/null
+	RUN_ANON_MAX=$(cat "$DIR/anon.max" 2>/dev/null || echo 0)
+	rm -f "$DIR/anon.max"
 	RUN_CPU=$(awk -v a="$cpu1" -v b="$(proc_cpu $cpids)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
 	if [ -n "$perfpid" ]; then
 		kill -INT "$perfpid"
@@ -96,16 +112,16 @@ pp_cluster_start "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_
 	"pinpipe.batch_size = $BATCH" "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
 
 consume_run 1 bench1
-RATE1=$RUN_RATE HWM1=$RUN_HWM ANON1=$RUN_ANON CPU1=$RUN_CPU N1=$RUN_N
-echo "# 1 worker: $RATE1 pins/s, CPU ${CPU1} s for $N1 pins, VmHWM ${HWM1} kB, RssAnon at the end ${ANON1} kB; load:$(uptime | sed 's/.*load average://')"
+RATE1=$RUN_RATE HWM1=$RUN_HWM ANON1=$RUN_ANON CPU1=$RUN_CPU N1=$RUN_N ANONMAX1=$RUN_ANON_MAX
+echo "# 1 worker: $RATE1 pins/s, CPU ${CPU1} s for $N1 pins, VmHWM ${HWM1} kB, RssAnon largest ${ANONMAX1} kB, at the end ${ANON1} kB; load:$(uptime | sed 's/.*load average://')"
 
 # Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
 pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
 pp_sql "COPY pinpipe.pins TO '$DIR/pins.copy'" >/dev/null
 
 consume_run 2 bench2
-RATE2=$RUN_RATE HWM2=$RUN_HWM
-echo "# 2 workers: $RATE2 pins/s (rows per worker $RUN_WORKERS_ROWS), VmHWM ${HWM2} kB"
+RATE2=$RUN_RATE HWM2=$RUN_HWM ANONMAX2=$RUN_ANON_MAX
+echo "# 2 workers: $RATE2 pins/s (rows per worker $RUN_WORKERS_ROWS), VmHWM ${HWM2} kB, RssAnon largest ${ANONMAX2} kB"
 
 # Baselines in a clean extension with the consumers idle (group with no partitions left to read).
 # (no consumers at all: a consumer of a re-created extension has no stored offsets and
@@ -151,4 +167,4 @@ echo "2 workers / 1 worker: $(ratio "$RATE2" "$RATE1")"
 echo "CPU per pin: 1 worker $(awk -v c="$CPU1" -v n="$N1" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs (backend + librdkafka threads), COPY $(awk -v c="$CPU_COPY" -v n="$N" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs; COPY CPU / worker CPU per pin: $(awk -v a="$CPU_COPY" -v n="$N" -v b="$CPU1" -v m="$N1" 'BEGIN { printf "%.2f", (a / n) / (b / m) }')"
 echo "load average at the end:$(uptime | sed 's/.*load average://')"
 echo "consumer peak RSS (VmHWM, includes touched shared buffers): 1 worker ${HWM1} kB, 2 workers max ${HWM2} kB"
-echo "consumer private memory at the end (RssAnon): 1 worker ${ANON1} kB"
+echo "consumer private memory (RssAnon): 1 worker largest during the run ${ANONMAX1} kB, at the end ${ANON1} kB; 2 workers largest ${ANONMAX2} kB"

@@ -66,3 +66,29 @@ $1;
 SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3) || ' ' || round(($BENCH_CPU_TICKS - :c0) / $BENCH_CLK_TCK.0, 3);
 SQL
 }
+
+# bench_lag_hist PORT SOURCE: the server's lag histogram pinpipe_ingest_lag_seconds{source=SOURCE}
+# (commit minus arrival (http) or minus the Kafka message's timestamp (kafka)) from the
+# /metrics of the HTTP worker on PORT, as "le count" lines.
+bench_lag_hist() {
+	curl -s "http://127.0.0.1:$1/metrics" |
+		sed -n "s/^pinpipe_ingest_lag_seconds_bucket{source=\"$2\",le=\"\([^\"]*\)\"} \([0-9]*\)\$/\1 \2/p"
+}
+
+# bench_lag_q BEFORE AFTER Q: quantile Q in ms of the difference of two bench_lag_hist
+# snapshots (linear within a bucket, as PromQL's histogram_quantile).
+bench_lag_q() {
+	awk -v q="$3" 'FNR == NR { before[FNR] = $2; next }
+		{ le[FNR] = $1; c[FNR] = $2 - before[FNR]; n = FNR }
+		END {
+			if (n == 0 || c[n] == 0) { print "n/a"; exit }
+			t = q * c[n]; lo = 0; prev = 0
+			for (i = 1; i <= n; i++) {
+				if (c[i] >= t) {
+					if (le[i] == "+Inf") { printf ">%.0f", lo * 1000; exit }
+					printf "%.1f", (lo + (le[i] - lo) * (t - prev) / (c[i] - prev > 0 ? c[i] - prev : 1)) * 1000; exit
+				}
+				lo = le[i]; prev = c[i]
+			}
+		}' "$1" "$2"
+}

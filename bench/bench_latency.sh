@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# bench/bench_latency.sh — end-to-end latency: from a request's arrival (embedded mode) or
+# the message's produce (Kafka mode) to the row being visible (the commit), at the
+# maximum rate and at half of it, on a durable server (fsync and synchronous_commit on).
+#
+# Load: pinpipe-emulate posting real pins to POST /pin/ on an open-loop schedule (requests
+# due at fixed times, BENCH_CONNS connections). First as fast as it can (the maximum
+# rate), then at half that rate. Reported per run: the achieved rate, the client's request
+# latency p50/p99 (emulator), and the server's own lag histogram p50/p99
+# (pinpipe_ingest_lag_seconds: source "http" = commit minus the request's arrival, one
+# observation per request; source "kafka" = commit minus the message's timestamp, one
+# observation per batch, its oldest message, so a batch's worst row).
+#
+#   bash bench/bench_latency.sh        (BENCH_SECONDS=10 BENCH_CONNS=32)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "bench: build failed"; exit 1; }
+export PP_PGBIN
+source test/lib.sh
+source scripts/local_server.sh
+source bench/bench_lib.sh
+
+SECS=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNS:-32}
+EMU=tools/pinpipe-emulate
+[ -x "$EMU" ] || make -s -C tools >/dev/null || { echo "bench: emulator build failed"; exit 1; }
+W=$(mktemp -d /tmp/pinpipe-bench-lat.XXXXXX)
+chmod 755 "$W"
+pp_cleanup "rm -rf '$W'"
+jq -c 'select((.unique_id|type) == "string" and (.unique_id|test("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")))' \
+	"$PP_SHARED_DATA/pins_sample.jsonl" >"$W/pins.jsonl"
+
+pinpipe-devbroker --partitions 4 >"$W/broker.out" 2>"$W/broker.err" &
+BROKER=$!
+pp_cleanup "kill $BROKER"
+pp_wait_for "[ -s '$W/broker.out' ]" 30 "dev broker" || exit 1
+BOOT=$(head -n 1 "$W/broker.out")
+
+declare -A RATE CP50 CP99 LAG50 LAG99 ERRS
+# load NAME SOURCE RATE: SECS of POST /pin/ at RATE pins/s (0: as fast as possible);
+# for Kafka mode, waits until every accepted pin is a row before reading the histogram.
+load() {
+	local name=$1 source=$2 rate=$3 json rows0
+	rows0=$(pp_sql "SELECT count(*) FROM pinpipe.pins")
+	bench_lag_hist "$HP" "$source" >"$W/lag.before"
+	json=$("$EMU" --url "http://127.0.0.1:$HP/pin/" --replay "$W/pins.jsonl" --loop --rate "$rate" \
+		--concurrency "$CONNS" --duration "$SECS" --json --quiet)
+	local accepted
+	accepted=$(jq -r .accepted <<<"$json")
+	pp_wait_for "[ \$(pp_sql 'SELECT count(*) FROM pinpipe.pins') -ge $((rows0 + accepted)) ]" 120 \
+		"$name: $accepted rows" || echo "bench: $name: rows missing"
+	sleep 1.5 # the Kafka histogram is published at the consumer's next tick
+	bench_lag_hist "$HP" "$source" >"$W/lag.after"
+	RATE[$name]=$(jq -r '.rate_pins_s | floor' <<<"$json")
+	CP50[$name]=$(jq -r .latency_p50_ms <<<"$json")
+	CP99[$name]=$(jq -r .latency_p99_ms <<<"$json")
+	ERRS[$name]=$(jq -r '.errors + .rejected' <<<"$json")
+	LAG50[$name]=$(bench_lag_q "$W/lag.before" "$W/lag.after" 0.5)
+	LAG99[$name]=$(bench_lag_q "$W/lag.before" "$W/lag.after" 0.99)
+	echo "bench: $name: ${RATE[$name]} pins/s, client p50 ${CP50[$name]} p99 ${CP99[$name]} ms," \
+		"server lag p50 ${LAG50[$name]} p99 ${LAG99[$name]} ms, not accepted ${ERRS[$name]}"
+}
+# pair MODE SOURCE: the maximum, then half of it
+pair() {
+	load "$1, maximum" "$2" 0
+	load "$1, half the maximum" "$2" $((RATE["$1, maximum"] / 2))
+}
+
+HP=$(pp_free_port)
+pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.consumer_workers = 0" "fsync = on" \
+	"synchronous_commit = on" "shared_buffers = '256MB'" || exit 1
+pp_sql "CREATE EXTENSION pinpipe" >/dev/null
+pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HP/healthz)\" = 200 ]" 30 "healthz" || exit 1
+pair "embedded" http
+
+# Kafka mode: the HTTP worker produces (2xx after the broker's acknowledgement), one
+# consumer worker writes; its lag starts at the produce. The dev broker (librdkafka's mock)
+# holds a fetch that finds no new data for the whole fetch.wait.max.ms (500 ms) even when
+# data arrives meanwhile; a real broker answers as soon as fetch.min.bytes (1) are there.
+# A 5 ms wait makes the dev broker answer as a real one would (within 5 ms of the data).
+pp_conf "pinpipe.kafka_brokers = '$BOOT'" "pinpipe.consumer_workers = 1" \
+	"pinpipe.kafka_config = 'fetch.wait.max.ms=5'"
+pp_cluster_restart
+pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HP/healthz)\" = 200 ]" 30 "healthz (Kafka)" || exit 1
+pp_wait_for "[ \$(pp_sql \"SELECT count(*) FROM pinpipe.workers WHERE kind = 'consumer' AND partitions > 0\") -eq 1 ]" 60 \
+	"the consumer to hold the partitions" || exit 1
+pair "Kafka mode" kafka
+pp_cluster_stop
+
+echo
+echo "End-to-end latency, POST /pin/, $CONNS connections, ${SECS} s per run, $(nproc) cores, fsync on;"
+echo "pinpipe settings at their defaults (batch_size, batch_timeout_ms, the consumer's librdkafka properties)"
+printf '| %-28s | %9s | %13s | %13s | %14s | %14s | %12s |\n' run "pins/s" "client p50 ms" "client p99 ms" "row lag p50 ms" "row lag p99 ms" "not accepted"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------------" "-----------" "---------------" "---------------" "----------------" "----------------" "--------------"
+for name in "embedded, maximum" "embedded, half the maximum" "Kafka mode, maximum" "Kafka mode, half the maximum"; do
+	printf '| %-28s | %9s | %13s | %13s | %14s | %14s | %12s |\n' "$name" "${RATE[$name]}" "${CP50[$name]}" \
+		"${CP99[$name]}" "${LAG50[$name]}" "${LAG99[$name]}" "${ERRS[$name]}"
+done
+echo "(row lag: the server's pinpipe_ingest_lag_seconds; embedded: commit minus arrival, per request;"
+echo " Kafka mode: commit minus the message timestamp, per batch, its oldest message)"
+echo "load average at the end:$(uptime | sed 's/.*load average://')"
