@@ -48,7 +48,20 @@ sub stored { return sql("SELECT coalesce(max(next_offset), -1) FROM pinpipe.kafk
 sub paused { return sql("SELECT count(*) FROM pinpipe.consumer_partition_status WHERE paused"); }
 sub dead_letters { return sql("SELECT count(*) FROM pinpipe.dead_letters"); }
 
-# promtool's verdict on the current /metrics text ('' when it passes).
+# promtool's verdict on the current /metrics text ('' when it passes). The PostgreSQL
+# 17/18 build roots have no Prometheus (the host's run, where scripts/setup.sh installs
+# it, checks the same text): there, and only there, the check is skipped by name.
+my $have_promtool = system('command -v promtool >/dev/null 2>&1') == 0;
+die "promtool is missing (scripts/setup.sh installs it)" unless $have_promtool || $ENV{PP_IN_ROOT};
+sub promtool_ok
+{
+	my ($name) = @_;
+  SKIP:
+	{
+		skip("$name: no promtool in this root", 1) unless $have_promtool;
+		is(promtool(), '', $name);
+	}
+}
 sub promtool
 {
 	my $file = "$dir/metrics.txt";
@@ -68,7 +81,7 @@ my $pid = PinpipeTest::worker_pid($node, 'pinpipe consumer');
 isnt($pid, '', 'the consumer runs');
 like(metrics(), qr/^# TYPE pinpipe_consumer_settle_timeouts_total counter$/m, 'the counter is declared in /metrics');
 is(timeouts(), 0, 'no settle timeout before any restart');
-is(promtool(), '', 'promtool check metrics');
+promtool_ok('promtool check metrics');
 
 # a replay: the restarted fetcher delivers the 10 messages again (dead-lettered as
 # duplicates), which shows that the restart settled
@@ -100,7 +113,7 @@ ok(PinpipeTest::wait_for(sub { stored() == 11 }, 'the new message', 120), 'the c
 ok(timeouts() > $after_pause, 'the resuming restart went ahead on the bound: counted')
   or diag("before: $after_pause, now: " . timeouts());
 is(PinpipeTest::log_count($node, $log_re), timeouts(), 'one LOG line per counted timeout');
-is(promtool(), '', 'promtool check metrics, the counter non-zero');
+promtool_ok('promtool check metrics, the counter non-zero');
 is(PinpipeTest::worker_pid($node, 'pinpipe consumer'), $pid, 'the same consumer process');
 PinpipeTest::no_crash($node, 'no server process crashed');
 
