@@ -25,7 +25,7 @@ char *pinpipe_kafka_config = NULL;
 int pinpipe_consumer_workers = 1;
 int pinpipe_start_offset = PINPIPE_START_EARLIEST;
 int pinpipe_batch_size = 5000;
-int pinpipe_batch_timeout_ms = 10;
+int pinpipe_batch_timeout_ms = 1;
 int pinpipe_max_message_bytes = 1024 * 1024;
 int pinpipe_offset_out_of_range = PINPIPE_OOR_EARLIEST;
 
@@ -141,7 +141,7 @@ GucInit(void)
 
 	DefineCustomIntVariable("pinpipe.batch_timeout_ms",
 							"Longest a consumer waits to fill a batch before writing what it has.",
-							NULL, &pinpipe_batch_timeout_ms, 10, 1, 60000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, &pinpipe_batch_timeout_ms, 1, 1, 60000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pinpipe.http_port",
