@@ -19,6 +19,7 @@ PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "bench: build failed"; exit 1;
 export PP_PGBIN
 source test/lib.sh
 source scripts/local_server.sh
+source bench/bench_lib.sh
 
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-64}
@@ -32,8 +33,7 @@ pp_cleanup "rm -rf '$W'"
 
 # Request bodies: the real pins both APIs accept (pinpipe also checks the UUID), one per
 # line, and the same pins as JSON arrays of BATCH.
-jq -c 'select((.unique_id|type) == "string" and (.unique_id|test("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")))' \
-	"$DATA" >"$W/pins.jsonl"
+bench_valid_pins "$DATA" "$W/pins.jsonl"
 jq -c -s "[range(0; length; $BATCH) as \$i | .[\$i:\$i+$BATCH] | select(length == $BATCH)] | .[]" \
 	"$W/pins.jsonl" >"$W/batches.jsonl"
 echo "bench: $(wc -l <"$W/pins.jsonl") pins, $(wc -l <"$W/batches.jsonl") batches of $BATCH; wrk -t$THREADS -c$CONNS -d${SECS}s"
@@ -60,7 +60,6 @@ run() {
 }
 declare -A PER LAG50 LAG99
 
-source bench/bench_lib.sh
 lag_hist() { bench_lag_hist "$HP" http; }
 # lag_run NAME ARGS...: run() with the server's lag quantiles of that run beside the client's
 lag_run() {

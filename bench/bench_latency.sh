@@ -20,6 +20,8 @@ export PP_PGBIN
 source test/lib.sh
 source scripts/local_server.sh
 source bench/bench_lib.sh
+source test/kafka_lib.sh
+source test/http_lib.sh
 
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-32}
@@ -28,14 +30,8 @@ EMU=tools/pinpipe-emulate
 W=$(mktemp -d /tmp/pinpipe-bench-lat.XXXXXX)
 chmod 755 "$W"
 pp_cleanup "rm -rf '$W'"
-jq -c 'select((.unique_id|type) == "string" and (.unique_id|test("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")))' \
-	"$PP_SHARED_DATA/pins_sample.jsonl" >"$W/pins.jsonl"
-
-pinpipe-devbroker --partitions 4 >"$W/broker.out" 2>"$W/broker.err" &
-BROKER=$!
-pp_cleanup "kill $BROKER"
-pp_wait_for "[ -s '$W/broker.out' ]" 30 "dev broker" || exit 1
-BOOT=$(head -n 1 "$W/broker.out")
+bench_valid_pins "$PP_SHARED_DATA/pins_sample.jsonl" "$W/pins.jsonl"
+kafka_broker_start 4 || exit 1
 
 declare -A RATE CP50 CP99 LAG50 LAG99 ERRS
 # load NAME SOURCE RATE: SECS of POST /pin/ at RATE pins/s (0: as fast as possible);
@@ -50,7 +46,7 @@ load() {
 	accepted=$(jq -r .accepted <<<"$json")
 	pp_wait_for "[ \$(pp_sql 'SELECT count(*) FROM pinpipe.pins') -ge $((rows0 + accepted)) ]" 120 \
 		"$name: $accepted rows" || echo "bench: $name: rows missing"
-	sleep 1.5 # the Kafka histogram is published at the consumer's next tick
+	[ "$source" = kafka ] && sleep 1.5 # the consumer publishes its histogram at its next tick
 	bench_lag_hist "$HP" "$source" >"$W/lag.after"
 	RATE[$name]=$(jq -r '.rate_pins_s | floor' <<<"$json")
 	CP50[$name]=$(jq -r .latency_p50_ms <<<"$json")
@@ -68,10 +64,11 @@ pair() {
 }
 
 HP=$(pp_free_port)
+H=http://127.0.0.1:$HP # test/http_lib.sh's base URL
 pp_cluster_start "pinpipe.http_port = $HP" "pinpipe.consumer_workers = 0" "fsync = on" \
 	"synchronous_commit = on" "shared_buffers = '256MB'" || exit 1
 pp_sql "CREATE EXTENSION pinpipe" >/dev/null
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HP/healthz)\" = 200 ]" 30 "healthz" || exit 1
+pp_wait_for "http_healthz_is 200" 30 "healthz" || exit 1
 pair "embedded" http
 
 # Kafka mode: the HTTP worker produces (2xx after the broker's acknowledgement), one
@@ -79,10 +76,10 @@ pair "embedded" http
 # holds a fetch that finds no new data for the whole fetch.wait.max.ms (500 ms) even when
 # data arrives meanwhile; a real broker answers as soon as fetch.min.bytes (1) are there.
 # A 5 ms wait makes the dev broker answer as a real one would (within 5 ms of the data).
-pp_conf "pinpipe.kafka_brokers = '$BOOT'" "pinpipe.consumer_workers = 1" \
+pp_conf "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_workers = 1" \
 	"pinpipe.kafka_config = 'fetch.wait.max.ms=5'"
 pp_cluster_restart
-pp_wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HP/healthz)\" = 200 ]" 30 "healthz (Kafka)" || exit 1
+pp_wait_for "http_healthz_is 200" 30 "healthz (Kafka)" || exit 1
 pp_wait_for "[ \$(pp_sql \"SELECT count(*) FROM pinpipe.workers WHERE kind = 'consumer' AND partitions > 0\") -eq 1 ]" 60 \
 	"the consumer to hold the partitions" || exit 1
 pair "Kafka mode" kafka

@@ -92,3 +92,10 @@ bench_lag_q() {
 			}
 		}' "$1" "$2"
 }
+
+# bench_valid_pins IN OUT: the pins of JSONL file IN that pinpipe and the reference API both
+# accept (a string unique_id that is a UUID), one per line, into OUT.
+bench_valid_pins() {
+	jq -c 'select((.unique_id|type) == "string" and (.unique_id|test("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")))' \
+		"$1" >"$2"
+}

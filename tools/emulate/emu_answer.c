@@ -80,11 +80,12 @@ ReadOffset(const char *text, size_t len, int i, EmuAnswer *out)
 	{
 		PinValueKind kind = m.value.kind;
 		bool ok = true;
+		int64_t *dst = JsonKeyIs(&m, "partition") ? &partition
+					   : JsonKeyIs(&m, "offset")  ? &offset
+												  : NULL;
 
-		if (JsonKeyIs(&m, "partition") || JsonKeyIs(&m, "offset"))
+		if (dst)
 		{
-			int64_t *dst = JsonKeyIs(&m, "partition") ? &partition : &offset;
-
 			*dst = -1;
 			ok = kind == PIN_VALUE_NULL || (JsonIntegerValue(&m.value, dst) && *dst >= 0);
 		}
