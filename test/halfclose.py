@@ -2,16 +2,21 @@
 # file's bytes with TCP_CORK and half-closes (the bytes and the end of input arrive in
 # one segment), then reads to the end. Prints each outcome with its count:
 # "<count> <statuses> <closed|open|reset>" (statuses of the answers in order, or "none").
+# --no-half-close first: send without the half-close and give the server 5 s, not 10, to
+# answer and close (what "at once" means where pinpipe.http_timeout is longer).
 import socket, sys, threading, collections
-port, files = int(sys.argv[1]), sys.argv[2:]
+half = sys.argv[1] != '--no-half-close'
+args = sys.argv[1:] if half else sys.argv[2:]
+port, files = int(args[0]), args[1:]
 out = []
 def one(path):
     data = open(path, 'rb').read()
     s = socket.create_connection(('127.0.0.1', port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
     s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    s.settimeout(10.0)
+    if half:
+        s.shutdown(socket.SHUT_WR)
+    s.settimeout(10.0 if half else 5.0)
     got, end = b'', 'open'
     try:
         while True:

@@ -1097,7 +1097,7 @@ HttpRequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
-	req->backend->request_done(req->backend->ctx, conn);
+	req->backend->request_done(req->backend->ctx, conn, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	req->conn_done = true;
 	req->conn = NULL;
 	HttpRequestRelease(req);

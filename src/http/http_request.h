@@ -191,9 +191,10 @@ typedef struct HttpBackend
 	 * (request_started / request_done); a body that stops advancing while bytes
 	 * wait unread is refused (body_progress: in_body false once it is complete);
 	 * over_limit: the connection was accepted over a connection limit (503).
+	 * request_done's answered: the answer was sent whole (not aborted).
 	 */
 	void (*request_started)(void *ctx, struct MHD_Connection *conn);
-	void (*request_done)(void *ctx, struct MHD_Connection *conn);
+	void (*request_done)(void *ctx, struct MHD_Connection *conn, bool answered);
 	void (*body_progress)(void *ctx, struct MHD_Connection *conn, bool in_body);
 	bool (*over_limit)(void *ctx, struct MHD_Connection *conn);
 } HttpBackend;

@@ -1,14 +1,16 @@
 /*
  * http_worker.c — the HTTP ingestion background worker and its event loop.
  *
- * One process, one thread (DESIGN §8). libmicrohttpd runs without threads of
- * its own, in epoll mode: each listening daemon (one per address of
- * pinpipe.http_listen_addresses) exposes a single epoll fd, which sits in the
- * worker's WaitEventSet beside the latch, postmaster death and, in Kafka mode,
- * the producer's wake-up pipe. Every iteration waits once (bounded by
- * MHD_get_timeout), then runs the daemons, serves librdkafka's events, writes
- * the queued pins (embedded mode) and resumes the requests whose answer is
- * known.
+ * One process, one thread (DESIGN §8). http_relay.c listens on every address
+ * of pinpipe.http_listen_addresses, accepts, and hands each connection to one
+ * libmicrohttpd daemon through a socket pair, watching the request framing on
+ * the way (a chunk larger than pinpipe.http_max_body is refused at once).
+ * libmicrohttpd runs without threads of its own, in epoll mode. Its epoll fd
+ * and the relay's sit in the worker's WaitEventSet beside the latch,
+ * postmaster death and, in Kafka mode, the producer's wake-up pipe. Every
+ * iteration waits once (bounded by MHD_get_timeout), then runs the relay and
+ * the daemon, serves librdkafka's events, writes the queued pins (embedded
+ * mode), resumes the requests whose answer is known and passes the answers on.
  *
  * Embedded mode: the access handler validates pins and queues the request;
  * the loop writes every queued request's pins in one transaction through
@@ -43,6 +45,7 @@
 
 #include "guc.h"
 #include "http_producer.h"
+#include "http_relay.h"
 #include "http_request.h"
 #include "http_worker.h"
 #include "metrics.h"
@@ -51,7 +54,7 @@
 #include "worker_common.h"
 #include "worker_status.h"
 
-#define HTTP_MAX_DAEMONS 16
+#define HTTP_MAX_ADDRESSES 16
 #define HTTP_LOG_SLOTS 8
 #define HTTP_LOG_BURST 5	 /* libmicrohttpd lines logged per window ... */
 #define HTTP_LOG_WINDOW 10.0 /* ... of this many seconds */
@@ -59,9 +62,10 @@
 #define HTTP_MAX_BATCH_PINS 20000 /* pins per embedded-mode transaction (whole requests) */
 #define HTTP_WHO "pinpipe http worker"
 
-static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
-static struct sockaddr_storage daemon_addrs[HTTP_MAX_DAEMONS];
-static int ndaemons = 0;
+/* libmicrohttpd serves every connection; http_relay.c listens and hands them over. */
+static struct MHD_Daemon *mhd_daemon = NULL;
+static struct sockaddr_storage listen_addrs[HTTP_MAX_ADDRESSES];
+static int nlisten = 0;
 static bool kafka_mode = false;
 static WorkerStatus *my_status = NULL;
 
@@ -108,12 +112,21 @@ HttpEmbeddedEnqueue(HttpRequest *req)
 	return true;
 }
 
-/* libmicrohttpd's error log: keep the text (we are inside MHD, so no ereport here). */
+/*
+ * libmicrohttpd's error log (and the relay's): keep the text (we are inside
+ * MHD, so no ereport here). Its connections are the relay's socket pairs, not
+ * TCP sockets: its complaints that TCP options (TCP_NODELAY, TCP_CORK) cannot
+ * be set on them, and that it could not "push" after them, say nothing about a
+ * client and are dropped (the relay sets TCP_NODELAY on the client's socket).
+ */
 static void HttpMhdLogger(void *cls, const char *fmt, va_list ap) pg_attribute_printf(2, 0);
 
 static void
 HttpMhdLogger(void *cls, const char *fmt, va_list ap)
 {
+	if (strncmp(fmt, "Setting %s option to %s state failed", 36) == 0 ||
+		strncmp(fmt, "Failed to push the data from buffers to the network", 51) == 0)
+		return;
 	if (mhd_log_count < HTTP_LOG_SLOTS)
 		vsnprintf(mhd_log[mhd_log_count++], sizeof(mhd_log[0]), fmt, ap);
 	else
@@ -239,12 +252,16 @@ HttpConnRequestStarted(void *ctx, struct MHD_Connection *conn)
 }
 
 static void
-HttpConnRequestDone(void *ctx, struct MHD_Connection *conn)
+HttpConnRequestDone(void *ctx, struct MHD_Connection *conn, bool answered)
 {
 	HttpConn *c = conn ? HttpConnOf(conn) : NULL;
 
 	if (c)
+	{
 		c->waiting_since = HttpNow();
+		if (answered)
+			HttpRelayAnswered(c->fd);
+	}
 }
 
 static void
@@ -485,38 +502,59 @@ HttpAcceptPolicy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 	return MHD_YES;
 }
 
-/* Start one daemon on addr (NULL: every address, both IP versions). */
+/*
+ * The one daemon: no listening socket of its own (http_relay.c accepts and
+ * hands each connection over with its client's address).
+ */
 static struct MHD_Daemon *
-HttpStartDaemon(const struct sockaddr *addr, int family)
+HttpStartDaemon(void)
 {
-	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned int flags =
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
 
-	if (addr == NULL)
-		flags |= MHD_USE_DUAL_STACK;
-	else if (family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	/* clang-format off */
-	return MHD_start_daemon(flags, (uint16_t) pinpipe_http_port, HttpAcceptPolicy, NULL,
+	return MHD_start_daemon(flags, 0, HttpAcceptPolicy, NULL,
 							HttpAccessHandler, (void *) &http_backend,
 							MHD_OPTION_EXTERNAL_LOGGER, HttpMhdLogger, NULL,
 							MHD_OPTION_NOTIFY_COMPLETED, HttpRequestCompleted, (void *) &http_backend,
 							MHD_OPTION_NOTIFY_CONNECTION, HttpConnectionNotify, NULL,
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) (pinpipe_http_max_connections + HTTP_CONN_SPARE),
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) pinpipe_http_timeout,
-							MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-							addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr,
 							MHD_OPTION_END);
 	/* clang-format on */
 }
 
-/* Start a daemon per address of pinpipe.http_listen_addresses; ERROR if none can listen. */
+/* Listening on host failed (errno says why). */
+static pg_attribute_noreturn() void HttpListenFailed(const char *host)
+{
+	if (strcmp(host, "*") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("pinpipe http worker could not listen on *:%d: %m", pinpipe_http_port),
+				 errhint("Check that no other process uses the port (pinpipe.http_port).")));
+	ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
+					errmsg("pinpipe http worker could not listen on %s port %d: %m", host,
+						   pinpipe_http_port),
+					errhint("Check that no other process uses the port (pinpipe.http_port) "
+							"and that the address is local.")));
+}
+
+/*
+ * Start the daemon and the relay, and listen on every address of
+ * pinpipe.http_listen_addresses; ERROR if one cannot be listened on.
+ */
 static void
-HttpStartDaemons(void)
+HttpStartListening(void)
 {
 	char *list = pstrdup(pinpipe_http_listen_addresses ? pinpipe_http_listen_addresses : "");
 	char *save = NULL;
 	char port[16];
 
+	mhd_daemon = HttpStartDaemon();
+	if (mhd_daemon == NULL)
+		elog(ERROR, "libmicrohttpd could not start");
+	if (!HttpRelayStart(mhd_daemon, HttpMhdLogger, NULL, (uint64_t) pinpipe_http_max_body))
+		elog(ERROR, "pinpipe http worker could not create its epoll set: %m");
 	snprintf(port, sizeof(port), "%d", pinpipe_http_port);
 	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 	{
@@ -535,15 +573,9 @@ HttpStartDaemons(void)
 			continue;
 		if (strcmp(host, "*") == 0)
 		{
-			struct MHD_Daemon *d = HttpStartDaemon(NULL, 0);
-
-			if (d == NULL)
-				ereport(
-					ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("pinpipe http worker could not listen on *:%d", pinpipe_http_port),
-					 errhint("Check that no other process uses the port (pinpipe.http_port).")));
-			daemons[ndaemons++] = d;
+			if (!HttpRelayListen(NULL, 0, pinpipe_http_port))
+				HttpListenFailed(host);
+			nlisten++;
 			continue;
 		}
 		memset(&hints, 0, sizeof(hints));
@@ -557,37 +589,32 @@ HttpStartDaemons(void)
 								   host, gai_strerror(rc))));
 		for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
 		{
-			struct MHD_Daemon *d;
-
 			bool seen = false;
 
-			if (ndaemons >= HTTP_MAX_DAEMONS || ai->ai_addrlen > sizeof(struct sockaddr_storage))
+			if (nlisten >= HTTP_MAX_ADDRESSES || ai->ai_addrlen > sizeof(struct sockaddr_storage))
 				break;
 			/* "localhost, 127.0.0.1" names one address twice: listen once */
-			for (int i = 0; i < ndaemons; i++)
-				if (memcmp(&daemon_addrs[i], ai->ai_addr, ai->ai_addrlen) == 0)
+			for (int i = 0; i < nlisten; i++)
+				if (memcmp(&listen_addrs[i], ai->ai_addr, ai->ai_addrlen) == 0)
 					seen = true;
 			if (seen)
 				continue;
-			memset(&daemon_addrs[ndaemons], 0, sizeof(struct sockaddr_storage));
-			memcpy(&daemon_addrs[ndaemons], ai->ai_addr, ai->ai_addrlen);
-			d = HttpStartDaemon(ai->ai_addr, ai->ai_family);
-			if (d == NULL)
+			memset(&listen_addrs[nlisten], 0, sizeof(struct sockaddr_storage));
+			memcpy(&listen_addrs[nlisten], ai->ai_addr, ai->ai_addrlen);
+			if (!HttpRelayListen(ai->ai_addr, ai->ai_addrlen, pinpipe_http_port))
 			{
+				int e = errno;
+
 				freeaddrinfo(res);
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("pinpipe http worker could not listen on %s port %d", host,
-								pinpipe_http_port),
-						 errhint("Check that no other process uses the port (pinpipe.http_port) "
-								 "and that the address is local.")));
+				errno = e;
+				HttpListenFailed(host);
 			}
-			daemons[ndaemons++] = d;
+			nlisten++;
 		}
 		freeaddrinfo(res);
 	}
 	pfree(list);
-	if (ndaemons == 0)
+	if (nlisten == 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("pinpipe.http_listen_addresses names no address to listen on")));
 }
@@ -854,13 +881,9 @@ HttpEmbeddedFlush(void)
 static void
 HttpShutdown(void)
 {
-	for (int i = 0; i < ndaemons; i++)
-	{
-		MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
-
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
-	}
+	if (mhd_daemon == NULL)
+		return;
+	HttpRelayStopListening();
 	if (kafka_mode)
 	{
 		/* Deliveries in flight get their answer; the rest is purged and answered 503. */
@@ -875,12 +898,17 @@ HttpShutdown(void)
 	}
 	HttpResumeReady();
 	for (int round = 0; round < 5; round++)
-		for (int i = 0; i < ndaemons; i++)
-			HttpRun(daemons[i]);
+	{
+		HttpRelayRun();
+		HttpRun(mhd_daemon);
+		HttpRelayRun();
+	}
 	HttpResumeReady();
-	for (int i = 0; i < ndaemons; i++)
-		MHD_stop_daemon(daemons[i]);
-	ndaemons = 0;
+	HttpRun(mhd_daemon);
+	HttpRelayRun();
+	MHD_stop_daemon(mhd_daemon);
+	mhd_daemon = NULL;
+	HttpRelayStop();
 }
 
 /* Process exit after an error: do not leave librdkafka threads running. */
@@ -917,21 +945,21 @@ pinpipe_http_main(Datum main_arg)
 				 errhint("Check pinpipe.kafka_brokers and pinpipe.kafka_config.")));
 	if (!kafka_mode)
 		HttpCheckDatabase();
-	HttpStartDaemons();
+	HttpStartListening();
 
-	nevents = 2 + ndaemons + (kafka_mode ? 1 : 0);
+	nevents = 4 + (kafka_mode ? 1 : 0);
 	wes = PinpipeCreateWaitEventSet(TopMemoryContext, nevents);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	for (int i = 0; i < ndaemons; i++)
 	{
 		const union MHD_DaemonInfo *info =
-			MHD_get_daemon_info(daemons[i], MHD_DAEMON_INFO_EPOLL_FD);
+			MHD_get_daemon_info(mhd_daemon, MHD_DAEMON_INFO_EPOLL_FD);
 
 		if (info == NULL)
 			elog(ERROR, "libmicrohttpd did not give its epoll fd");
 		AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
 	}
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, HttpRelayFd(), NULL, NULL);
 	if (kafka_mode)
 		AddWaitEventToSet(wes, WL_SOCKET_READABLE, HttpProducerFd(), NULL, NULL);
 
@@ -942,17 +970,13 @@ pinpipe_http_main(Datum main_arg)
 
 	while (!WorkerStopRequested())
 	{
-		WaitEvent events[HTTP_MAX_DAEMONS + 3];
+		WaitEvent events[8];
 		long timeout = 1000;
 		const char *problem;
+		MHD_UNSIGNED_LONG_LONG t;
 
-		for (int i = 0; i < ndaemons; i++)
-		{
-			MHD_UNSIGNED_LONG_LONG t;
-
-			if (MHD_get_timeout(daemons[i], &t) == MHD_YES && (long) t < timeout)
-				timeout = (long) t;
-		}
+		if (MHD_get_timeout(mhd_daemon, &t) == MHD_YES && (long) t < timeout)
+			timeout = (long) t;
 		if (queue_head != NULL)
 			timeout = 0;
 		if (kafka_mode)
@@ -968,8 +992,8 @@ pinpipe_http_main(Datum main_arg)
 		ResetLatch(MyLatch);
 		WorkerServiceInterrupts(HTTP_WHO);
 
-		for (int i = 0; i < ndaemons; i++)
-			HttpRun(daemons[i]);
+		HttpRelayRun(); /* new clients and their bytes, before libmicrohttpd reads them */
+		HttpRun(mhd_daemon);
 		if (kafka_mode)
 		{
 			HttpProducerPoll();
@@ -995,8 +1019,8 @@ pinpipe_http_main(Datum main_arg)
 		if (kafka_mode)
 			(void) HttpExpireWaiting(HttpProducerAnswerBound());
 		if (HttpResumeReady() || kafka_mode)
-			for (int i = 0; i < ndaemons; i++)
-				HttpRun(daemons[i]);
+			HttpRun(mhd_daemon);
+		HttpRelayRun(); /* what libmicrohttpd answered, to the clients now */
 		HttpCutSlowConnections();
 		HttpFlushMhdLog();
 

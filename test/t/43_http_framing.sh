@@ -94,6 +94,17 @@ check "Transfer-Encoding with Content-Length: 400 and close" "$(raw "$T/tecl" ''
 check "50 KB chunk extension: 400 at once and close" "$(raw "$T/ext" '' 5)" "400 closed"
 printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1FFFFFFFFFFFFFFFF\r\nabc' >"$T/chunk65"
 check "a chunk size over 64 bits: 413 at once and close (libmicrohttpd's own check)" "$(raw "$T/chunk65" '' 5)" "413 closed"
+# a chunk size that fits in 64 bits but declares more than pinpipe.http_max_body, with a
+# few bytes after it: libmicrohttpd alone waited for the rest until pinpipe.http_timeout
+printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nabc' >"$T/chunk64"
+check "a 64-bit chunk size and 3 bytes: 413 at once and close" "$(raw "$T/chunk64" '' 5)" "413 closed"
+printf 'POST /pins HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000001\r\n{"a":1}' >"$T/chunkmax"
+check "a chunk of pinpipe.http_max_body + 1: 413 at once and close" "$(raw "$T/chunkmax" '' 5)" "413 closed"
+# ... also on the second request of a keep-alive connection, after a good chunked one
+{ printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' "$LEN" "$PIN1"
+  printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7FFFFFFFFFFFFFFF\r\nabc'; } >"$T/chunk2nd"
+check "a 64-bit chunk size on a keep-alive connection: 200, then 413 at once and close" \
+	"$(python3 "$PP_REPO/test/halfclose.py" --no-half-close "$HP" "$T/chunk2nd")" "1 200 413 closed"
 printf 'POST /pin/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' "$LEN" "$PIN1" >"$T/chunked_ok"
 check "a well-formed chunked pin: 200" "$(raw "$T/chunked_ok" | cut -d' ' -f1)" 200
 m_after=$(curl -s $H/metrics | awk '/^pinpipe_http_malformed_requests_total /{print $2}')

@@ -99,7 +99,7 @@ FakeStarted(void *ctx, struct MHD_Connection *c)
 	started++;
 }
 static void
-FakeDone(void *ctx, struct MHD_Connection *c)
+FakeDone(void *ctx, struct MHD_Connection *c, bool answered)
 {
 	done++;
 }
