@@ -39,6 +39,7 @@
 #define RELAY_ACCEPT_BURST 64	 /* connections accepted per listening socket per run */
 #define RELAY_MOVES_PER_PUMP 16	 /* reads per direction per event, so no client starves others */
 #define RELAY_LINGER_SECONDS 2.0 /* reading a closed connection's last input */
+#define RELAY_LINGER_CHECK 0.25	 /* seconds between looks for lingering that is over */
 #define RELAY_ACCEPT_PAUSE 1.0	 /* after running out of file descriptors */
 #define RELAY_EVENTS 128
 #define RELAY_SCRATCH (64 * 1024)
@@ -75,6 +76,7 @@ struct Relay
 	bool dead;		 /* to be freed now */
 	double linger_since;
 	int peer_fd;		/* libmicrohttpd's end of the pair (a number only: never used) */
+	int due;			/* directions to pump in this run (RELAY_UP, RELAY_DOWN) */
 	uint64_t answers;	/* whole answers libmicrohttpd sent (HttpRelayAnswered) */
 	uint64_t refuse_at; /* > 0: request number refuse_at declared too much: 413 */
 	bool refusal_sent;
@@ -94,6 +96,7 @@ static Relay *relays = NULL;
 
 static void RelayMoveDown(Relay *r);
 static int nlingering = 0;
+static double linger_checked_at = 0;
 static int nrefusing = 0; /* relays with a refusal not sent yet */
 static char scratch[RELAY_SCRATCH];
 
@@ -364,37 +367,74 @@ RelayRefusalDue(Relay *r)
 	RelayMoveDown(r); /* the 413, then lingering */
 }
 
+size_t
+HttpRelayAnswerText(char *buf, size_t cap, const char *status, const char *detail)
+{
+	int n = snprintf(buf, cap,
+					 "HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
+					 "Content-Length: %zu\r\n\r\n{\"detail\":\"%s\"}",
+					 status, strlen(detail) + 13, detail);
+
+	return n < 0 ? 0 : (size_t) n < cap ? (size_t) n : cap - 1;
+}
+
 /* After libmicrohttpd closed: the 413 of a refused request, if it has no answer yet. */
 static void
 RelaySendRefusal(Relay *r)
 {
-	static const char body[] = "{\"detail\":\"a chunk of the request body declares more than "
-							   "pinpipe.http_max_body allows\"}";
 	char answer[512];
-	int n;
+	size_t n;
 
 	r->refusal_sent = true;
 	nrefusing--;
 	if (r->answers >= r->refuse_at)
 		return;
-	n = snprintf(answer, sizeof(answer),
-				 "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
-				 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-				 sizeof(body) - 1, body);
-	if (!RelaySend(&r->down, r->client.fd, answer, (size_t) n))
+	n = HttpRelayAnswerText(answer, sizeof(answer), "413 Content Too Large",
+							"a chunk of the request body declares more than pinpipe.http_max_body "
+							"allows");
+	if (!RelaySend(&r->down, r->client.fd, answer, n))
 		r->dead = true;
+}
+
+/*
+ * The relay whose libmicrohttpd end is peer_fd, by fd number (HttpRelayAnswered
+ * runs once per answer: no list walk). A number is taken over by the newest
+ * pair that gets it; a relay clears only its own entry.
+ */
+static Relay **by_peer_fd = NULL;
+static int by_peer_fd_len = 0;
+
+static void
+RelayIndexPeer(Relay *r, int peer_fd)
+{
+	if (peer_fd >= by_peer_fd_len)
+	{
+		int len = peer_fd + 64 > 2 * by_peer_fd_len ? peer_fd + 64 : 2 * by_peer_fd_len;
+		Relay **grown = realloc(by_peer_fd, sizeof(Relay *) * (size_t) len);
+
+		if (grown == NULL)
+			return; /* unindexed: its answers are not counted (a refusal then answers 413) */
+		memset(grown + by_peer_fd_len, 0, sizeof(Relay *) * (size_t) (len - by_peer_fd_len));
+		by_peer_fd = grown;
+		by_peer_fd_len = len;
+	}
+	by_peer_fd[peer_fd] = r;
+}
+
+static void
+RelayUnindexPeer(Relay *r)
+{
+	if (r->peer_fd >= 0 && r->peer_fd < by_peer_fd_len && by_peer_fd[r->peer_fd] == r)
+		by_peer_fd[r->peer_fd] = NULL;
+	r->peer_fd = -1;
 }
 
 void
 HttpRelayAnswered(int peer_fd)
 {
-	/* newest first: a closed pair's number can be reused only by a newer one */
-	for (Relay *r = relays; r; r = r->next)
-		if (r->peer_fd == peer_fd && !r->mhd_eof)
-		{
-			r->answers++;
-			return;
-		}
+	if (peer_fd >= 0 && peer_fd < by_peer_fd_len && by_peer_fd[peer_fd] != NULL &&
+		!by_peer_fd[peer_fd]->mhd_eof)
+		by_peer_fd[peer_fd]->answers++;
 }
 
 /* Client to libmicrohttpd. */
@@ -433,8 +473,7 @@ RelayMoveUp(Relay *r)
 		}
 		if (r->mhd_eof || r->mhd.fd < 0 || r->refuse_at > 0)
 			continue; /* nobody reads it any more: dropped */
-		if (!HttpFramingGaveUp(&r->framing) &&
-			HttpFramingFeed(&r->framing, scratch, (size_t) n, &taken) == HTTP_FRAMING_TOO_LARGE)
+		if (HttpFramingFeed(&r->framing, scratch, (size_t) n, &taken) == HTTP_FRAMING_TOO_LARGE)
 		{
 			/* the earlier requests' bytes (and this one's head) go up; the rest is dropped */
 			if (!RelaySend(&r->up, r->mhd.fd, scratch, taken))
@@ -507,6 +546,7 @@ RelayFree(Relay *r)
 		nlingering--;
 	if (r->refuse_at > 0 && !r->refusal_sent)
 		nrefusing--;
+	RelayUnindexPeer(r);
 	RelayCloseEnd(&r->client);
 	RelayCloseEnd(&r->mhd);
 	PendingDrop(&r->up);
@@ -575,6 +615,7 @@ RelayAdopt(int client, const struct sockaddr *addr, socklen_t addrlen)
 	r->client.fd = client;
 	r->mhd.fd = pair[0];
 	r->peer_fd = pair[1];
+	RelayIndexPeer(r, pair[1]);
 	HttpFramingInit(&r->framing, relay_max_body);
 	if (!RelayAddEnd(&r->client, EPOLLIN) || !RelayAddEnd(&r->mhd, EPOLLIN))
 	{
@@ -648,20 +689,18 @@ HttpRelayRun(void)
 			RelayAccept(e);
 	}
 	/*
-	 * Every relay with an event is pumped once; a relay freed while pumping
-	 * cannot be named by a later event of this batch: both of its ends are
-	 * collected first.
+	 * Every relay with an event is pumped once, in the directions its events
+	 * ask for (gathered in its due first, so a relay freed while pumping is
+	 * not named by a later event of this batch).
 	 */
 	{
 		Relay *ready[RELAY_EVENTS];
-		int directions[RELAY_EVENTS];
 		int nready = 0;
 
 		for (int i = 0; i < n; i++)
 		{
 			RelayEnd *e = events[i].data.ptr;
 			uint32_t ev = events[i].events;
-			int k = 0;
 			int dir;
 
 			if (e->relay == NULL)
@@ -673,17 +712,17 @@ HttpRelayRun(void)
 				dir = ((ev & EPOLLIN) ? RELAY_UP : 0) | ((ev & EPOLLOUT) ? RELAY_DOWN : 0);
 			else
 				dir = ((ev & EPOLLIN) ? RELAY_DOWN : 0) | ((ev & EPOLLOUT) ? RELAY_UP : 0);
-			while (k < nready && ready[k] != e->relay)
-				k++;
-			if (k == nready)
-			{
-				ready[nready] = e->relay;
-				directions[nready++] = 0;
-			}
-			directions[k] |= dir;
+			if (e->relay->due == 0)
+				ready[nready++] = e->relay;
+			e->relay->due |= dir;
 		}
 		for (int k = 0; k < nready; k++)
-			RelayPump(ready[k], directions[k]);
+		{
+			int due = ready[k]->due;
+
+			ready[k]->due = 0;
+			RelayPump(ready[k], due);
+		}
 	}
 	if (nrefusing > 0)
 		for (Relay *r = relays, *next; r; r = next)
@@ -698,10 +737,11 @@ HttpRelayRun(void)
 					RelayPump(r, RELAY_UP | RELAY_DOWN);
 			}
 		}
-	if (nlingering > 0)
+	if (nlingering > 0 && RelayNow() - linger_checked_at >= RELAY_LINGER_CHECK)
 	{
 		double now = RelayNow();
 
+		linger_checked_at = now;
 		for (Relay *r = relays, *next; r; r = next)
 		{
 			next = r->next;

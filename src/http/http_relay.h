@@ -55,6 +55,13 @@ extern void HttpRelayRun(void);
  */
 extern void HttpRelayAnswered(int peer_fd);
 
+/*
+ * The whole text of an answer pinpipe gives outside libmicrohttpd: status
+ * ("413 Content Too Large"), Connection: close and a JSON body {"detail": ...}
+ * (detail needs no escaping). Returns its length (cut to fit cap).
+ */
+extern size_t HttpRelayAnswerText(char *buf, size_t cap, const char *status, const char *detail);
+
 /* Stop accepting (graceful stop); open connections go on. */
 extern void HttpRelayStopListening(void);
 

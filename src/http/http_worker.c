@@ -285,28 +285,19 @@ HttpConnOverLimit(void *ctx, struct MHD_Connection *conn)
 }
 
 /*
- * Answer 400 on the socket itself and close: for a body libmicrohttpd stopped
- * reading (a chunk line longer than its buffer), where it would neither answer
- * nor read on until the timeout. libmicrohttpd has sent nothing on this
- * request, so these are the only bytes of the answer. The unread input is
- * drained first so that closing sends a FIN, not a reset that could discard
- * the answer at the client.
+ * Answer 400 on libmicrohttpd's end of the connection and close: for a body
+ * libmicrohttpd stopped reading (a chunk line longer than its buffer), where it
+ * would neither answer nor read on until the timeout. libmicrohttpd has sent
+ * nothing on this request, so these are the only bytes of the answer; the
+ * relay passes them on and closes the client with a FIN after them.
  */
 static void
 HttpConnRefuseStalled(HttpConn *c)
 {
-	static const char body[] = "{\"detail\":\"malformed chunked body\"}";
-	char buf[4096];
-	int n;
+	char buf[512];
+	size_t n = HttpRelayAnswerText(buf, sizeof(buf), "400 Bad Request", "malformed chunked body");
 
-	n = snprintf(
-		buf, sizeof(buf),
-		"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
-		"Content-Length: %zu\r\n\r\n%s",
-		sizeof(body) - 1, body);
-	(void) send(c->fd, buf, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	for (int i = 0; i < 64 && recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		;
+	(void) send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	MetricsMalformed();
 	HttpConnCut(c);
 }
