@@ -924,6 +924,8 @@ KeyField(const RecordModel *m, const PinValue *key)
 PinParseResult
 RecordValidate(const RecordModel *m, const PinValue *values, PinRecord *rec, char *scratch)
 {
+	const char *scratch_start = scratch;
+
 	memset(rec, 0, sizeof(*rec));
 	/* Validation, in model field order (the order pydantic reports errors in). */
 	for (int f = 0; f < m->nfields; f++)
@@ -963,6 +965,7 @@ RecordValidate(const RecordModel *m, const PinValue *values, PinRecord *rec, cha
 				break;
 		}
 	}
+	rec->scratch_used = (size_t) (scratch - scratch_start);
 	return rec->nerrors == 0 ? PIN_OK : PIN_INVALID;
 }
 

@@ -79,6 +79,7 @@ typedef struct PinRecord
 	uint8_t unique_id[16];	  /* the parsed UUID (valid when there are no errors) */
 	int nerrors;
 	PinError errors[PIN_MAX_ERRORS];
+	size_t scratch_used; /* bytes of the caller's scratch the record's values occupy */
 } PinRecord;
 
 /* The kind of JSON value given for a field. */

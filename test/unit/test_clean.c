@@ -182,6 +182,40 @@ TestParseAndClean(void)
 	free(scratch);
 }
 
+/*
+ * PinRecord.scratch_used: what the sink relies on to parse the next message of a batch
+ * right behind the last one in the same scratch (src/write/sink.c, SinkScratchKeep).
+ */
+static void
+TestScratchUsed(void)
+{
+	size_t len = strlen(VALID_PIN);
+	char *scratch = malloc(2 * PIN_SCRATCH_SIZE(len));
+	PinRecord first, second;
+	CleanPin pin;
+	bool inside = true;
+	char *other;
+
+	memset(scratch, '#', 2 * PIN_SCRATCH_SIZE(len));
+	CHECK(PinParse(VALID_PIN, len, &first, scratch) == PIN_OK, "first parse");
+	CHECK(first.scratch_used > 0 && first.scratch_used < PIN_SCRATCH_SIZE(len),
+		  "escapes and numbers use some scratch, got %zu", first.scratch_used);
+	for (int f = 0; f < PIN_NFIELDS; f++)
+		if (first.str[f] >= scratch && first.str[f] < scratch + 2 * PIN_SCRATCH_SIZE(len))
+			inside = inside && first.str[f] + first.len[f] <= scratch + first.scratch_used;
+	CHECK(inside, "every value in the scratch lies within scratch_used");
+	/* another pin, whose decoded description differs from the first one's */
+	other = strdup(VALID_PIN);
+	memcpy(strstr(other, "Nice"), "Fine", 4);
+	CHECK(PinParse(other, len, &second, scratch + first.scratch_used) == PIN_OK,
+		  "second parse right behind the first");
+	CleanPinRecord(&first, &pin);
+	CHECK(TextIs(pin.description, "Nice\xe2\x80\xa6") && pin.ind == 7 && pin.downloaded == 0,
+		  "the first record's values survive the second parse");
+	free(other);
+	free(scratch);
+}
+
 static void
 TestMediaClass(void)
 {
@@ -738,6 +772,7 @@ main(void)
 	TestUuid();
 	TestMediaClass();
 	TestParseAndClean();
+	TestScratchUsed();
 	TestCoercion();
 	TestBadJson();
 	TestArrayAndErrorsJson();
