@@ -51,7 +51,7 @@ TOOLS = tools/pinpipe-devbroker tools/pinpipe-emulate
 TOOL_CFLAGS = -O2 -g -Wall -Wextra -Werror -std=gnu99 $(SRC_INCLUDES)
 
 # Before the PGXS include: pgxs.mk adds the clean rule for EXTRA_CLEAN only if it is set.
-EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_http_framing test/unit/test_http_request test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
+EXTRA_CLEAN = $(DIST).tar.gz $(OBJS:.o=.d) $(TOOLS) test/unit/test_clean test/unit/test_prom test/unit/test_strbuf test/unit/test_http_framing test/unit/test_consumer_prefetch test/unit/test_http_request test/unit/test_emulate test/fuzz/fuzz_pin results regression.diffs regression.out
 
 include $(PGXS)
 
@@ -99,6 +99,9 @@ test/unit/test_prom: test/unit/test_prom.c test/unit/unit_check.h src/core/prom_
 test/unit/test_strbuf: test/unit/test_strbuf.c test/unit/unit_check.h $(PURE_SRCS) src/core/strbuf.h src/core/pin_json.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_strbuf.c $(PURE_SRCS)
 
+test/unit/test_consumer_prefetch: test/unit/test_consumer_prefetch.c test/unit/unit_check.h src/core/consumer_prefetch.c src/core/consumer_prefetch.h
+	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_consumer_prefetch.c src/core/consumer_prefetch.c
+
 test/unit/test_http_framing: test/unit/test_http_framing.c test/unit/unit_check.h src/core/http_framing.c src/core/http_framing.h
 	$(CC) $(TOOL_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_http_framing.c src/core/http_framing.c
 
@@ -112,9 +115,10 @@ EMULATE_UNIT_SRCS = tools/emulate/emu_answer.c tools/emulate/emu_rows.c
 test/unit/test_emulate: test/unit/test_emulate.c test/unit/unit_check.h $(EMULATE_UNIT_SRCS) $(wildcard tools/emulate/*.h) $(PURE_SRCS) src/core/strbuf.h src/core/pin_json.h
 	$(CC) $(TOOL_CFLAGS) -Itools/emulate -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ test/unit/test_emulate.c $(EMULATE_UNIT_SRCS) $(PURE_SRCS)
 
-unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_framing test/unit/test_http_request test/unit/test_emulate
+unit: test/unit/test_clean test/unit/test_strbuf test/unit/test_prom test/unit/test_http_framing test/unit/test_consumer_prefetch test/unit/test_http_request test/unit/test_emulate
 	./test/unit/test_strbuf
 	./test/unit/test_http_framing
+	./test/unit/test_consumer_prefetch
 	./test/unit/test_prom
 	./test/unit/test_http_request
 	./test/unit/test_emulate

@@ -28,13 +28,17 @@ static const char *const consumer_defaults[][2] = {
 	 * queue). The bound is in bytes only: a bound in messages as low as a batch
 	 * (it was 1,000) stops every partition's fetcher once per thousand
 	 * messages, and librdkafka before 2.2 looks again only after a second
-	 * (below). fetch.max.bytes bounds how far one fetch response overshoots the
+	 * (below; the consumer wakes it, consumer_prefetch.h). 8 MB holds a fifth
+	 * of a second of a worker's fastest writing: with the wake, one worker was
+	 * as fast as with 16 MB (40,743 and 40,948 pins/s against 40,254 and
+	 * 39,476) and its largest RssAnon 49-54 MB against 64-65 MB (1M pins, 66
+	 * partitions). fetch.max.bytes bounds how far one fetch response overshoots the
 	 * queue bound: a producer's message set arrives whole and is decompressed
 	 * to several times its size (docs/kafka.md, "Memory"); 1 MB rather than
 	 * 2 MB took 4-7 MB off a worker's largest RssAnon at 66 partitions with no
 	 * throughput change the bench could tell from noise.
 	 */
-	{"queued.max.messages.kbytes", "16384"},
+	{"queued.max.messages.kbytes", "8192"},
 	{"queued.min.messages", "100000"},
 	{"fetch.message.max.bytes", "262144"},
 	{"fetch.max.bytes", "1048576"},
@@ -49,7 +53,7 @@ static const char *const consumer_defaults[][2] = {
 /*
  * librdkafka 2.2 and later: how soon a fetcher stopped by a full queue looks
  * again (librdkafka's default, and the fixed value before 2.2, is 1 s: the
- * consumer drains a 16 MB queue in a fraction of that and then waits for the
+ * consumer drains an 8 MB queue in a fraction of that and then waits for the
  * rest of the second, about half of its time at full speed).
  */
 static const char *const consumer_defaults_2_2[][2] = {{"fetch.queue.backoff.ms", "10"},
@@ -174,6 +178,12 @@ KafkaConfigSetTable(rd_kafka_conf_t *conf, const char *const (*table)[2], char *
 	return true;
 }
 
+bool
+KafkaFetcherLooksAgain(void)
+{
+	return rd_kafka_version() >= KAFKA_VERSION_2_2;
+}
+
 rd_kafka_conf_t *
 KafkaConfigNew(KafkaRole role, const char *client_id, char *errstr, size_t errlen)
 {
@@ -182,7 +192,7 @@ KafkaConfigNew(KafkaRole role, const char *client_id, char *errstr, size_t errle
 
 	if (!KafkaConfigSetTable(conf, consumer ? consumer_defaults : producer_defaults, errstr,
 							 errlen) ||
-		(consumer && rd_kafka_version() >= KAFKA_VERSION_2_2 &&
+		(consumer && KafkaFetcherLooksAgain() &&
 		 !KafkaConfigSetTable(conf, consumer_defaults_2_2, errstr, errlen)) ||
 		!KafkaConfigSet(conf, "bootstrap.servers",
 						pinpipe_kafka_brokers ? pinpipe_kafka_brokers : "", errstr, errlen) ||

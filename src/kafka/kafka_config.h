@@ -19,6 +19,13 @@ typedef enum KafkaRole
 } KafkaRole;
 
 /*
+ * Whether librdkafka's fetcher, stopped by a full queue, looks again by itself
+ * within fetch.queue.backoff.ms (librdkafka 2.2 and later); before 2.2 it waits
+ * up to a second for something to wake it (consumer_prefetch.h).
+ */
+extern bool KafkaFetcherLooksAgain(void);
+
+/*
  * A new configuration for the role, or NULL with errstr filled in when a
  * property is rejected by librdkafka. Pure librdkafka calls: safe anywhere, but
  * reads the GUC variables, so call it from the worker's main thread.

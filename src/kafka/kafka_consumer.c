@@ -63,6 +63,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "consumer_offsets.h"
+#include "consumer_prefetch.h"
 #include "guc.h"
 #include "ingest_lag.h"
 #include "kafka_config.h"
@@ -80,6 +81,7 @@
 #define CONSUMER_TOPIC_LEN 256					  /* Kafka topic names have at most 249 bytes */
 #define CONSUMER_PATTERN_LEN 2048				  /* the subscription regex */
 #define CONSUMER_SETTLE_MS 1000					  /* bound of a restart's fetcher stops */
+#define CONSUMER_PREFETCH_WAKE_MS 100			  /* bound of the fetcher wake's request */
 
 /* What the worker is doing (shown in pinpipe.workers, logged on change). */
 typedef enum ConsumerState
@@ -158,6 +160,9 @@ typedef struct Consumer
 	rd_kafka_message_t **batch;
 	int batch_len;
 	int batch_cap;
+	size_t batch_bytes;		   /* payload bytes of the batch's messages */
+	size_t avg_msg_bytes;	   /* of the last batch that had messages */
+	ConsumerPrefetch prefetch; /* waking the fetcher (librdkafka before 2.2) */
 	TimestampTz batch_deadline;
 	MemoryContext batch_context;
 	WorkerBackoff backoff; /* retry of a failed batch or offset read */
@@ -328,6 +333,7 @@ ConsumerDropBatch(void)
 	for (int i = 0; i < consumer.batch_len; i++)
 		rd_kafka_message_destroy(consumer.batch[i]);
 	consumer.batch_len = 0;
+	consumer.batch_bytes = 0;
 	consumer.batch_deadline = 0;
 	WorkerBackoffReset(&consumer.backoff);
 }
@@ -979,6 +985,22 @@ ConsumerAtExit(int code, Datum arg)
 	ConsumerDestroy();
 }
 
+/* The prefetch queue's bounds, from the configuration the consumer is made with. */
+static void
+ConsumerPrefetchSetup(rd_kafka_conf_t *conf)
+{
+	char value[32];
+	size_t size = sizeof(value);
+
+	memset(&consumer.prefetch, 0, sizeof(consumer.prefetch));
+	consumer.prefetch.enabled = !KafkaFetcherLooksAgain();
+	if (rd_kafka_conf_get(conf, "queued.max.messages.kbytes", value, &size) == RD_KAFKA_CONF_OK)
+		consumer.prefetch.max_bytes = strtoll(value, NULL, 10) * 1024;
+	size = sizeof(value);
+	if (rd_kafka_conf_get(conf, "queued.min.messages", value, &size) == RD_KAFKA_CONF_OK)
+		consumer.prefetch.max_msgs = strtoll(value, NULL, 10);
+}
+
 /* Create the consumer, subscribe, and wire its queue to our pipe. */
 static void
 ConsumerCreate(void)
@@ -1012,6 +1034,7 @@ ConsumerCreate(void)
 		fcntl(consumer.pipe[i], F_SETFD, FD_CLOEXEC);
 	}
 
+	ConsumerPrefetchSetup(conf);
 	consumer.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (consumer.rk == NULL)
 		ereport(FATAL, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1111,8 +1134,38 @@ ConsumerPoll(void)
 			consumer.batch_deadline =
 				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pinpipe_batch_timeout_ms);
 		consumer.batch[consumer.batch_len++] = m;
+		consumer.batch_bytes += m->len;
+		consumer.avg_msg_bytes = consumer.batch_bytes / consumer.batch_len;
 		consumer.brokers_up = 1;
 	}
+}
+
+/*
+ * Wake librdkafka's fetcher once the queue it stopped on is half drained
+ * (consumer_prefetch.h): ask the partitions' leaders for their latest offsets.
+ * The answer is not used; the request is what reaches the broker threads.
+ */
+static void
+ConsumerPrefetchCheck(void)
+{
+	rd_kafka_topic_partition_list_t *list;
+
+	if (!consumer.prefetch.enabled || consumer.nparts == 0 ||
+		!ConsumerPrefetchWakeDue(&consumer.prefetch, rd_kafka_queue_length(consumer.queue),
+								 consumer.avg_msg_bytes))
+		return;
+	if (consumer.prefetch.wakes == 1)
+		ereport(LOG, (errmsg("%s: librdkafka %s stops fetching while its queue is full and "
+							 "looks again only after a second: the consumer wakes it when "
+							 "it has drained the queue",
+							 consumer.who, rd_kafka_version_str())));
+	list = rd_kafka_topic_partition_list_new(consumer.nparts);
+	for (int k = 0; k < consumer.nparts; k++)
+		rd_kafka_topic_partition_list_add(list, consumer.parts[k].topic,
+										  consumer.parts[k].partition)
+			->offset = RD_KAFKA_OFFSET_END;
+	(void) rd_kafka_offsets_for_times(consumer.rk, list, CONSUMER_PREFETCH_WAKE_MS);
+	rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* Log Kafka errors and broker state changes (once per change). */
@@ -1219,7 +1272,10 @@ ConsumerRun(void)
 				consumer.batch = MemoryContextAlloc(TopMemoryContext, sizeof(rd_kafka_message_t *) *
 																		  consumer.batch_cap);
 			}
+			/* the fill the fetcher left, then what the poll left of it */
+			ConsumerPrefetchCheck();
 			more = ConsumerPoll();
+			ConsumerPrefetchCheck();
 		}
 
 		if (consumer.unassign_pending && ConsumerFetchSettled("giving up the revoked partitions"))
