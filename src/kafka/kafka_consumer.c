@@ -1057,7 +1057,8 @@ ConsumerCreate(void)
 	if (err)
 		ereport(FATAL, (errmsg("could not subscribe to Kafka topics \"%s\": %s", pattern,
 							   rd_kafka_err2str(err))));
-	ereport(LOG, (errmsg("%s: subscribed to the topics matching \"%s\"", consumer.who, pattern)));
+	ereport(LOG, (errmsg("%s: subscribed to the topics matching \"%s\" (librdkafka %s)",
+						 consumer.who, pattern, rd_kafka_version_str())));
 	consumer.brokers_up = -1;
 }
 
