@@ -9,6 +9,9 @@
 #
 #   BENCH_PINS=1000000 bash bench/bench_kafka.sh       (default 1M; use e.g. 20000 to try it)
 #   BENCH_PERF=1 ...     also profile the 1-worker run with perf (time by phase, top symbols)
+#   BENCH_ROUNDS=3 ...   rounds of each consumer run and of COPY (default 3); the table shows
+#                        each path's median, the rounds' figures are printed above it (one
+#                        run of the same thing varies by ±20% on a shared 2-core machine)
 #
 # The whole backlog is produced into the dev broker before any consumer starts. The
 # dev broker (librdkafka's mock cluster) keeps only ~5 MB of compressed message sets
@@ -23,6 +26,7 @@ source test/kafka_lib.sh
 N=${BENCH_PINS:-1000000}
 PARTS=${BENCH_PARTITIONS:-$(( N / 15000 > 4 ? N / 15000 : 4 ))}
 BATCH=${BENCH_BATCH_SIZE:-5000}
+ROUNDS=${BENCH_ROUNDS:-3}
 DIR=$(mktemp -d /tmp/pinpipe-bench.XXXXXX)
 chmod 755 "$DIR"
 chown "$PP_OS_USER" "$DIR" 2>/dev/null || true
@@ -30,6 +34,8 @@ pp_cleanup "rm -rf '$DIR'"
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 die() { echo "bench: $*" >&2; exit 1; }
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+larger() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
 
 echo "# bench_kafka: $N pins, $PARTS partitions, batch_size $BATCH"
 kafka_make_pins "$DIR/pins.jsonl" "$N" 77 0 >/dev/null
@@ -65,7 +71,7 @@ consume_run() {
 	# the workers' CPU time (all threads: backend and librdkafka's) over the measured interval
 	cpids=$(pp_sql "SELECT string_agg(pid::text, ' ') FROM pinpipe.workers WHERE kind = 'consumer'")
 	cpu1=$(proc_cpu $cpids)
-	if [ -n "${BENCH_PERF:-}" ] && [ "$workers" = 1 ]; then
+	if [ -n "${BENCH_PERF:-}" ] && [ "$group" = bench1_1 ]; then
 		# profile the one worker (its backend and librdkafka's threads) while it consumes
 		perf record -q -F 199 --call-graph dwarf -p "$(pp_sql "SELECT pid FROM pinpipe.workers WHERE kind = 'consumer'")" \
 			-o "$DIR/consumer.perf" 2>/dev/null &
@@ -117,17 +123,27 @@ consume_run() {
 pp_cluster_start "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_workers = 0" \
 	"pinpipe.batch_size = $BATCH" "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
 
-consume_run 1 bench1
-RATE1=$RUN_RATE HWM1=$RUN_HWM ANON1=$RUN_ANON CPU1=$RUN_CPU N1=$RUN_N ANONMAX1=$RUN_ANON_MAX
-echo "# 1 worker: $RATE1 pins/s, CPU ${CPU1} s for $N1 pins, VmHWM ${HWM1} kB, RssAnon largest ${ANONMAX1} kB, at the end ${ANON1} kB; load:$(uptime | sed 's/.*load average://')"
+RATES1=() CPU1=0 N1=0 HWM1=0 ANON1=0 ANONMAX1=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	consume_run 1 "bench1_$r"
+	RATES1+=("$RUN_RATE") HWM1=$(larger "$RUN_HWM" "$HWM1") ANON1=$RUN_ANON ANONMAX1=$(larger "$RUN_ANON_MAX" "$ANONMAX1")
+	CPU1=$(awk -v a="$CPU1" -v b="$RUN_CPU" 'BEGIN { print a + b }') N1=$((N1 + RUN_N))
+	echo "# 1 worker, round $r: $RUN_RATE pins/s, CPU ${RUN_CPU} s for $RUN_N pins, VmHWM ${RUN_HWM} kB, RssAnon largest ${RUN_ANON_MAX} kB, at the end ${RUN_ANON} kB; load:$(uptime | sed 's/.*load average://')"
+	if [ "$r" = 1 ]; then
+		# Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
+		pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
+		pp_sql "COPY pinpipe.pins TO '$DIR/pins.copy'" >/dev/null
+	fi
+done
+RATE1=$(median "${RATES1[@]}")
 
-# Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
-pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
-pp_sql "COPY pinpipe.pins TO '$DIR/pins.copy'" >/dev/null
-
-consume_run 2 bench2
-RATE2=$RUN_RATE HWM2=$RUN_HWM ANONMAX2=$RUN_ANON_MAX
-echo "# 2 workers: $RATE2 pins/s (rows per worker $RUN_WORKERS_ROWS), VmHWM ${HWM2} kB, RssAnon largest ${ANONMAX2} kB"
+RATES2=() HWM2=0 ANONMAX2=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	consume_run 2 "bench2_$r"
+	RATES2+=("$RUN_RATE") HWM2=$(larger "$RUN_HWM" "$HWM2") ANONMAX2=$(larger "$RUN_ANON_MAX" "$ANONMAX2")
+	echo "# 2 workers, round $r: $RUN_RATE pins/s (rows per worker $RUN_WORKERS_ROWS), VmHWM ${RUN_HWM} kB, RssAnon largest ${RUN_ANON_MAX} kB"
+done
+RATE2=$(median "${RATES2[@]}")
 
 # Baselines in a clean extension with the consumers idle (group with no partitions left to read).
 # (no consumers at all: a consumer of a re-created extension has no stored offsets and
@@ -136,13 +152,18 @@ pp_cluster_stop fast
 pp_conf "pinpipe.consumer_workers = 0"
 pp_cluster_up || die "restart without consumers"
 pp_psql -c "DROP EXTENSION pinpipe" -c "CREATE EXTENSION pinpipe" >/dev/null
-pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters" >/dev/null
-pp_sql "CHECKPOINT" >/dev/null
 source bench/bench_lib.sh
-read -r WALL_COPY CPU_COPY < <(bench_timed "COPY pinpipe.raw_pins FROM '$DIR/raw.copy'; COPY pinpipe.pins FROM '$DIR/pins.copy'")
-[ "$(pp_sql "SELECT count(*) FROM pinpipe.pins")" = "$N" ] || die "COPY loaded the wrong count"
-RATE_COPY=$(rate "$N" "$WALL_COPY")
-echo "# COPY ceiling: $RATE_COPY pins/s, backend CPU ${CPU_COPY} s; load:$(uptime | sed 's/.*load average://')"
+RATES_COPY=() CPU_COPY=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute, pinpipe.dead_letters" >/dev/null
+	pp_sql "CHECKPOINT" >/dev/null
+	read -r wall cpu < <(bench_timed "COPY pinpipe.raw_pins FROM '$DIR/raw.copy'; COPY pinpipe.pins FROM '$DIR/pins.copy'")
+	[ "$(pp_sql "SELECT count(*) FROM pinpipe.pins")" = "$N" ] || die "COPY loaded the wrong count"
+	RATES_COPY+=("$(rate "$N" "$wall")")
+	CPU_COPY=$(awk -v a="$CPU_COPY" -v b="$cpu" 'BEGIN { print a + b }')
+	echo "# COPY ceiling, round $r: $(rate "$N" "$wall") pins/s, backend CPU ${cpu} s; load:$(uptime | sed 's/.*load average://')"
+done
+RATE_COPY=$(median "${RATES_COPY[@]}")
 
 # SQL-only: the raw text is staged first (not timed), then cast and cleaned in SQL.
 pp_sql "TRUNCATE pinpipe.raw_pins, pinpipe.pins, pinpipe.category_minute" >/dev/null
@@ -163,14 +184,14 @@ echo "# SQL-only: $RATE_SQL pins/s"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
-echo "Kafka -> tables, $N pins, $PARTS partitions, batch_size $BATCH"
+echo "Kafka -> tables, $N pins, $PARTS partitions, batch_size $BATCH; medians of $ROUNDS round(s) (SQL-only: one)"
 printf '%-34s %12s %12s %12s\n' "path" "pins/s" "vs COPY" "vs SQL-only"
 printf '%-34s %12s %12s %12s\n' "COPY of pre-cleaned rows (ceiling)" "$RATE_COPY" "1.00" "$(ratio "$RATE_COPY" "$RATE_SQL")"
 printf '%-34s %12s %12s %12s\n' "SQL-only (jsonb + SQL cleaning)" "$RATE_SQL" "$(ratio "$RATE_SQL" "$RATE_COPY")" "1.00"
 printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 1 worker" "$RATE1" "$(ratio "$RATE1" "$RATE_COPY")" "$(ratio "$RATE1" "$RATE_SQL")"
 printf '%-34s %12s %12s %12s\n' "pinpipe consumer, 2 workers" "$RATE2" "$(ratio "$RATE2" "$RATE_COPY")" "$(ratio "$RATE2" "$RATE_SQL")"
 echo "2 workers / 1 worker: $(ratio "$RATE2" "$RATE1")"
-echo "CPU per pin: 1 worker $(awk -v c="$CPU1" -v n="$N1" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs (backend + librdkafka threads), COPY $(awk -v c="$CPU_COPY" -v n="$N" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs; COPY CPU / worker CPU per pin: $(awk -v a="$CPU_COPY" -v n="$N" -v b="$CPU1" -v m="$N1" 'BEGIN { printf "%.2f", (a / n) / (b / m) }')"
+echo "CPU per pin: 1 worker $(awk -v c="$CPU1" -v n="$N1" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs (backend + librdkafka threads), COPY $(awk -v c="$CPU_COPY" -v n="$((N * ROUNDS))" 'BEGIN { printf "%.1f", c * 1e6 / n }') µs; COPY CPU / worker CPU per pin: $(awk -v a="$CPU_COPY" -v n="$((N * ROUNDS))" -v b="$CPU1" -v m="$N1" 'BEGIN { printf "%.2f", (a / n) / (b / m) }') (over all rounds)"
 echo "load average at the end:$(uptime | sed 's/.*load average://')"
-echo "consumer peak RSS (VmHWM, includes touched shared buffers): 1 worker ${HWM1} kB, 2 workers max ${HWM2} kB"
-echo "consumer private memory (RssAnon): 1 worker largest during the run ${ANONMAX1} kB, at the end ${ANON1} kB; 2 workers largest ${ANONMAX2} kB"
+echo "consumer peak RSS (VmHWM, includes touched shared buffers, largest of the rounds): 1 worker ${HWM1} kB, 2 workers max ${HWM2} kB"
+echo "consumer private memory (RssAnon): 1 worker largest during any round ${ANONMAX1} kB, at the end of the last ${ANON1} kB; 2 workers largest ${ANONMAX2} kB"
