@@ -11,7 +11,8 @@
 # observation per request; source "kafka" = commit minus the message's timestamp, one
 # observation per batch, its oldest message, so a batch's worst row).
 #
-#   bash bench/bench_latency.sh        (BENCH_SECONDS=10 BENCH_CONNS=32)
+#   bash bench/bench_latency.sh        (BENCH_SECONDS=10 BENCH_CONNS=32; BENCH_KAFKA_CONFIG=k=v,...
+#                                       adds to pinpipe.kafka_config in Kafka mode)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -77,7 +78,7 @@ pair "embedded" http
 # data arrives meanwhile; a real broker answers as soon as fetch.min.bytes (1) are there.
 # A 5 ms wait makes the dev broker answer as a real one would (within 5 ms of the data).
 pp_conf "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_workers = 1" \
-	"pinpipe.kafka_config = 'fetch.wait.max.ms=5'"
+	"pinpipe.kafka_config = 'fetch.wait.max.ms=5${BENCH_KAFKA_CONFIG:+,$BENCH_KAFKA_CONFIG}'"
 pp_cluster_restart
 pp_wait_for "http_healthz_is 200" 30 "healthz (Kafka)" || exit 1
 pp_wait_for "[ \$(pp_sql \"SELECT count(*) FROM pinpipe.workers WHERE kind = 'consumer' AND partitions > 0\") -eq 1 ]" 60 \
