@@ -161,7 +161,7 @@ typedef struct Consumer
 	int batch_len;
 	int batch_cap;
 	size_t batch_bytes;		   /* payload bytes of the batch's messages */
-	size_t avg_msg_bytes;	   /* of the last batch that had messages */
+	size_t avg_msg_bytes;	   /* of the batch, or the last one that had messages */
 	ConsumerPrefetch prefetch; /* waking the fetcher (librdkafka before 2.2) */
 	TimestampTz batch_deadline;
 	MemoryContext batch_context;
@@ -1136,7 +1136,6 @@ ConsumerPoll(void)
 				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pinpipe_batch_timeout_ms);
 		consumer.batch[consumer.batch_len++] = m;
 		consumer.batch_bytes += m->len;
-		consumer.avg_msg_bytes = consumer.batch_bytes / consumer.batch_len;
 		consumer.brokers_up = 1;
 	}
 }
@@ -1151,7 +1150,11 @@ ConsumerPrefetchCheck(void)
 {
 	rd_kafka_topic_partition_list_t *list;
 
-	if (!consumer.prefetch.enabled || consumer.nparts == 0 ||
+	if (!consumer.prefetch.enabled)
+		return;
+	if (consumer.batch_len > 0)
+		consumer.avg_msg_bytes = consumer.batch_bytes / consumer.batch_len;
+	if (consumer.nparts == 0 ||
 		!ConsumerPrefetchWakeDue(&consumer.prefetch, rd_kafka_queue_length(consumer.queue),
 								 consumer.avg_msg_bytes))
 		return;

@@ -789,8 +789,9 @@ SinkScratchKeep(SinkBatch *b, const char *scratch, size_t used)
 {
 	if (scratch != b->scratch)
 		return; /* its own allocation */
-	b->scratch += Min(used, b->scratch_left);
-	b->scratch_left -= Min(used, b->scratch_left);
+	used = Min(used, b->scratch_left);
+	b->scratch += used;
+	b->scratch_left -= used;
 }
 
 /* The batch's work, in batch_cxt (current on entry). */
