@@ -2,7 +2,9 @@
 # kafka_make_pins is also the generator behind the TAP tests' PinpipeTest::make_pins.
 # Source after test/lib.sh.
 #
-#   kafka_broker_start [partitions]       dev broker (mock cluster); sets KAFKA_BOOTSTRAP, KAFKA_PID
+#   kafka_broker_start [partitions [options]]
+#                                         dev broker (mock cluster) with pinpipe-devbroker's options
+#                                         (--direct: no proxy); sets KAFKA_BOOTSTRAP, KAFKA_PID
 #   kafka_broker_down / kafka_broker_up   take every broker down / up (SIGUSR1 / SIGUSR2)
 #   kafka_make_pins FILE N SEED [BAD_EVERY]
 #                                         N real pins from $PP_SHARED_DATA/pins_sample.jsonl, cycled,
@@ -18,8 +20,9 @@ KAFKA_TOPIC=${KAFKA_TOPIC:-pinterest.pins}
 
 kafka_broker_start() {
 	local parts=${1:-4} out
+	shift $(($# > 0))
 	out=$(mktemp /tmp/pinpipe-devbroker.XXXXXX)
-	pinpipe-devbroker --partitions "$parts" --topic "$KAFKA_TOPIC" >"$out" 2>"$out.err" &
+	pinpipe-devbroker --partitions "$parts" --topic "$KAFKA_TOPIC" "$@" >"$out" 2>"$out.err" &
 	KAFKA_PID=$!
 	pp_cleanup "kill $KAFKA_PID; rm -f '$out' '$out.err'"
 	pp_wait_for "[ -s '$out' ]" 20 "dev broker to print its address" || return 1

@@ -7,7 +7,7 @@
  * SIGINT. SIGUSR1 takes every broker down, SIGUSR2 brings them back up, so
  * tests can simulate outages. Messages are kept in memory.
  *
- *   pinpipe-devbroker [--brokers N] [--topic T] [--partitions N]
+ *   pinpipe-devbroker [--brokers N] [--topic T] [--partitions N] [--direct]
  *
  * The printed address is that of a small Kafka-protocol proxy in front of the
  * mock (devbroker/dev_proxy.c), not of the mock itself: the mock of librdkafka
@@ -17,6 +17,9 @@
  * names a real broker as controller and answers CreateTopics through
  * rd_kafka_mock_topic_create; everything else passes through unchanged.
  * Topics created without a partition count get --partitions partitions.
+ * --direct prints the mock's own address instead and starts no proxy: for
+ * librdkafka clients only, it spares each request and response two hops and the
+ * proxy's CPU (bench/bench_latency.sh measures latency that way).
  *
  * Note: the mock cluster retains only about 5 MB of (compressed) message sets
  * per partition and drops older ones, as retention would. Producers of large
@@ -36,6 +39,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -79,9 +83,10 @@ HandleUp(int signo)
 static void
 Usage(void)
 {
-	fprintf(stderr, "usage: pinpipe-devbroker [--brokers N] [--topic T] [--partitions N]\n"
-					"       pinpipe-devbroker --produce FILE --bootstrap HOST:PORT [--topic T] "
-					"[--partition P | --partitions N]\n");
+	fprintf(stderr,
+			"usage: pinpipe-devbroker [--brokers N] [--topic T] [--partitions N] [--direct]\n"
+			"       pinpipe-devbroker --produce FILE --bootstrap HOST:PORT [--topic T] "
+			"[--partition P | --partitions N]\n");
 	exit(2);
 }
 
@@ -146,7 +151,7 @@ CreateTopic(void *arg, const char *name, int32_t partitions, int16_t replication
 
 /* Runs the mock cluster behind its proxy until asked to stop. */
 static int
-RunBroker(int nbrokers, const char *topic, int npartitions)
+RunBroker(int nbrokers, const char *topic, int npartitions, bool direct)
 {
 	char errstr[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -155,7 +160,7 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 	rd_kafka_resp_err_t err;
 	struct sigaction sa;
 	DevCluster dc;
-	Proxy *proxy;
+	Proxy *proxy = NULL;
 
 	/* The mock cluster needs a client handle to live in; its logs go to stderr. */
 	rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
@@ -181,9 +186,8 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 	dc.mc = mc;
 	dc.nbrokers = nbrokers;
 	dc.npartitions = npartitions;
-	proxy =
-		ProxyStart(rd_kafka_mock_cluster_bootstraps(mc), CreateTopic, &dc, errstr, sizeof(errstr));
-	if (proxy == NULL)
+	if (!direct && (proxy = ProxyStart(rd_kafka_mock_cluster_bootstraps(mc), CreateTopic, &dc,
+									   errstr, sizeof(errstr))) == NULL)
 	{
 		fprintf(stderr, "pinpipe-devbroker: proxy: %s\n", errstr);
 		return 1;
@@ -198,7 +202,7 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 	sa.sa_handler = HandleUp;
 	sigaction(SIGUSR2, &sa, NULL);
 
-	printf("%s\n", ProxyBootstraps(proxy));
+	printf("%s\n", proxy ? ProxyBootstraps(proxy) : rd_kafka_mock_cluster_bootstraps(mc));
 	fflush(stdout);
 
 	while (!stop_requested)
@@ -215,13 +219,18 @@ RunBroker(int nbrokers, const char *topic, int npartitions)
 				else
 					rd_kafka_mock_broker_set_up(mc, b);
 			}
-			ProxySetDown(proxy, down);
+			if (proxy)
+				ProxySetDown(proxy, down);
 			fprintf(stderr, "pinpipe-devbroker: brokers %s\n", down ? "down" : "up");
 		}
 		/* Woken early by any signal (EINTR); the flags are checked at least every 100 ms. */
-		ProxyPoll(proxy, 100);
+		if (proxy)
+			ProxyPoll(proxy, 100);
+		else
+			poll(NULL, 0, 100);
 	}
-	ProxyStop(proxy);
+	if (proxy)
+		ProxyStop(proxy);
 	rd_kafka_mock_cluster_destroy(mc);
 	rd_kafka_destroy(rk);
 	return 0;
@@ -347,6 +356,7 @@ main(int argc, char **argv)
 										 {"produce", required_argument, NULL, 'P'},
 										 {"bootstrap", required_argument, NULL, 'B'},
 										 {"partition", required_argument, NULL, 'k'},
+										 {"direct", no_argument, NULL, 'd'},
 										 {"help", no_argument, NULL, 'h'},
 										 {NULL, 0, NULL, 0}};
 	int nbrokers = 1;
@@ -356,9 +366,10 @@ main(int argc, char **argv)
 	const char *topic = "pinterest.pins";
 	const char *produce = NULL;
 	const char *bootstrap = NULL;
+	bool direct = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "b:t:p:P:B:k:h", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "b:t:p:P:B:k:dh", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -381,6 +392,9 @@ main(int argc, char **argv)
 			case 'k':
 				partition = atoi(optarg);
 				break;
+			case 'd':
+				direct = true;
+				break;
 			default:
 				Usage();
 		}
@@ -389,5 +403,5 @@ main(int argc, char **argv)
 		Usage();
 	if (produce)
 		return RunProducer(produce, bootstrap, topic, partition, spread);
-	return RunBroker(nbrokers, topic, npartitions);
+	return RunBroker(nbrokers, topic, npartitions, direct);
 }
