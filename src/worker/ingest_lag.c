@@ -1,9 +1,12 @@
 /*
- * ingest_lag.c — the ingest lag of a committed Kafka batch (see ingest_lag.h).
+ * ingest_lag.c — the ingest lag of the rows of a committed Kafka batch (see
+ * ingest_lag.h).
  *
  * Called by the consumer right after its commit, so "now" is the commit time.
- * One observation per batch, of its oldest message: the worst lag a row of the
- * batch had when it became visible. A producer clock ahead of ours would give a
+ * One observation per message: the lag its row had when it became visible,
+ * which is what the end-to-end goal measures (docs/kafka.md, "Latency"). The
+ * batch's largest is passed last, so the worker's status shows the batch's
+ * worst row as its latest lag. A producer clock ahead of ours would give a
  * negative difference; it counts as 0.
  */
 #include "postgres.h"
@@ -15,24 +18,36 @@
 void
 IngestLagKafkaBatch(WorkerStatus *ws, rd_kafka_message_t *const *msgs, int n)
 {
-	int64 oldest_ms = -1;
+	double *lags;
 	int64 now_ms;
-	double lag;
+	int worst = -1;
 
+	if (n <= 0)
+		return;
+	/* TimestampTz counts microseconds from 2000-01-01; Kafka milliseconds from 1970 */
+	now_ms = GetCurrentTimestamp() / 1000 +
+			 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	lags = palloc(sizeof(double) * n);
 	for (int i = 0; i < n; i++)
 	{
 		rd_kafka_timestamp_type_t type;
 		int64 ts = rd_kafka_message_timestamp(msgs[i], &type);
 
-		if (ts >= 0 && type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE &&
-			(oldest_ms < 0 || ts < oldest_ms))
-			oldest_ms = ts;
+		/* negative: no timestamp, ignored by WorkerStatusIngestLag */
+		lags[i] = -1;
+		if (ts < 0 || type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+			continue;
+		lags[i] = now_ms > ts ? (now_ms - ts) / 1000.0 : 0.0;
+		if (worst < 0 || lags[i] > lags[worst])
+			worst = i;
 	}
-	if (oldest_ms < 0)
-		return;
-	/* TimestampTz counts microseconds from 2000-01-01; Kafka milliseconds from 1970 */
-	now_ms = GetCurrentTimestamp() / 1000 +
-			 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
-	lag = now_ms > oldest_ms ? (now_ms - oldest_ms) / 1000.0 : 0.0;
-	WorkerStatusIngestLag(ws, &lag, 1);
+	if (worst >= 0)
+	{
+		double w = lags[worst];
+
+		lags[worst] = lags[n - 1];
+		lags[n - 1] = w;
+		WorkerStatusIngestLag(ws, lags, n);
+	}
+	pfree(lags);
 }

@@ -108,7 +108,8 @@ extern void WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_lette
 
 /*
  * Record the ingest lag of n committed units (one per HTTP request, one per
- * consumer batch), in seconds; negative values (no timestamp known) are skipped.
+ * Kafka message), in seconds; negative values (no timestamp known) are
+ * skipped. The last value recorded is the worker's latest lag.
  */
 extern void WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n);
 
