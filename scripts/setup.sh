@@ -14,7 +14,7 @@ PACKAGES=(
 	build-essential clang libclang-rt-14-dev procps python3 postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	postgresql-server-dev-all debhelper fakeroot debootstrap libipc-run-perl binutils clang-format
 	librdkafka-dev libmicrohttpd-dev libcurl4-openssl-dev
-	kcat curl wrk jq bc prometheus docker-compose
+	kcat curl wrk jq bc prometheus docker-compose iproute2
 	python3-fastapi python3-uvicorn python3-confluent-kafka python3-kafka python3-requests
 )
 # Node.js and npm run kafkajs in the dev broker's client test; a machine that already has them

@@ -4,7 +4,8 @@
 # kafka-python's producer each send N real pins into pinpipe through tools/pinpipe-devbroker,
 # and every record lands exactly once in pinpipe.pins (count, distinct unique_ids and
 # indexes, distinct (partition, offset), offsets stored); kafka-python's admin client
-# creates a topic. The clients live in test/clients (kafkajs from npm, installed by
+# creates a topic; with --direct (no proxy) librdkafka's producer and kcat reach the mock
+# itself. The clients live in test/clients (kafkajs from npm, installed by
 # scripts/setup.sh; kafka-python is Debian's python3-kafka).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -121,5 +122,16 @@ fi
 check "kafka-python create_topics: no error" "$(jq -c '.create_errors' <<<"$out")" "[0]"
 check "kafka-python list_topics sees it" "$(jq -c '.after | index("devbroker.kafka-python") != null' <<<"$out")" true
 check "kafka-python describe_cluster: controller 1 of brokers [1]" "$(jq -c '[.controller, .brokers]' <<<"$out")" "[1,[1]]"
+
+# --- --direct: the mock's own address, no proxy (bench/bench_latency.sh); librdkafka clients
+listeners() { ss -Hltnp | grep -c "pid=$1,"; }
+check "with the proxy: the mock's listener and the proxy's" "$(listeners "$KAFKA_PID")" 2
+kafka_broker_start 2 --direct || { fail "dev broker --direct"; pp_done; }
+check "--direct: only the mock's listener" "$(listeners "$KAFKA_PID")" 1
+seq 1 100 >"$DIR/direct.txt"
+check "--direct: librdkafka's producer delivers 100 messages" \
+	"$(pinpipe-devbroker --produce "$DIR/direct.txt" --bootstrap "$KAFKA_BOOTSTRAP" --partitions 2 2>"$DIR/direct.err")" 100
+check "--direct: kcat reads them back, each once" \
+	"$(timeout 30 kcat -C -b "$KAFKA_BOOTSTRAP" -t "$KAFKA_TOPIC" -o beginning -e -q -f '%s\n' | sort -n | uniq | wc -l)" 100
 
 pp_done
