@@ -123,27 +123,30 @@ consume_run() {
 pp_cluster_start "pinpipe.kafka_brokers = '$KAFKA_BOOTSTRAP'" "pinpipe.consumer_workers = 0" \
 	"pinpipe.batch_size = $BATCH" "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
 
-RATES1=() CPU1=0 N1=0 HWM1=0 ANON1=0 ANONMAX1=0
-for ((r = 1; r <= ROUNDS; r++)); do
-	consume_run 1 "bench1_$r"
-	RATES1+=("$RUN_RATE") HWM1=$(larger "$RUN_HWM" "$HWM1") ANON1=$RUN_ANON ANONMAX1=$(larger "$RUN_ANON_MAX" "$ANONMAX1")
-	CPU1=$(awk -v a="$CPU1" -v b="$RUN_CPU" 'BEGIN { print a + b }') N1=$((N1 + RUN_N))
-	echo "# 1 worker, round $r: $RUN_RATE pins/s, CPU ${RUN_CPU} s for $RUN_N pins, VmHWM ${RUN_HWM} kB, RssAnon largest ${RUN_ANON_MAX} kB, at the end ${RUN_ANON} kB; load:$(uptime | sed 's/.*load average://')"
-	if [ "$r" = 1 ]; then
-		# Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
-		pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
-		pp_sql "COPY pinpipe.pins TO '$DIR/pins.copy'" >/dev/null
-	fi
-done
-RATE1=$(median "${RATES1[@]}")
-
-RATES2=() HWM2=0 ANONMAX2=0
-for ((r = 1; r <= ROUNDS; r++)); do
-	consume_run 2 "bench2_$r"
-	RATES2+=("$RUN_RATE") HWM2=$(larger "$RUN_HWM" "$HWM2") ANONMAX2=$(larger "$RUN_ANON_MAX" "$ANONMAX2")
-	echo "# 2 workers, round $r: $RUN_RATE pins/s (rows per worker $RUN_WORKERS_ROWS), VmHWM ${RUN_HWM} kB, RssAnon largest ${RUN_ANON_MAX} kB"
-done
-RATE2=$(median "${RATES2[@]}")
+# rounds W: ROUNDS consumer runs with W workers, each printed; sets ROUNDS_RATE (the
+# median), ROUNDS_CPU and ROUNDS_N (sums), ROUNDS_HWM and ROUNDS_ANON_MAX (the largest),
+# ROUNDS_ANON (at the end of the last run).
+rounds() {
+	local w=$1 r rates=()
+	ROUNDS_CPU=0 ROUNDS_N=0 ROUNDS_HWM=0 ROUNDS_ANON_MAX=0
+	for ((r = 1; r <= ROUNDS; r++)); do
+		consume_run "$w" "bench${w}_$r"
+		rates+=("$RUN_RATE") ROUNDS_HWM=$(larger "$RUN_HWM" "$ROUNDS_HWM") ROUNDS_ANON=$RUN_ANON
+		ROUNDS_ANON_MAX=$(larger "$RUN_ANON_MAX" "$ROUNDS_ANON_MAX")
+		ROUNDS_CPU=$(awk -v a="$ROUNDS_CPU" -v b="$RUN_CPU" 'BEGIN { print a + b }') ROUNDS_N=$((ROUNDS_N + RUN_N))
+		echo "# $w worker(s), round $r: $RUN_RATE pins/s (rows per worker $RUN_WORKERS_ROWS), CPU ${RUN_CPU} s for $RUN_N pins, VmHWM ${RUN_HWM} kB, RssAnon largest ${RUN_ANON_MAX} kB, at the end ${RUN_ANON} kB; load:$(uptime | sed 's/.*load average://')"
+		if [ "$w" = 1 ] && [ "$r" = 1 ]; then
+			# Pre-cleaned rows for the COPY ceiling: exactly what the worker wrote.
+			pp_sql "COPY pinpipe.raw_pins TO '$DIR/raw.copy'" >/dev/null
+			pp_sql "COPY pinpipe.pins TO '$DIR/pins.copy'" >/dev/null
+		fi
+	done
+	ROUNDS_RATE=$(median "${rates[@]}")
+}
+rounds 1
+RATE1=$ROUNDS_RATE CPU1=$ROUNDS_CPU N1=$ROUNDS_N HWM1=$ROUNDS_HWM ANON1=$ROUNDS_ANON ANONMAX1=$ROUNDS_ANON_MAX
+rounds 2
+RATE2=$ROUNDS_RATE HWM2=$ROUNDS_HWM ANONMAX2=$ROUNDS_ANON_MAX
 
 # Baselines in a clean extension with the consumers idle (group with no partitions left to read).
 # (no consumers at all: a consumer of a re-created extension has no stored offsets and
