@@ -12,14 +12,8 @@
 #
 #   bash bench/bench_http.sh            (BENCH_SECONDS=10 BENCH_CONNS=64 BENCH_BATCH=100)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/bench_env.sh"
 REPO=$(pwd)
-export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "bench: build failed"; exit 1; }
-export PP_PGBIN
-source test/lib.sh
-source scripts/local_server.sh
-source bench/bench_lib.sh
 
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-64}
@@ -27,9 +21,7 @@ THREADS=${BENCH_THREADS:-2}
 BATCH=${BENCH_BATCH:-100}
 PY=/usr/bin/python3	# Debian's, with python3-fastapi/uvicorn/confluent-kafka
 DATA=$PP_SHARED_DATA/pins_sample.jsonl
-W=$(mktemp -d /tmp/pinpipe-bench-http.XXXXXX)
-chmod 755 "$W"
-pp_cleanup "rm -rf '$W'"
+pp_scratch W bench-http
 
 # Request bodies: the real pins both APIs accept (pinpipe also checks the UUID), one per
 # line, and the same pins as JSON arrays of BATCH.

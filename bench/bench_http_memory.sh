@@ -14,12 +14,7 @@
 #
 #   bash bench/bench_http_memory.sh     (BENCH_SECONDS=600 BENCH_MODES="embedded kafka")
 set -uo pipefail
-cd "$(dirname "$0")/.."
-export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "bench: build failed"; exit 1; }
-export PP_PGBIN
-source test/lib.sh
-source scripts/local_server.sh
+source "$(dirname "$0")/bench_env.sh"
 source test/kafka_lib.sh
 source test/http_lib.sh
 
@@ -27,11 +22,7 @@ SECS=${BENCH_SECONDS:-600}
 ROWS=${BENCH_ROWS:-300}
 PINS_RATE=${BENCH_PINS_RATE:-2000}
 MODES=${BENCH_MODES:-embedded kafka}
-EMU=tools/pinpipe-emulate
-[ -x "$EMU" ] || make -s -C tools >/dev/null || { echo "bench: emulator build failed"; exit 1; }
-W=$(mktemp -d /tmp/pinpipe-bench-mem.XXXXXX)
-chmod 755 "$W"
-pp_cleanup "rm -rf '$W'"
+pp_scratch W bench-mem
 
 HP=$(pp_free_port)
 H=http://127.0.0.1:$HP # test/http_lib.sh's base URL

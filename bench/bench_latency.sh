@@ -19,23 +19,13 @@
 #   bash bench/bench_latency.sh        (BENCH_SECONDS=10 BENCH_CONNS=32; BENCH_KAFKA_CONFIG=k=v,...
 #                                       adds to pinpipe.kafka_config in Kafka mode)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PP_PGBIN=$(bash scripts/tmp_install.sh) || { echo "bench: build failed"; exit 1; }
-export PP_PGBIN
-source test/lib.sh
-source scripts/local_server.sh
-source bench/bench_lib.sh
+source "$(dirname "$0")/bench_env.sh"
 source test/kafka_lib.sh
 source test/http_lib.sh
 
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-32}
-EMU=tools/pinpipe-emulate
-[ -x "$EMU" ] || make -s -C tools >/dev/null || { echo "bench: emulator build failed"; exit 1; }
-W=$(mktemp -d /tmp/pinpipe-bench-lat.XXXXXX)
-chmod 755 "$W"
-pp_cleanup "rm -rf '$W'"
+pp_scratch W bench-lat
 bench_valid_pins "$PP_SHARED_DATA/pins_sample.jsonl" "$W/pins.jsonl"
 # --direct: no proxy in front of the mock (every client here is librdkafka): at 2,800
 # pins/s the proxy took 60% of a core and two more hops per request and response.
@@ -55,8 +45,8 @@ for line in sys.stdin:
 ref_stop() {
 	pkill -P $$ -x kcat 2>/dev/null # its parent is this shell, as python3's
 	wait "$REF_PID" 2>/dev/null
-	REF50[$1]=$(sort -n "$W/ref.ms" | awk '{ v[NR] = $1 } END { print NR ? v[int(NR * 0.5) + 1] : "n/a" }')
-	REF99[$1]=$(sort -n "$W/ref.ms" | awk '{ v[NR] = $1 } END { print NR ? v[int(NR * 0.99) + 1] : "n/a" }')
+	read -r "REF50[$1]" "REF99[$1]" < <(sort -n "$W/ref.ms" |
+		awk '{ v[NR] = $1 } END { if (NR) print v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1]; else print "n/a n/a" }')
 }
 # load NAME SOURCE RATE: SECS of POST /pin/ at RATE pins/s (0: as fast as possible);
 # for Kafka mode, waits until every accepted pin is a row before reading the histogram.

@@ -750,7 +750,7 @@ HttpRecordIngestLag(HttpRequest *head)
 		lags[n++] = now - r->started;
 		if (n == lengthof(lags) || r->next == NULL)
 		{
-			WorkerStatusIngestLag(my_status, lags, n);
+			WorkerStatusIngestLag(my_status, lags, n, lags[n - 1]);
 			n = 0;
 		}
 	}

@@ -5,8 +5,8 @@
  * Called by the consumer right after its commit, so "now" is the commit time.
  * One observation per message: the lag its row had when it became visible,
  * which is what the end-to-end goal measures (docs/kafka.md, "Latency"). The
- * batch's largest is passed last, so the worker's status shows the batch's
- * worst row as its latest lag. A producer clock ahead of ours would give a
+ * worker's status shows the batch's worst row as its latest lag. A producer
+ * clock ahead of ours would give a
  * negative difference; it counts as 0.
  */
 #include "postgres.h"
@@ -20,7 +20,7 @@ IngestLagKafkaBatch(WorkerStatus *ws, rd_kafka_message_t *const *msgs, int n)
 {
 	double *lags;
 	int64 now_ms;
-	int worst = -1;
+	double worst = -1;
 
 	if (n <= 0)
 		return;
@@ -38,16 +38,8 @@ IngestLagKafkaBatch(WorkerStatus *ws, rd_kafka_message_t *const *msgs, int n)
 		if (ts < 0 || type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
 			continue;
 		lags[i] = now_ms > ts ? (now_ms - ts) / 1000.0 : 0.0;
-		if (worst < 0 || lags[i] > lags[worst])
-			worst = i;
+		worst = Max(worst, lags[i]);
 	}
-	if (worst >= 0)
-	{
-		double w = lags[worst];
-
-		lags[worst] = lags[n - 1];
-		lags[n - 1] = w;
-		WorkerStatusIngestLag(ws, lags, n);
-	}
+	WorkerStatusIngestLag(ws, lags, n, worst);
 	pfree(lags);
 }

@@ -189,11 +189,11 @@ WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_letters, double s
 }
 
 void
-WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n)
+WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n, double latest)
 {
 	int64 counts[WORKER_STATUS_LAG_NBUCKETS + 1] = {0};
 	int64 count = 0;
-	double sum = 0, last = -1;
+	double sum = 0;
 
 	if (ws == NULL)
 		return;
@@ -206,7 +206,6 @@ WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n)
 								  seconds[i])]++;
 		count++;
 		sum += seconds[i];
-		last = seconds[i];
 	}
 	if (count == 0)
 		return;
@@ -215,7 +214,8 @@ WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n)
 		ws->lag_buckets[b] += counts[b];
 	ws->lag_count += count;
 	ws->lag_seconds_sum += sum;
-	ws->last_lag_seconds = last;
+	if (latest >= 0)
+		ws->last_lag_seconds = latest;
 	SpinLockRelease(&ws->mutex);
 }
 

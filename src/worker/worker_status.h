@@ -109,9 +109,10 @@ extern void WorkerStatusBatchDone(WorkerStatus *ws, int64 rows, int64 dead_lette
 /*
  * Record the ingest lag of n committed units (one per HTTP request, one per
  * Kafka message), in seconds; negative values (no timestamp known) are
- * skipped. The last value recorded is the worker's latest lag.
+ * skipped. latest, unless negative, becomes the worker's latest lag
+ * (pinpipe.workers.ingest_lag_seconds).
  */
-extern void WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n);
+extern void WorkerStatusIngestLag(WorkerStatus *ws, const double *seconds, int n, double latest);
 
 /*
  * Replace the consumer's partition list (after assignment or a lag refresh);
